@@ -1,0 +1,62 @@
+"""`musktracker buckets`: recompute time buckets and features."""
+
+from __future__ import annotations
+
+import typer
+
+from musktracker.accounts import get_account, list_accounts
+from musktracker.cli.runtime import console, database, fail, handle_errors
+from musktracker.db.session import session_scope
+from musktracker.features.buckets import rebuild_buckets
+from musktracker.features.build import refresh_features, stored_rules
+from musktracker.features.count_rule import CountRule
+from musktracker.utc import HOUR
+
+app = typer.Typer(
+    help="Recompute hourly/daily buckets and features.\n\n"
+    "Example: musktracker buckets rebuild --account elonmusk --kinds original,quote,repost",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+@handle_errors
+def rebuild(
+    account: str | None = typer.Option(None, "--account", "-a", help="One account (default: all)."),
+    kinds: str = typer.Option(
+        "all",
+        "--kinds",
+        help="Counting rule for the features: 'all' or a comma list of "
+        "original, reply, quote, repost, unknown.",
+    ),
+) -> None:
+    """Recompute every bucket of an account from its posts, then its features under the
+    given counting rule (and every rule already stored).
+
+    Example: musktracker buckets rebuild --account elonmusk --kinds original,quote,repost
+    """
+    try:
+        rule = CountRule.parse(kinds)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    with session_scope(database()) as session:
+        targets = [get_account(session, account)] if account else list_accounts(session)
+        for acct in targets:
+            span = rebuild_buckets(session, acct.id)
+            if span is None:
+                console.print(f"@{acct.username}: no posts")
+                continue
+            rules = {r.name: r for r in [*stored_rules(session, acct.id), rule]}
+            written = sum(
+                refresh_features(session, acct.id, span[0], span[1] + HOUR, r)
+                for r in rules.values()
+            )
+            console.print(
+                f"@{acct.username}: buckets {span[0]:%Y-%m-%d %H:%M} "
+                f"to {span[1]:%Y-%m-%d %H:%M} UTC, "
+                f"{written} feature rows for rules {', '.join(sorted(rules))}"
+            )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,42 @@
+"""The `musktracker` command: every command group under one entry point."""
+
+from __future__ import annotations
+
+import typer
+
+from musktracker.cli import (
+    accounts,
+    archive,
+    buckets,
+    enrich,
+    forecast,
+    ingest,
+    migrate,
+    quickstart,
+    status,
+    train,
+)
+
+app = typer.Typer(
+    help="MuskTracker: calibrated post-volume forecasts, sentiment and signals for X accounts.\n\n"
+    "Start with `musktracker quickstart`, then `musktracker status`. "
+    "Every command explains itself with --help.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(migrate.app, name="migrate")
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(enrich.app, name="enrich")
+app.add_typer(buckets.app, name="buckets")
+for module in (quickstart, archive, status, ingest, train, forecast):
+    for info in module.app.registered_commands:
+        app.registered_commands.append(info)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,82 @@
+"""What every command needs: settings, logging, the database, a console and one way to
+turn expected errors into a clear message and exit code instead of a traceback."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from musktracker.accounts import AccountError
+from musktracker.config import Settings, SettingsError, get_settings
+from musktracker.db.session import DatabaseNotReadyError, get_engine, require_schema
+from musktracker.enrich.events import EventError
+from musktracker.ingest.archive import ArchiveError
+from musktracker.logging import configure_logging
+from musktracker.utc import NaiveDatetimeError
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_BAD_INPUT = 1
+EXIT_NOT_IMPLEMENTED = 2
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    AccountError,
+    ArchiveError,
+    EventError,
+    NaiveDatetimeError,
+    SettingsError,
+    DatabaseNotReadyError,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def settings() -> Settings:
+    """Validated settings, with logging configured from them."""
+    current = get_settings()
+    configure_logging(current.log_level, current.log_format)
+    return current
+
+
+def database(require: bool = True) -> Engine:
+    """The configured database engine; by default it must already be migrated."""
+    engine = get_engine(settings().database_url)
+    if require:
+        require_schema(engine)
+    return engine
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    """Print an error and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Report expected errors as one clear line and exit 1; nothing was written."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except EXPECTED_ERRORS as exc:
+            raise fail(str(exc)) from None
+        except OperationalError as exc:
+            raise fail(f"database error: {exc.orig}") from None
+
+    return wrapper
+
+
+def not_implemented(command: str, issue: int) -> typer.Exit:
+    """Exit 2 for commands whose issue has not landed yet."""
+    return fail(
+        f"`musktracker {command}` is not implemented yet (issue #{issue})", EXIT_NOT_IMPLEMENTED
+    )

@@ -1,0 +1,1 @@
+"""Storage: typed SQLAlchemy models, sessions, dialect differences and migrations."""

@@ -1,0 +1,1 @@
+"""Exogenous events: outside happenings that may move posting volume."""

@@ -1,0 +1,98 @@
+"""Adding, listing and deleting exogenous events; each change refreshes the features whose
+event window it overlaps, so stored features never disagree with the events table."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from musktracker.accounts import get_account, list_accounts
+from musktracker.db.models import ExogenousEvent
+from musktracker.features.build import EVENT_LOOKBACK, refresh_features, stored_rules
+from musktracker.utc import HOUR, ensure_utc, floor_hour
+
+
+class EventError(ValueError):
+    """An event's field has a value that cannot be stored; the message names it."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    name: str
+    start: datetime
+    end: datetime
+    intensity: float
+    category: str | None = None
+    description: str | None = None
+    source: str = "manual"
+    account: str | None = None
+
+    def validate(self) -> None:
+        if not self.name.strip():
+            raise EventError("--name must not be empty")
+        if len(self.name) > 256:
+            raise EventError(f"--name is {len(self.name)} characters long; at most 256")
+        if self.category is not None and len(self.category) > 64:
+            raise EventError(f"--category {self.category!r} is longer than 64 characters")
+        if not self.source.strip() or len(self.source) > 64:
+            raise EventError(f"--source {self.source!r} must be 1 to 64 characters")
+        start = ensure_utc(self.start, "--start")
+        end = ensure_utc(self.end, "--end")
+        if end <= start:
+            raise EventError(f"--end {end.isoformat()} must be after --start {start.isoformat()}")
+        if not (math.isfinite(self.intensity) and 0.0 <= self.intensity <= 1.0):
+            raise EventError(f"--intensity {self.intensity} is outside 0..1")
+
+
+def _refresh_for(session: Session, event: ExogenousEvent) -> None:
+    # Feature at t sees events overlapping [t - 24h, t + 1h).
+    lo = floor_hour(event.event_start)
+    hi = floor_hour(event.event_end) + EVENT_LOOKBACK + HOUR
+    accounts = (
+        [a for a in list_accounts(session) if a.id == event.account_id]
+        if event.account_id is not None
+        else list_accounts(session)
+    )
+    for account in accounts:
+        for rule in stored_rules(session, account.id):
+            refresh_features(session, account.id, lo, hi, rule)
+
+
+def add_event(session: Session, new: NewEvent) -> ExogenousEvent:
+    """Validate and store an event, then refresh the features it affects."""
+    new.validate()
+    account_id = get_account(session, new.account).id if new.account else None
+    event = ExogenousEvent(
+        account_id=account_id,
+        name=new.name.strip(),
+        description=new.description,
+        category=new.category,
+        event_start=new.start,
+        event_end=new.end,
+        intensity=float(new.intensity),
+        source=new.source,
+    )
+    session.add(event)
+    session.flush()
+    _refresh_for(session, event)
+    return event
+
+
+def list_events(session: Session) -> list[ExogenousEvent]:
+    """Every event, oldest first."""
+    return list(session.scalars(select(ExogenousEvent).order_by(ExogenousEvent.event_start)))
+
+
+def delete_event(session: Session, event_id: int) -> ExogenousEvent:
+    """Delete an event by id and refresh the features it affected."""
+    event = session.get(ExogenousEvent, event_id)
+    if event is None:
+        raise EventError(f"no event with id {event_id}")
+    session.delete(event)
+    session.flush()
+    _refresh_for(session, event)
+    return event

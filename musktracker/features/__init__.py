@@ -1,0 +1,1 @@
+"""From posts to model inputs: time buckets, counting rules and features."""

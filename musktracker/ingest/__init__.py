@@ -1,0 +1,1 @@
+"""Getting posts in: archive files, the X API v2, the filtered stream."""

@@ -1,0 +1,66 @@
+"""Archive import: parse, then store the posts and refresh buckets and features in one
+transaction, so a failed import leaves the database exactly as it was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from musktracker.accounts import get_account
+from musktracker.features.refresh import refresh_after_posts
+from musktracker.ingest.archive import (
+    ArchiveError,
+    ArchiveFormat,
+    LineError,
+    ProgressCallback,
+    parse_archive,
+)
+from musktracker.ingest.store import store_posts
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    path: Path
+    read: int
+    inserted: int
+    already_stored: int
+    duplicates_in_file: int
+    skipped: list[LineError]
+    features_written: int
+
+
+def import_archive(
+    session: Session,
+    username: str,
+    path: Path,
+    fmt: ArchiveFormat | None = None,
+    skip_bad: bool = False,
+    store_text: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import an archive file for an account. Without `skip_bad`, any bad line aborts the
+    import before anything is written; with it, bad lines are skipped and reported."""
+    account = get_account(session, username)
+    parsed = parse_archive(path, fmt, progress)
+    if parsed.errors and not skip_bad:
+        raise ArchiveError(
+            f"{parsed.describe_errors()}; nothing was imported "
+            "(use --skip-bad to import the good lines)"
+        )
+    result = store_posts(
+        session, account.id, parsed.records, source="archive", store_text=store_text
+    )
+    features = 0
+    if result.span is not None:
+        features = refresh_after_posts(session, account.id, result.span).features_written
+    return ImportReport(
+        path=path,
+        read=len(parsed.records),
+        inserted=result.inserted,
+        already_stored=len(parsed.records) - result.inserted,
+        duplicates_in_file=parsed.duplicates,
+        skipped=parsed.errors,
+        features_written=features,
+    )

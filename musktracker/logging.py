@@ -1,0 +1,40 @@
+"""Structured logging: readable console lines in development, one JSON object per line in
+production (`LOG_FORMAT=json`). Logs go to stderr so command output on stdout stays clean."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    """Configure structlog and the standard library logger once per process."""
+    renderer: Any
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format="%(message)s")
+    # Alembic narrates every step at INFO; its result is reported by our commands instead.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def get_logger(name: str) -> Any:
+    """A bound structlog logger carrying the module name."""
+    return structlog.get_logger(logger=name)

@@ -1,0 +1,51 @@
+"""UTC discipline: every datetime that crosses a boundary is timezone-aware UTC.
+
+A naive datetime is an error, never silently assumed to be UTC, because a wrong guess
+shifts every count by the local offset.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+class NaiveDatetimeError(ValueError):
+    """A datetime without a time zone reached a place that needs UTC."""
+
+
+def ensure_utc(value: datetime, field: str = "datetime") -> datetime:
+    """Return `value` converted to UTC; refuse naive datetimes."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise NaiveDatetimeError(
+            f"{field} {value.isoformat()!r} has no time zone; give an explicit UTC offset "
+            "such as 'Z' or '+00:00'"
+        )
+    return value.astimezone(UTC)
+
+
+def parse_utc(text: str, field: str = "time") -> datetime:
+    """Parse ISO 8601 text with a zone (`Z` or an offset) into an aware UTC datetime."""
+    raw = text.strip()
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{field} {text!r} is not an ISO 8601 time") from None
+    return ensure_utc(parsed, field)
+
+
+def floor_hour(value: datetime) -> datetime:
+    """Start of the UTC hour containing `value`."""
+    return ensure_utc(value).replace(minute=0, second=0, microsecond=0)
+
+
+def floor_day(value: datetime) -> datetime:
+    """Start of the UTC day containing `value`."""
+    return floor_hour(value).replace(hour=0)
+
+
+def utcnow() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(UTC)
