@@ -33,6 +33,11 @@ def parse_utc(text: str, field: str = "time") -> datetime:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"{field} {text!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise NaiveDatetimeError(
+            f"{field} {text!r} has no time zone; "
+            "give an explicit UTC offset such as 'Z' or '+00:00'"
+        )
     return ensure_utc(parsed, field)
 
 

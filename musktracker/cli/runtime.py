@@ -20,8 +20,8 @@ from musktracker.ingest.archive import ArchiveError
 from musktracker.logging import configure_logging
 from musktracker.utc import NaiveDatetimeError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_BAD_INPUT = 1
 EXIT_NOT_IMPLEMENTED = 2

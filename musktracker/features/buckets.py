@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
+from musktracker.db.dialect import bulk_insert
 from musktracker.db.models import Granularity, PostKind, RawTweet, TimeBucket
 from musktracker.features.count_rule import ALL_KINDS, KIND_COLUMNS, CountRule
 from musktracker.utc import DAY, HOUR, floor_day, floor_hour, utcnow
@@ -84,7 +85,7 @@ def _write(
         }
         for i, ts in enumerate(pd.DatetimeIndex(table.index).to_pydatetime())
     ]
-    session.execute(insert(TimeBucket), rows)
+    bulk_insert(session, TimeBucket, rows)
 
 
 def refresh_buckets(session: Session, account_id: int, start: datetime, end: datetime) -> Span:

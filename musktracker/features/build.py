@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from musktracker.db.dialect import bulk_insert
 from musktracker.db.models import ExogenousEvent, Feature
 from musktracker.features.buckets import Span, bucket_span, hourly_counts
 from musktracker.features.count_rule import ALL_KINDS, CountRule
@@ -68,16 +69,17 @@ def compute_features(
         frame[f"rolling_std_{label}"] = window.std(ddof=1)
     frame = frame.reindex(reference_times)
     frame["hour_of_day"] = reference_times.hour
-    frame["day_of_week"] = reference_times.dayofweek
-    frame["is_weekend"] = reference_times.dayofweek >= 5
-    window_start = (reference_times - EVENT_LOOKBACK).to_numpy()
-    window_end = (reference_times + HOUR).to_numpy()
+    frame["day_of_week"] = reference_times.day_of_week
+    frame["is_weekend"] = reference_times.day_of_week >= 5
+    ns = pd.DatetimeIndex(reference_times).as_unit("ns")
+    window_start = (ns - EVENT_LOOKBACK).asi8
+    window_end = (ns + HOUR).asi8
     intensity = np.zeros(len(reference_times))
     in_window = np.zeros(len(reference_times), dtype="int64")
     for ev in events:
-        overlaps = (np.datetime64(ev.start.replace(tzinfo=None)) < window_end) & (
-            np.datetime64(ev.end.replace(tzinfo=None)) > window_start
-        )
+        ev_start = pd.Timestamp(ev.start).as_unit("ns").value
+        ev_end = pd.Timestamp(ev.end).as_unit("ns").value
+        overlaps = (ev_start < window_end) & (ev_end > window_start)
         intensity = np.where(overlaps, np.maximum(intensity, ev.intensity), intensity)
         in_window += overlaps
     frame["event_intensity"] = intensity
@@ -138,7 +140,7 @@ def refresh_features(
     times = pd.date_range(lo_clip, hi_clip, freq="h")
     frame = compute_features(counts, account_events(session, account_id), times)
     rows = _to_rows(frame, account_id, rule)
-    session.execute(insert(Feature), rows)
+    bulk_insert(session, Feature, rows)
     return len(rows)
 
 

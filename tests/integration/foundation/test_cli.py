@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from musktracker.cli.main import app
+from musktracker.db import migrate
+from musktracker.db.models import ExogenousEvent, RawTweet
+from musktracker.db.session import get_engine, session_scope
+
+MODULES = ["migrate", "ingest", "enrich", "train", "forecast", "accounts", "archive", "status"]
+
+
+def _count(url: str, model: type) -> int:
+    with session_scope(get_engine(url)) as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_accounts_import_status_and_events(
+    cli_env: str, runner: CliRunner, posts_sample: Path, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
+    assert "current: 0001" in runner.invoke(app, ["migrate", "current"]).output
+    added = runner.invoke(app, ["accounts", "add", "@ElonMusk", "--id", "44196397"])
+    assert added.exit_code == 0 and "tracking @elonmusk" in added.output
+    dup = runner.invoke(app, ["accounts", "add", "elonmusk"])
+    assert dup.exit_code == 1 and "already tracked" in dup.output
+    bad = runner.invoke(app, ["accounts", "add", "not a handle!"])
+    assert bad.exit_code == 1 and "'not a handle!' is not a valid X handle" in bad.output
+    assert "@elonmusk" in runner.invoke(app, ["accounts", "list"]).output
+
+    corrupt = tmp_path / "corrupt.csv"
+    lines = posts_sample.read_text().splitlines()
+    lines[5] = "x," + lines[5].split(",")[1]
+    corrupt.write_text("\n".join(lines) + "\n")
+    failed = runner.invoke(app, ["import", str(corrupt), "--account", "elonmusk"])
+    assert failed.exit_code == 1 and "line 6: tweet_id 'x'" in failed.output
+    assert _count(cli_env, RawTweet) == 0
+    skipped = runner.invoke(app, ["import", str(corrupt), "-a", "elonmusk", "--skip-bad"])
+    assert skipped.exit_code == 0 and "skipped 1 bad lines" in skipped.output
+    done = runner.invoke(app, ["import", str(posts_sample), "-a", "elonmusk"])
+    assert done.exit_code == 0 and "1 new, 2999 already stored" in done.output
+
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0
+    assert "3,000" in status.output and "2022-11-01 13:54" in status.output
+
+    event = ["enrich", "add-event", "--name", "launch", "--start", "2022-11-05T00:00:00Z"]
+    bad_intensity = runner.invoke(
+        app, [*event, "--end", "2022-11-05T02:00:00Z", "--intensity", "2"]
+    )
+    assert (
+        bad_intensity.exit_code == 1 and "--intensity 2.0 is outside 0..1" in bad_intensity.output
+    )
+    naive = runner.invoke(app, [*event, "--end", "2022-11-05 02:00", "--intensity", "0.5"])
+    assert naive.exit_code == 1 and "--end '2022-11-05 02:00' has no time zone" in naive.output
+    assert _count(cli_env, ExogenousEvent) == 0
+    ok = runner.invoke(app, [*event, "--end", "2022-11-05T02:00:00Z", "--intensity", "0.5"])
+    assert ok.exit_code == 0 and "added event 1" in ok.output
+    assert "launch" in runner.invoke(app, ["enrich", "list"]).output
+    assert runner.invoke(app, ["enrich", "delete", "1"]).exit_code == 0
+
+    rebuilt = runner.invoke(app, ["buckets", "rebuild", "--kinds", "original,repost"])
+    assert rebuilt.exit_code == 0 and "rules all, original,repost" in rebuilt.output
+    wrong = runner.invoke(app, ["buckets", "rebuild", "--kinds", "tweets"])
+    assert wrong.exit_code == 1 and "'tweets' is not a post kind" in wrong.output
+
+
+def test_commands_before_migration_say_what_to_do(cli_env: str, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1 and "run `musktracker migrate up` first" in result.output
+
+
+def test_non_utc_timezone_is_refused(
+    cli_env: str, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from musktracker.config import get_settings
+
+    monkeypatch.setenv("TIMEZONE", "America/New_York")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1 and "TIMEZONE must be 'UTC'" in result.output
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_entry_point_explains_itself(module: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", f"musktracker.cli.{module}", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout and "Example" in result.stdout
+
+
+@pytest.mark.parametrize(("module", "issue"), [("ingest", 4), ("train", 3), ("forecast", 3)])
+def test_later_commands_exit_2_until_their_issue_lands(
+    module: str, issue: int, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", f"musktracker.cli.{module}", "--backfill-days", "7"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and f"issue #{issue}" in result.stderr
+
+
+def test_quickstart_in_a_fresh_directory(posts_sample: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    exe = Path(sys.executable).with_name("musktracker")
+    for _ in range(2):  # a second run is safe and adds nothing
+        result = subprocess.run(
+            [str(exe), "quickstart", "--data", str(posts_sample)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env={**env, "COLUMNS": "120"},
+        )
+        assert result.returncode == 0, result.stderr
+    assert "0 new, 3000 already stored" in result.stdout
+    url = f"sqlite:///{tmp_path / 'musktracker.db'}"
+    assert migrate.current_revision(url) == migrate.head_revision(url)
+    assert _count(url, RawTweet) == 3000
