@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     timezone: str = Field(default="UTC", description="Must be UTC; kept for explicitness.")
     store_post_text: bool = Field(default=False, description="Keep post text in raw_tweets.")
+    x_api_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Connect/read timeout of every X API call."
+    )
+    x_api_max_attempts: int = Field(
+        default=5, ge=1, description="Tries per X API call on 5xx, timeouts, dropped links."
+    )
+    x_stream_stall_seconds: float = Field(
+        default=20.0, gt=0, description="Stream silence (no post, no keep-alive) = dead link."
+    )
+    x_stream_backoff_scale: float = Field(
+        default=1.0, gt=0, description="Multiplies X's stream reconnect waits (tests: 0.01)."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

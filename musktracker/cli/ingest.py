@@ -1,28 +1,217 @@
-"""`musktracker ingest`: not implemented yet (issue #4)."""
+"""`musktracker ingest`: posts from the X API v2 (backfill, incremental, deletions, stream)."""
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import ParamSpec, TypeVar
+
 import typer
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from musktracker.cli.runtime import not_implemented
+from musktracker.accounts import get_account, list_accounts
+from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.config import Settings
+from musktracker.db.session import session_scope
+from musktracker.ingest.client import XClient
+from musktracker.ingest.consumers import IngestedPost, consumers
+from musktracker.ingest.counts import compare_counts
+from musktracker.ingest.deletions import verify_deletions
+from musktracker.ingest.errors import XApiError
+from musktracker.ingest.pipeline import AccountReport, Ingestor
+from musktracker.ingest.stream import Shutdown, StreamBackoff, StreamIngestor
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
+def _x_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """X API failures become one clear line and exit 1, like every expected error."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except XApiError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper
+
+
+class PrintConsumer:
+    """Prints each streamed post (the consumer behind `--print`)."""
+
+    def on_post(self, post: IngestedPost) -> None:
+        console.print(
+            f"{post.created_at:%Y-%m-%d %H:%M:%S} @{post.username} {post.kind.value:8} "
+            f"{post.tweet_id} {post.text[:80]!r}",
+            highlight=False,
+        )
+
+
+class BackfillProgress:
+    """A bar per account, measured in time walked back towards the lower bound."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(
+        self, username: str, lower: datetime, reached: datetime, now: datetime, inserted: int
+    ) -> None:
+        total = max((now - lower).total_seconds(), 1.0)
+        if username not in self.tasks:
+            self.tasks[username] = self.bar.add_task(f"@{username}", total=total)
+        done = min(max((now - reached).total_seconds(), 0.0), total)
+        self.bar.update(
+            self.tasks[username], completed=done, description=f"@{username}: {inserted} new"
+        )
+
+
+def _usernames(account: str | None, all_accounts: bool) -> list[str]:
+    with session_scope(database()) as session:
+        if account is not None and not all_accounts:
+            return [get_account(session, account).username]
+        names = [a.username for a in list_accounts(session)]
+    if not names:
+        raise fail("no tracked accounts; add one with `musktracker accounts add elonmusk`")
+    return names
+
+
+def _print_reports(reports: list[AccountReport]) -> None:
+    table = Table("account", "new posts", "pages", "feature rows", "notes")
+    for r in reports:
+        notes = "; ".join(r.notes + ([f"[red]{r.error}[/red]"] if r.error else []))
+        table.add_row(
+            "@" + r.username, str(r.inserted), str(r.pages), str(r.features_written), notes
+        )
+    console.print(table)
+
+
+def _backfill(current: Settings, names: list[str], backfill_days: int | None) -> None:
+    with (
+        XClient.from_settings(current) as client,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=backfill_days is None,
+        ) as bar,
+    ):
+        ingestor = Ingestor(
+            database(), client, current.store_post_text, progress=BackfillProgress(bar)
+        )
+        reports = ingestor.ingest_all(names, backfill_days)
+    _print_reports(reports)
+    failed = [r for r in reports if r.error]
+    if failed:
+        raise fail(" | ".join(f"@{r.username}: {r.error}" for r in failed))
+
+
+def _deletions(current: Settings, names: list[str], days: int) -> None:
+    with XClient.from_settings(current) as client:
+        for name in names:
+            report = verify_deletions(database(), client, name, days)
+            shown = ", ".join(report.deleted[:10]) + (" ..." if len(report.deleted) > 10 else "")
+            console.print(
+                f"@{report.username}: {report.checked} posts of the last {days} days checked, "
+                f"{len(report.deleted)} no longer on X, marked deleted"
+                + (f" ({shown})" if report.deleted else "")
+            )
+
+
+def _check_counts(current: Settings, names: list[str]) -> None:
+    with XClient.from_settings(current) as client:
+        for name in names:
+            checks = compare_counts(database(), client, name)
+            differ = [c for c in checks if c.our_count != c.x_count]
+            console.print(
+                f"@{name}: {len(checks)} hours compared with X's counts, {len(differ)} differ"
+            )
+            if differ:
+                table = Table("hour (UTC)", "X", "ours")
+                for c in differ[:48]:
+                    ours = "-" if c.our_count is None else str(c.our_count)
+                    table.add_row(f"{c.hour:%Y-%m-%d %H:00}", str(c.x_count), ours)
+                console.print(table)
+
+
+def _stream(current: Settings, names: list[str], show: bool) -> None:
+    if show:
+        consumers.register(PrintConsumer())
+    backoff = StreamBackoff(scale=current.x_stream_backoff_scale)
+    with XClient.from_settings(current) as client, Shutdown().installed() as shutdown:
+        streamer = StreamIngestor(
+            database(),
+            client,
+            consumers,
+            store_text=current.store_post_text,
+            stall_seconds=current.x_stream_stall_seconds,
+            backoff=backoff,
+        )
+        streamer.prepare(names)
+        console.print(f"streaming posts of {', '.join('@' + n for n in names)}; Ctrl-C stops")
+        report = streamer.run(shutdown)
+    console.print(
+        f"stream stopped: {report.received} received, {report.stored} new, "
+        f"{report.duplicates} duplicates, {report.reconnects} reconnects"
+    )
+
+
+@handle_errors
+@_x_errors
 def ingest(
-    account: str | None = typer.Option(None, "--account", "-a", help="Tracked account."),
+    account: str | None = typer.Option(None, "--account", "-a", help="One tracked account."),
+    all_accounts: bool = typer.Option(
+        False, "--all", help="Every tracked account (the default when --account is absent)."
+    ),
+    backfill_days: int | None = typer.Option(
+        None,
+        "--backfill-days",
+        min=1,
+        help="Fetch this many days of history (X's free tier reaches 7). Without it: every "
+        "post since the newest stored one (7 days when none is stored).",
+    ),
+    verify: bool = typer.Option(
+        False, "--verify-deletions", help="Soft-delete stored posts X no longer returns."
+    ),
+    days: int = typer.Option(7, "--days", min=1, help="How far back --verify-deletions looks."),
+    stream: bool = typer.Option(
+        False, "--stream", help="Follow the filtered stream until Ctrl-C / SIGTERM."
+    ),
+    show: bool = typer.Option(False, "--print", help="With --stream: print each post."),
+    check_counts: bool = typer.Option(
+        False, "--check-counts", help="Compare X's hourly counts (last 7 days) with ours."
+    ),
 ) -> None:
-    """Fetch posts from the X API v2 (backfill, incremental, stream).
+    """Fetch posts from the X API v2 into the database; repeating a run adds nothing.
 
-    Not implemented yet: exits with code 2.
+    Progress is committed page by page, so an interrupted run resumes where it stopped.
+    Buckets and features are refreshed for the span touched. X_API_BASE_URL and
+    X_BEARER_TOKEN select the API (see `musktracker x-emulator` to try it locally).
 
     Example: musktracker ingest --account elonmusk --backfill-days 7
     """
-    raise not_implemented("ingest", 4)
+    current = settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise
+    names = _usernames(account, all_accounts)
+    if stream:
+        _stream(current, names, show)
+    elif verify:
+        _deletions(current, names, days)
+    elif check_counts:
+        _check_counts(current, names)
+    else:
+        _backfill(current, names, backfill_days)
 
 
 app = typer.Typer()
-app.command(
-    name="ingest", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)(ingest)
+app.command(name="ingest")(ingest)
 
 if __name__ == "__main__":
     app()

@@ -15,6 +15,7 @@ from musktracker.cli import (
     quickstart,
     status,
     train,
+    x_emulator,
 )
 
 app = typer.Typer(
@@ -28,7 +29,7 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(enrich.app, name="enrich")
 app.add_typer(buckets.app, name="buckets")
-for module in (quickstart, archive, status, ingest, train, forecast):
+for module in (quickstart, archive, status, ingest, train, forecast, x_emulator):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
 

@@ -16,3 +16,12 @@ def snowflake_time(tweet_id: int) -> datetime:
         raise ValueError(f"tweet id {tweet_id} predates snowflake ids and encodes no time")
     ms = (tweet_id >> 22) + TWITTER_EPOCH_MS
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def snowflake_floor(moment: datetime) -> int:
+    """The largest id below every snowflake created at or after `moment`: as X's exclusive
+    `since_id`, it selects exactly the posts created at or after `moment`."""
+    ms = int(moment.timestamp() * 1000) - TWITTER_EPOCH_MS
+    if ms <= 0:
+        raise ValueError(f"{moment.isoformat()} is before the first snowflake id")
+    return (ms << 22) - 1

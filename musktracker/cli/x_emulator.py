@@ -1,0 +1,108 @@
+"""`musktracker x-emulator`: a local X API v2 server over archive files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from musktracker.cli.runtime import console, fail, handle_errors
+from musktracker.ingest.emulator import EmulatorOptions, Faults, XEmulator, load_account
+from musktracker.utc import parse_utc
+
+
+@handle_errors
+def x_emulator(
+    archive: list[str] = typer.Option(
+        ...,
+        "--archive",
+        help="posts.csv (or ids/tweets.js) to serve, as PATH (user = folder name) or "
+        "USERNAME=PATH; repeat for several accounts.",
+    ),
+    port: int = typer.Option(8089, "--port", help="Port on 127.0.0.1 (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    now: str | None = typer.Option(
+        None, "--now", help="The emulator's frozen clock, ISO 8601 UTC. Default: newest post."
+    ),
+    timeline_cap: int = typer.Option(3200, "--timeline-cap", min=1, help="Timeline reach."),
+    rate_limit: int = typer.Option(900, "--rate-limit", min=1, help="Calls per window."),
+    rate_window: float = typer.Option(900.0, "--rate-window", help="Window length, seconds."),
+    token: str | None = typer.Option(None, "--token", help="Only accept this bearer token."),
+    keepalive: float = typer.Option(20.0, "--keepalive", help="Stream keep-alive, seconds."),
+    stream_interval: float = typer.Option(
+        0.05, "--stream-interval", help="Seconds between streamed posts."
+    ),
+    fail_429_every: int = typer.Option(0, "--fail-429-every", help="429 every Nth call."),
+    reset_seconds: int = typer.Option(2, "--reset-seconds", help="Injected 429s reset after."),
+    fail_503_every: int = typer.Option(0, "--fail-503-every", help="503 every Nth call."),
+    drop_every: int = typer.Option(0, "--drop-every", help="Drop mid-body every Nth call."),
+    malformed_every: int = typer.Option(
+        0, "--malformed-every", help="Malformed body every Nth call."
+    ),
+    malformed_kind: str = typer.Option(
+        "json", "--malformed-kind", help="json (truncated) or schema (post without created_at)."
+    ),
+    stall_after: int = typer.Option(
+        0, "--stall-after", help="Stream connections go silent after N posts."
+    ),
+    status: int = typer.Option(0, "--status", help="Answer everything 401 or 403."),
+    forbid: list[str] = typer.Option(
+        [],
+        "--forbid",
+        help="Endpoint answered 403: users, timeline, search, counts, lookup, rules, stream.",
+    ),
+) -> None:
+    """Serve archived posts through X API v2 endpoints on loopback, with injectable faults.
+
+    Point ingestion at it with X_API_BASE_URL=http://127.0.0.1:8089 and any X_BEARER_TOKEN.
+    Runs until Ctrl-C.
+
+    Example: musktracker x-emulator --archive ../shared/data/elonmusk/posts.csv --port 8089
+    """
+    if malformed_kind not in ("json", "schema"):
+        raise fail(f"--malformed-kind {malformed_kind!r} must be 'json' or 'schema'")
+    if status not in (0, 401, 403):
+        raise fail(f"--status {status} must be 401 or 403")
+    accounts = [load_account(spec) for spec in archive]
+    for spec in archive:
+        path = Path(spec.partition("=")[2] or spec)
+        if not path.is_file():
+            raise fail(f"--archive {spec!r}: no such file")
+    options = EmulatorOptions(
+        now=parse_utc(now, "--now") if now else None,
+        timeline_cap=timeline_cap,
+        rate_limit=rate_limit,
+        rate_window_seconds=rate_window,
+        token=token,
+        keepalive_seconds=keepalive,
+        stream_interval_seconds=stream_interval,
+        faults=Faults(
+            rate_limit_every=fail_429_every,
+            unavailable_every=fail_503_every,
+            drop_every=drop_every,
+            malformed_every=malformed_every,
+            malformed_kind=malformed_kind,
+            reset_seconds=reset_seconds,
+            stall_after=stall_after,
+            status=status,
+            forbidden=frozenset(forbid),
+        ),
+    )
+    emulator = XEmulator(accounts, options)
+    url = emulator.bind(host, port)
+    names = ", ".join(f"@{a.username} ({len(a.ids)} posts)" for a in accounts)
+    console.print(f"X API emulator at {url} serving {names}; now = {emulator.now.isoformat()}")
+    console.print(f"X_API_BASE_URL={url}", highlight=False)
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+
+
+app = typer.Typer()
+app.command(name="x-emulator")(x_emulator)
+
+if __name__ == "__main__":
+    app()
