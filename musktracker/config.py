@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     x_api_max_attempts: int = Field(
         default=5, ge=1, description="Tries per X API call on 5xx, timeouts, dropped links."
     )
+    x_api_backoff_seconds: float = Field(
+        default=1.0, gt=0, description="First retry wait; doubles (with jitter) up to 60 s."
+    )
     x_stream_stall_seconds: float = Field(
         default=20.0, gt=0, description="Stream silence (no post, no keep-alive) = dead link."
     )

@@ -29,7 +29,8 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from musktracker.config import Settings
@@ -150,7 +151,12 @@ class XClient:
             settings.x_api_base_url,
             token,
             timeout=settings.x_api_timeout_seconds,
-            policy=policy or RetryPolicy(attempts=settings.x_api_max_attempts),
+            policy=policy
+            or RetryPolicy(
+                attempts=settings.x_api_max_attempts,
+                initial_wait=settings.x_api_backoff_seconds,
+                jitter=settings.x_api_backoff_seconds,
+            ),
         )
 
     def __enter__(self) -> XClient:
@@ -215,11 +221,8 @@ class XClient:
         retrying = Retrying(
             retry=retry_if_exception_type(_Transient),
             stop=stop_after_attempt(self.policy.attempts),
-            wait=wait_exponential_jitter(
-                initial=self.policy.initial_wait,
-                max=self.policy.max_wait,
-                jitter=self.policy.jitter,
-            ),
+            wait=wait_exponential(multiplier=self.policy.initial_wait, max=self.policy.max_wait)
+            + wait_random(0, self.policy.jitter),
             sleep=self._sleep,
         )
         for _ in range(self.policy.rate_limit_waits + 1):

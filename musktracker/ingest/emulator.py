@@ -28,7 +28,7 @@ import threading
 import time
 import zlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formatdate
@@ -116,7 +116,7 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _kind_refs(tweet_id: int) -> tuple[str | None, str]:
+def emulated_reference(tweet_id: int) -> tuple[str | None, str]:
     """Deterministic reference type and text for an archived id."""
     slot = (tweet_id >> 22) % 20
     if slot < 6:
@@ -179,6 +179,8 @@ class XEmulator:
         self._last_streamed: dict[str, int] = {}
         self._rule_seq = 1_000_000
         self.stopping = threading.Event()
+        self.on_request: Callable[[int], None] | None = None
+        """Called with each REST request's number (tests use it to time crashes)."""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -250,6 +252,8 @@ class XEmulator:
         with self._lock:
             self.stats.requests += 1
             n = self.stats.requests
+        if self.on_request is not None:
+            self.on_request(n)
         for name, every in (
             ("rate_limit", faults.rate_limit_every),
             ("unavailable", faults.unavailable_every),
@@ -269,7 +273,7 @@ class XEmulator:
         return account
 
     def tweet(self, account: EmulatedAccount, tweet_id: int) -> dict[str, Any]:
-        ref_type, text = _kind_refs(tweet_id)
+        ref_type, text = emulated_reference(tweet_id)
         body: dict[str, Any] = {
             "id": str(tweet_id),
             "text": f"{text} {tweet_id}",
