@@ -58,6 +58,8 @@ log = get_logger(__name__)
 TWEET_FIELDS = "created_at,referenced_tweets,author_id"
 PAGE_SIZE = 100
 LOOKUP_BATCH = 100
+RESET_MARGIN = 0.5
+"""Seconds added to a 429's reset: X's reset is whole seconds, clocks are not."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -245,7 +247,7 @@ class XClient:
     def _wait_for_reset(self, endpoint: str) -> None:
         limit = self._limits.get(endpoint)
         wait = (
-            limit.seconds_to_reset(self._clock()) + 1.0
+            limit.seconds_to_reset(self._clock()) + RESET_MARGIN
             if limit is not None
             else self.policy.fallback_reset_wait
         )

@@ -306,7 +306,8 @@ class Ingestor:
         recent search cannot reach either."""
         hidden_from = snowflake_time(run.since_id + 1)
         hidden_to = snowflake_time(oldest_seen)
-        search_floor = snowflake_floor(now - SEARCH_WINDOW + timedelta(minutes=1))
+        # X's clock now (not at the run's start): the window has moved on since then.
+        search_floor = snowflake_floor((self.client.server_now or now) - SEARCH_WINDOW)
         since = max(run.since_id, search_floor)
         if since < oldest_seen:
             search = _Run(SEARCH_RUN, since, oldest_seen, None)

@@ -90,9 +90,7 @@ def test_incremental_fetches_only_newer_posts(
 
     assert code == 0, output
     window = {
-        i: t
-        for i, t in weeks.posts.items()
-        if final_now - timedelta(days=5) <= t <= final_now
+        i: t for i, t in weeks.posts.items() if final_now - timedelta(days=5) <= t <= final_now
     }
     assert stored_posts(engine) == window
     # Two days of posts: the user lookup and a few pages, not a new backfill.
