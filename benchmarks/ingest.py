@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def _serve(started: Any) -> None:
     emulator.serve_forever()
 
 
-def start_emulator() -> tuple[str, datetime, multiprocessing.Process]:
+def start_emulator() -> tuple[str, datetime, BaseProcess]:
     """The emulator in its own process (its own GIL), as a remote API would be."""
     context = multiprocessing.get_context("fork")
     started = context.Queue()
