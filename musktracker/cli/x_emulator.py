@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from musktracker.cli.runtime import console, fail, handle_errors
@@ -63,11 +61,7 @@ def x_emulator(
         raise fail(f"--malformed-kind {malformed_kind!r} must be 'json' or 'schema'")
     if status not in (0, 401, 403):
         raise fail(f"--status {status} must be 401 or 403")
-    accounts = [load_account(spec) for spec in archive]
-    for spec in archive:
-        path = Path(spec.partition("=")[2] or spec)
-        if not path.is_file():
-            raise fail(f"--archive {spec!r}: no such file")
+    accounts = [load_account(spec) for spec in archive]  # a bad file: ArchiveError, exit 1
     options = EmulatorOptions(
         now=parse_utc(now, "--now") if now else None,
         timeline_cap=timeline_cap,

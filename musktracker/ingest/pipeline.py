@@ -128,7 +128,7 @@ class Ingestor:
         since = self._next_since(account, backfill_days, now)
         # The first page's transaction writes the checkpoint: a crash before it leaves no trace.
         self._pages(account, _Run(TIMELINE_RUN, since, None, None), report, now)
-        self._resume(account, report, now)  # a search run the timeline's cap called for
+        self._resume(account, report, now, interrupted=False)  # search the cap called for
         return report
 
     # -- planning -------------------------------------------------------------------------
@@ -162,9 +162,7 @@ class Ingestor:
         """Lower bound (exclusive id) of the run to make now."""
         with session_scope(self.engine) as session:
             state = self._state(session, account.id, TIMELINE)
-            high = _later(state.newest_id if state else None, None) or self._newest_stored(
-                session, account.id
-            )
+            high = (state.newest_id if state else None) or self._newest_stored(session, account.id)
             covered_from = int(state.oldest_id) if state and state.oldest_id else None
         if backfill_days is None:
             if high is not None:
@@ -175,7 +173,10 @@ class Ingestor:
             return int(high)  # the asked span is covered already: only newer posts remain
         return lower
 
-    def _resume(self, account: Account, report: AccountReport, now: datetime) -> None:
+    def _resume(
+        self, account: Account, report: AccountReport, now: datetime, interrupted: bool = True
+    ) -> None:
+        """Run any checkpointed run to its end (left by a crash, or planned by the cap)."""
         for endpoint in (TIMELINE_RUN, SEARCH_RUN):
             with session_scope(self.engine) as session:
                 state = self._state(session, account.id, endpoint)
@@ -188,7 +189,8 @@ class Ingestor:
                     state.pagination_token,
                 )
             log.info("ingest.resuming", account=account.username, run=endpoint)
-            report.notes.append(f"resumed an interrupted {endpoint}")
+            if interrupted:
+                report.notes.append(f"resumed an interrupted {endpoint}")
             self._pages(account, run, report, now)
 
     # -- runs -----------------------------------------------------------------------------
@@ -302,8 +304,8 @@ class Ingestor:
         now: datetime,
     ) -> int:
         """Plan the recent-search run that fills what the cap hid; returns the lower bound
-        now covered. Raises TimelineCapError (after this transaction commits) for any part
-        recent search cannot reach either."""
+        now covered. A part that recent search cannot reach either becomes the account's
+        error (reported after this transaction commits what was fetched)."""
         hidden_from = snowflake_time(run.since_id + 1)
         hidden_to = snowflake_time(oldest_seen)
         # X's clock now (not at the run's start): the window has moved on since then.
