@@ -587,7 +587,9 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
 
-    def _route(self, name: str, method: str, groups: tuple[str, ...], params: dict[str, str]):  # type: ignore[no-untyped-def]
+    def _route(
+        self, name: str, method: str, groups: tuple[str, ...], params: dict[str, str]
+    ) -> None:
         api = self.api
         self._check_auth(name)
         if name == "stream":

@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session
 
 from musktracker.accounts import get_account
@@ -234,18 +235,39 @@ class Ingestor:
     def _save_checkpoint(
         self, session: Session, account_id: int, run: _Run, newest_seen: str | None
     ) -> None:
-        state = self._state(session, account_id, run.endpoint)
-        if state is None:
-            state = IngestState(account_id=account_id, endpoint=run.endpoint)
-            session.add(state)
-        state.oldest_id = str(run.since_id)
-        if run.endpoint == SEARCH_RUN:
-            state.newest_id = str(run.until_id) if run.until_id is not None else None
-        else:
-            state.newest_id = _later(state.newest_id, newest_seen)
-        state.pagination_token = run.token
-        state.updated_at = utcnow()
+        """Point the run's checkpoint at its next page (one UPDATE on every page but the
+        first). Pages go from new to old, so the newest post seen is the first page's."""
+        where = (IngestState.account_id == account_id, IngestState.endpoint == run.endpoint)
+        moved = cast(
+            CursorResult[Any],
+            session.execute(
+                update(IngestState)
+                .where(*where)
+                .values(pagination_token=run.token, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if moved.rowcount:
+            return
+        until = str(run.until_id) if run.until_id is not None else None
+        session.add(
+            IngestState(
+                account_id=account_id,
+                endpoint=run.endpoint,
+                oldest_id=str(run.since_id),
+                newest_id=until if run.endpoint == SEARCH_RUN else newest_seen,
+                pagination_token=run.token,
+                updated_at=utcnow(),
+            )
+        )
         session.flush()
+
+    def _clear_checkpoint(self, session: Session, account_id: int, endpoint: str) -> None:
+        session.execute(
+            delete(IngestState).where(
+                IngestState.account_id == account_id, IngestState.endpoint == endpoint
+            )
+        )
 
     def _finish(
         self,
@@ -259,11 +281,7 @@ class Ingestor:
         """Close a run in the transaction of its last page."""
         checkpoint = self._state(session, account.id, run.endpoint)
         newest_seen = _later(checkpoint.newest_id if checkpoint else None, page.meta.newest_id)
-        session.execute(
-            delete(IngestState).where(
-                IngestState.account_id == account.id, IngestState.endpoint == run.endpoint
-            )
-        )
+        self._clear_checkpoint(session, account.id, run.endpoint)
         coverage = self._state(session, account.id, TIMELINE)
         if coverage is None:
             coverage = IngestState(account_id=account.id, endpoint=TIMELINE)
@@ -313,6 +331,7 @@ class Ingestor:
         since = max(run.since_id, search_floor)
         if since < oldest_seen:
             search = _Run(SEARCH_RUN, since, oldest_seen, None)
+            self._clear_checkpoint(session, account.id, SEARCH_RUN)
             self._save_checkpoint(session, account.id, search, newest_seen=None)
             report.notes.append(
                 f"the timeline's {self.timeline_cap}-post cap hid posts from "

@@ -73,28 +73,26 @@ def store_api_posts(
     """
     if not records:
         return StoreResult(0, None)
+    # Insert first: a page of new posts (the usual case) costs one statement. Rows it just
+    # wrote equal their records, so only rows stored before can show up as changed below.
+    inserted = store_posts(session, account_id, records, source, store_text).inserted
+    if inserted == len(records):
+        return StoreResult(inserted, _span([r.created_at for r in records]))
     by_id = {r.tweet_id: r for r in records}
-    stored = {
-        row.tweet_id: row
-        for row in session.execute(
-            select(RawTweet.tweet_id, RawTweet.kind, RawTweet.text, RawTweet.is_deleted).where(
-                RawTweet.account_id == account_id, RawTweet.tweet_id.in_(list(by_id))
-            )
+    stored = session.execute(
+        select(RawTweet.tweet_id, RawTweet.kind, RawTweet.text, RawTweet.is_deleted).where(
+            RawTweet.account_id == account_id, RawTweet.tweet_id.in_(list(by_id))
         )
-    }
-    fresh = [r for r in records if r.tweet_id not in stored]
+    ).all()
     changed = [
-        r
-        for r in records
-        if (row := stored.get(r.tweet_id)) is not None
-        and (
-            row.kind != r.kind.value
-            or row.is_deleted
-            or (store_text and r.text is not None and row.text != r.text)
-        )
+        (by_id[row.tweet_id], row.text)
+        for row in stored
+        if row.kind != by_id[row.tweet_id].kind.value
+        or row.is_deleted
+        or (store_text and by_id[row.tweet_id].text not in (None, row.text))
     ]
-    inserted = store_posts(session, account_id, fresh, source, store_text).inserted
     if changed:
+        now = utcnow()
         rows = [
             {
                 "account_id": account_id,
@@ -102,14 +100,16 @@ def store_api_posts(
                 "created_at": r.created_at,
                 "kind": r.kind.value,
                 "source": source,
-                "ingest_time": utcnow(),
+                "ingest_time": now,
                 "is_deleted": False,
-                "text": r.text if store_text else stored[r.tweet_id].text,
+                "text": r.text if store_text else old_text,
             }
-            for r in changed
+            for r, old_text in changed
         ]
         upsert(session, RawTweet, rows, ["account_id", "tweet_id"], ["kind", "is_deleted", "text"])
-    return StoreResult(inserted, _span([r.created_at for r in fresh + changed]))
+    # Counts may have changed anywhere in the batch if anything was inserted.
+    touched = records if inserted else [r for r, _ in changed]
+    return StoreResult(inserted, _span([r.created_at for r in touched]))
 
 
 def mark_deleted(session: Session, account_id: int, tweet_ids: Sequence[str]) -> StoreResult:
