@@ -230,7 +230,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.join()
-    Console().print(table)
+    Console(width=200).print(table)
     Console().print(f"load average during the run: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
