@@ -47,7 +47,8 @@ SEARCH_WINDOW = 7 * DAY
 
 @dataclass(frozen=True)
 class Faults:
-    """Fault injection. `*_every = N` hits every Nth REST request (counted together)."""
+    """Fault injection. `*_every = N` hits every Nth request (counted together; stream
+    connections count too, and get the 429s and 503s)."""
 
     rate_limit_every: int = 0
     unavailable_every: int = 0
@@ -592,9 +593,6 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         api = self.api
         self._check_auth(name)
-        if name == "stream":
-            self._stream()
-            return
         headers = api.rate_headers(name)
         fault = api.next_fault()
         if fault == "rate_limit":
@@ -610,6 +608,9 @@ class _Handler(BaseHTTPRequestHandler):
             with api._lock:
                 api.stats.unavailable += 1
             raise _WithHeaders(_problem(503, "Service Unavailable", "Service Unavailable"), headers)
+        if name == "stream":  # 429/503 apply to connecting; a stream fails by stalling
+            self._stream(headers)
+            return
         if name == "users":
             account = api.accounts.get(groups[0].lower())
             if account is None:
@@ -685,7 +686,7 @@ class _Handler(BaseHTTPRequestHandler):
         cut = payload[: max(len(payload) * 2 // 3, 1)]
         self._send_raw(200, cut, headers, len(cut))
 
-    def _stream(self) -> None:
+    def _stream(self, headers: dict[str, str]) -> None:
         api = self.api
         options = api.options
         with api._lock:
@@ -693,6 +694,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Connection", "close")
+        for key, value in headers.items():
+            self.send_header(key, value)
         self.end_headers()
         self.close_connection = True
         sent = 0

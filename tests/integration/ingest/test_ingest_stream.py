@@ -86,6 +86,40 @@ def test_stream_stores_posts_calls_consumers_and_survives_stalls(
     assert all(texts)
 
 
+def test_stream_backs_off_on_http_errors_and_rate_limits(
+    engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
+) -> None:
+    last = max(weeks.posts.values())
+    # Requests 1-3 set up (lookup, list rules, add rules); then connects fail or stall.
+    emulator = serve(
+        weeks.path,
+        now=last - timedelta(days=1),
+        stall_after=2,
+        unavailable_every=5,
+        rate_limit_every=7,
+        keepalive_seconds=0.1,
+        stream_interval_seconds=0.01,
+    )
+    track(engine, "elonmusk")
+    collector = Collector()
+    registry = ConsumerRegistry()
+    registry.register(collector)
+    with XClient(emulator.base_url, "t") as client:
+        streamer = StreamIngestor(
+            engine,
+            client,
+            registry,
+            stall_seconds=0.4,
+            backoff=StreamBackoff(scale=0.001),
+            max_posts=9,
+        )
+        streamer.prepare(["elonmusk"])
+        report = streamer.run(Shutdown())
+    assert emulator.stats.unavailable >= 1 and emulator.stats.rate_limited >= 1
+    assert [p.tweet_id for p in collector.posts] == _after(weeks, emulator.now)[: report.stored]
+    assert report.stored >= 5
+
+
 def test_sigterm_stops_the_stream_cleanly_without_losing_posts(
     db_url: str, engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
 ) -> None:
