@@ -147,11 +147,10 @@ def test_sigkill_at_twenty_points_then_rerun_matches_uninterrupted_run(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_sigkill_then_rerun_on_postgres(
     db_url: str, weeks: Weeks, serve: Callable[..., XEmulator]
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the PostgreSQL run of the crash test")
     emulator = serve(weeks.path)
     killer = Killer(emulator)
     engine = _fresh(db_url)
