@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,3 +54,15 @@ def upsert(
         index_elements=key, set_={col: stmt.excluded[col] for col in update}
     )
     session.connection().execute(stmt, list(rows))
+
+
+def skip_locked(session: Session, stmt: Select[Any]) -> Select[Any]:
+    """Lock the selected rows, skipping rows another transaction holds (PostgreSQL).
+
+    This is how several outbox dispatchers share the work without sending a row twice.
+    SQLite has no row locks (a writer locks the whole file), so the statement is used as is
+    and only one dispatcher may run against a SQLite database.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt

@@ -1,0 +1,123 @@
+"""Storage stage: events, their signal, and outbox rows, all in the caller's transaction.
+
+Repeated evidence for an event key updates the event (last time, count, a capped evidence
+list) and re-scores its signal. An outbox row is added for every channel whose threshold
+the score passes; the unique (channel, event_key) key means a later, higher score never
+sends the same event to a channel twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from musktracker.db.models import Signal, SignalEvent, SignalState
+from musktracker.signals import outbox, render
+from musktracker.signals.event import PipelineEvent
+from musktracker.signals.rules import Scored
+from musktracker.utc import utcnow
+
+MAX_EVIDENCE = 20
+
+
+def existing_counts(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    """Evidence counts already stored for these event keys."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(SignalEvent.event_key, SignalEvent.evidence_count).where(
+            SignalEvent.event_key.in_(set(keys))
+        )
+    )
+    return dict(rows.tuples().all())
+
+
+def _evidence(event: PipelineEvent) -> dict[str, Any]:
+    raw = event.raw
+    return {
+        "source": raw.source,
+        "source_id": raw.source_id,
+        "account": raw.account,
+        "at": raw.created_at.isoformat(),
+        "text": raw.text[:280],
+        "url": raw.url,
+    }
+
+
+def _state(event: PipelineEvent, scored: Scored) -> str:
+    if scored.risk_level == "red":
+        return SignalState.DOWNGRADED.value
+    live = [
+        event.enrichment.get(f"has_{p}") and not event.enrichment.get(f"{p}_stale")
+        for p in ("dex", "goplus")
+    ]
+    return SignalState.VERIFIED.value if any(live) else SignalState.CANDIDATE.value
+
+
+def store_scored(
+    session: Session,
+    items: Sequence[tuple[PipelineEvent, Scored, dict[str, Any]]],
+    thresholds: dict[str, float],
+) -> int:
+    """Write events, signals and outbox rows; returns outbox rows added."""
+    keys = list(dict.fromkeys(e.event_key for e, _, _ in items))
+    events = {
+        row.event_key: row
+        for row in session.scalars(select(SignalEvent).where(SignalEvent.event_key.in_(keys)))
+    }
+    signals = {
+        row.event_key: row
+        for row in session.scalars(select(Signal).where(Signal.event_key.in_(keys)))
+    }
+    latest: dict[str, tuple[PipelineEvent, Scored, dict[str, Any]]] = {}
+    for event, scored, features in items:
+        key = event.event_key
+        stored = events.get(key)
+        if stored is None:
+            events[key] = SignalEvent(
+                event_key=key,
+                type=event.raw.type,
+                symbol=event.symbol,
+                token_ca=event.token[1] if event.token else None,
+                chain=event.token[0] if event.token else event.raw.chain,
+                summary=render.summary(event),
+                evidence=[_evidence(event)],
+                start_ts=event.raw.created_at,
+                last_ts=event.raw.created_at,
+                evidence_count=1,
+            )
+            session.add(events[key])
+        else:
+            stored.evidence = [*stored.evidence, _evidence(event)][-MAX_EVIDENCE:]
+            stored.evidence_count += 1
+            stored.last_ts = max(stored.last_ts, event.raw.created_at)
+            stored.start_ts = min(stored.start_ts, event.raw.created_at)
+        latest[key] = (event, scored, features)
+    session.flush()
+    now = utcnow()
+    added = 0
+    for key, (event, scored, features) in latest.items():
+        values = {
+            "state": _state(event, scored),
+            "score": scored.score,
+            "risk_level": scored.risk_level,
+            "reasons": scored.reasons,
+            "features_snapshot": features,
+            "ts": now,
+        }
+        signal = signals.get(key)
+        if signal is None:
+            session.add(Signal(event_key=key, **values))
+        else:
+            for name, value in values.items():
+                setattr(signal, name, value)
+        message = None
+        for channel, threshold in thresholds.items():
+            if scored.score >= threshold:
+                message = message or render.payload(event, scored)
+                added += outbox.enqueue(session, channel, key, message)
+    session.flush()
+    return added
