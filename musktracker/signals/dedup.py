@@ -75,7 +75,7 @@ class DatabaseDedupStore:
                 DedupKey.expires_at > utcnow(),
             )
         )
-        for band, value in rows.tuples():
+        for band, value in rows:
             found.setdefault(band, set()).add(int(value, 16))
         return found
 

@@ -38,19 +38,39 @@ def idempotency_key(channel: str, event_key: str) -> str:
     return hashlib.sha256(f"{channel}\n{event_key}".encode()).hexdigest()[:32]
 
 
-def enqueue(session: Session, channel: str, event_key: str, payload: dict[str, Any]) -> int:
-    """Queue one message (in the caller's transaction); 0 when it was queued before."""
-    row = {
-        "channel": channel,
-        "event_key": event_key,
-        "idempotency_key": idempotency_key(channel, event_key),
-        "payload": payload,
-        "status": OutboxStatus.PENDING.value,
-        "retry_count": 0,
-        "next_retry_at": utcnow(),
-        "created_at": utcnow(),
-    }
-    return insert_ignoring_conflicts(session, PushOutbox, [row], ["channel", "event_key"])
+def enqueue(session: Session, messages: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
+    """Queue (channel, event_key, payload) messages in the caller's transaction.
+
+    A message queued before for the same channel and event is left alone (never sent twice);
+    returns how many were new.
+    """
+    now = utcnow()
+    keys = {(channel, key) for channel, key, _ in messages}
+    if not keys:
+        return 0
+    queued = set(
+        session.execute(
+            select(PushOutbox.channel, PushOutbox.event_key).where(
+                PushOutbox.event_key.in_({key for _, key in keys})
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "channel": channel,
+            "event_key": key,
+            "idempotency_key": idempotency_key(channel, key),
+            "payload": payload,
+            "status": OutboxStatus.PENDING.value,
+            "retry_count": 0,
+            "next_retry_at": now,
+            "created_at": now,
+        }
+        for channel, key, payload in messages
+        if (channel, key) not in queued
+    ]
+    insert_ignoring_conflicts(session, PushOutbox, rows, ["channel", "event_key"])
+    return len(rows)
 
 
 @dataclass(frozen=True)

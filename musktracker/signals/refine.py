@@ -24,13 +24,15 @@ _CASHTAG = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z0-9]{0,9})\b")
 _EVM = re.compile(r"\b0x[0-9a-fA-F]{40}\b")
 _SOLANA_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[1-9A-HJ-NP-Za-km-z]{32,44}(?![A-Za-z0-9])")
 _SPACES = re.compile(r"\s+")
+_PUNCTUATION = re.compile(r"[^\w\s$]")
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, lower case, URLs and mentions removed, whitespace collapsed: the dedup form."""
+    """NFKC, lower case, no URLs, mentions or punctuation, single spaces: the dedup form."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _URL.sub(" ", text)
     text = re.sub(r"@\w+", " ", text)
+    text = _PUNCTUATION.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
 
 

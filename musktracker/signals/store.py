@@ -32,7 +32,7 @@ def existing_counts(session: Session, keys: Sequence[str]) -> dict[str, int]:
             SignalEvent.event_key.in_(set(keys))
         )
     )
-    return dict(rows.tuples().all())
+    return {key: count for key, count in rows}
 
 
 def _evidence(event: PipelineEvent) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def store_scored(
         latest[key] = (event, scored, features)
     session.flush()
     now = utcnow()
-    added = 0
+    messages = []
     for key, (event, scored, features) in latest.items():
         values = {
             "state": _state(event, scored),
@@ -114,10 +114,9 @@ def store_scored(
         else:
             for name, value in values.items():
                 setattr(signal, name, value)
-        message = None
-        for channel, threshold in thresholds.items():
-            if scored.score >= threshold:
-                message = message or render.payload(event, scored)
-                added += outbox.enqueue(session, channel, key, message)
+        channels = [c for c, threshold in thresholds.items() if scored.score >= threshold]
+        if channels:
+            message = render.payload(event, scored)
+            messages += [(channel, key, message) for channel in channels]
     session.flush()
-    return added
+    return outbox.enqueue(session, messages)

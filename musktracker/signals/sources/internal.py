@@ -45,7 +45,7 @@ def _aware(value: datetime) -> datetime:
 
 
 def _usernames(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Account.id, Account.username)).tuples().all())
+    return {i: name for i, name in session.execute(select(Account.id, Account.username))}
 
 
 class VolumeBurstSource:

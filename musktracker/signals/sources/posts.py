@@ -9,7 +9,8 @@ post read later from `raw_tweets` is then dropped by dedup on its source id.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,9 @@ def post_url(username: str | None, tweet_id: str) -> str:
     return f"https://x.com/{username or 'i'}/status/{tweet_id}"
 
 
-def post_event(tweet_id: str, created_at: Any, username: str | None, text: str | None) -> RawEvent:
+def post_event(
+    tweet_id: str, created_at: datetime, username: str | None, text: str | None
+) -> RawEvent:
     """One post in the pipeline's event shape."""
     return RawEvent(
         source=SOURCE,
@@ -68,9 +71,16 @@ class PostSource:
 
 
 class _Post(Protocol):
-    tweet_id: str
-    created_at: Any
-    text: str | None
+    """What the stream hands over (ingest's PostRecord fits); read-only, so any shape works."""
+
+    @property
+    def tweet_id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def text(self) -> str | None: ...
 
 
 class SignalPostConsumer:

@@ -34,8 +34,9 @@ REPO = Path(__file__).resolve().parents[3]
 def queue(engine: Engine, channel: str, n: int) -> list[str]:
     keys = [f"test:event-{i}" for i in range(n)]
     with session_scope(engine) as session:
-        for key in keys:
-            outbox.enqueue(session, channel, key, {"event_key": key, "message": f"msg {key}"})
+        outbox.enqueue(
+            session, [(channel, k, {"event_key": k, "message": f"msg {k}"}) for k in keys]
+        )
     return keys
 
 
@@ -92,11 +93,10 @@ def test_webhook_500_then_429_then_200_delivers_each_once(engine: Engine) -> Non
 
 def test_4xx_goes_to_dead_letter_with_error_and_can_be_retried(engine: Engine) -> None:
     queue(engine, "webhook", 1)
-    with http_server(lambda r, i: Reply(422, {"error": "bad payload"})) as (url, recorder):
-        with httpx.Client(timeout=5) as client:
-            Dispatcher(
-                engine, {"webhook": WebhookNotifier(client, url, SECRET)}, RetryPolicy()
-            ).run_once()
+    receiver = http_server(lambda r, i: Reply(422, {"error": "bad payload"}))
+    with receiver as (url, recorder), httpx.Client(timeout=5) as client:
+        notifier = WebhookNotifier(client, url, SECRET)
+        Dispatcher(engine, {"webhook": notifier}, RetryPolicy()).run_once()
     (row,) = statuses(engine).values()
     assert row.status == "dlq" and row.retry_count == 1
     assert "HTTP 422" in (row.last_error or "") and "bad payload" in (row.last_error or "")

@@ -75,7 +75,7 @@ def test_shape_errors_name_the_rule() -> None:
         parse_rules(rules_yaml("True", "a") + rules_yaml("True", "a"))
     with pytest.raises(RulesError, match="expected a list"):
         parse_rules("name: a")
-    with pytest.raises(RulesError, match="type error|rejected"):
+    with pytest.raises(RulesError, match=r"rejected"):
         parse_rules(rules_yaml("symbol > 5"))
 
 
