@@ -363,18 +363,20 @@ class OnchainFeature(Base):
 
 
 class DedupKey(Base):
-    """A seen source id or text-fingerprint band, kept until `expires_at` (no-Redis dedup)."""
+    """A seen source id (kind 'id') or text fingerprint (kind 'text', with its four 16-bit
+    bands, each indexed for near-duplicate lookup), kept until `expires_at`. Used when no
+    Redis is configured."""
 
     __tablename__ = "signal_dedup_keys"
-    __table_args__ = (
-        UniqueConstraint("namespace", "key", "value", name="uq_signal_dedup_key"),
-        Index("ix_signal_dedup_lookup", "namespace", "key"),
-    )
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_signal_dedup_kind_key"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    namespace: Mapped[str] = mapped_column(String(32), nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
     key: Mapped[str] = mapped_column(String(255), nullable=False)
-    value: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    band_0: Mapped[str | None] = mapped_column(String(4), index=True)
+    band_1: Mapped[str | None] = mapped_column(String(4), index=True)
+    band_2: Mapped[str | None] = mapped_column(String(4), index=True)
+    band_3: Mapped[str | None] = mapped_column(String(4), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
 
 

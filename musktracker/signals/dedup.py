@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import redis
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from musktracker.db.dialect import insert_ignoring_conflicts
@@ -22,8 +22,8 @@ from musktracker.signals import fingerprint as fp
 from musktracker.signals.event import PipelineEvent
 from musktracker.utc import utcnow
 
-ID_NAMESPACE = "id"
-SIMHASH_NAMESPACE = "simhash"
+ID_KIND = "id"
+TEXT_KIND = "text"
 
 
 class DedupStore(Protocol):
@@ -45,7 +45,7 @@ class DedupStore(Protocol):
 
 
 class DatabaseDedupStore:
-    """Dedup memory in the `signal_dedup_keys` table."""
+    """Dedup memory in the `signal_dedup_keys` table: a row per id, a row per fingerprint."""
 
     def __init__(self) -> None:
         self._last_purge: datetime | None = None
@@ -55,9 +55,7 @@ class DatabaseDedupStore:
             return set()
         rows = session.scalars(
             select(DedupKey.key).where(
-                DedupKey.namespace == ID_NAMESPACE,
-                DedupKey.key.in_(ids),
-                DedupKey.expires_at > utcnow(),
+                DedupKey.kind == ID_KIND, DedupKey.key.in_(ids), DedupKey.expires_at > utcnow()
             )
         )
         return set(rows)
@@ -65,39 +63,37 @@ class DatabaseDedupStore:
     def fingerprints_in_bands(
         self, session: Session, band_keys: Sequence[str]
     ) -> dict[str, set[int]]:
+        wanted: dict[int, set[str]] = {}
+        for band in band_keys:
+            position, value = band.split(":")
+            wanted.setdefault(int(position), set()).add(value)
         found: dict[str, set[int]] = {}
-        if not band_keys:
+        if not wanted:
             return found
+        columns = [DedupKey.band_0, DedupKey.band_1, DedupKey.band_2, DedupKey.band_3]
         rows = session.execute(
-            select(DedupKey.key, DedupKey.value).where(
-                DedupKey.namespace == SIMHASH_NAMESPACE,
-                DedupKey.key.in_(band_keys),
+            select(DedupKey.key, *columns).where(
+                DedupKey.kind == TEXT_KIND,
                 DedupKey.expires_at > utcnow(),
+                or_(*(columns[i].in_(values) for i, values in wanted.items())),
             )
         )
-        for band, value in rows:
-            found.setdefault(band, set()).add(int(value, 16))
+        for row in rows:
+            for position, band in enumerate(row[1:]):
+                if band in wanted.get(position, set()):
+                    found.setdefault(f"{position}:{band}", set()).add(int(row[0], 16))
         return found
 
     def remember(
         self, session: Session, ids: Sequence[str], prints: Sequence[int], expires_at: datetime
     ) -> None:
-        until = expires_at
-        rows = [
-            {"namespace": ID_NAMESPACE, "key": i, "value": "", "expires_at": until} for i in ids
-        ]
-        rows += [
-            {
-                "namespace": SIMHASH_NAMESPACE,
-                "key": b,
-                "value": f"{p:016x}",
-                "expires_at": expires_at,
-            }
-            for p in prints
-            for b in fp.bands(p)
-        ]
+        no_bands = {f"band_{i}": None for i in range(fp.BANDS)}
+        rows = [{"kind": ID_KIND, "key": i, **no_bands, "expires_at": expires_at} for i in ids]
+        for p in prints:
+            bands = {f"band_{i}": b.split(":")[1] for i, b in enumerate(fp.bands(p))}
+            rows.append({"kind": TEXT_KIND, "key": f"{p:016x}", **bands, "expires_at": expires_at})
         # A key stored before (an expired row not yet purged) keeps its row.
-        insert_ignoring_conflicts(session, DedupKey, rows, ["namespace", "key", "value"])
+        insert_ignoring_conflicts(session, DedupKey, rows, ["kind", "key"])
         self._purge_expired(session)
 
     def _purge_expired(self, session: Session) -> None:

@@ -14,10 +14,13 @@ from functools import lru_cache
 
 from lingua import IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
 
+from musktracker.config import SettingsError
 from musktracker.signals.event import PipelineEvent
 
-# Languages the detector chooses among; a post in another one is reported as its nearest.
-_CANDIDATE_LANGUAGES = ("en", "es", "pt", "fr", "de", "it", "nl", "ru", "tr", "ja", "ko", "zh")
+# Languages the detector chooses among besides the allowed ones: the most common on X. A
+# post in another language is reported as its nearest; fewer candidates is faster (lingua's
+# cost grows with each language it weighs).
+_COMMON_LANGUAGES = frozenset({"en", "es", "pt", "ja", "fr", "de"})
 _STRIP_FOR_LANGUAGE = re.compile(r"https?://\S+|[@$#]\w+|0x[0-9a-fA-F]+|\d+")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _MENTION = re.compile(r"@\w+")
@@ -28,9 +31,9 @@ _BAIT = re.compile(
 )
 
 
-@lru_cache(maxsize=1)
-def _detector() -> LanguageDetector:
-    codes = [getattr(IsoCode639_1, code.upper()) for code in _CANDIDATE_LANGUAGES]
+@lru_cache(maxsize=4)
+def _detector(allowed: frozenset[str]) -> LanguageDetector:
+    codes = [getattr(IsoCode639_1, code.upper()) for code in sorted(allowed | _COMMON_LANGUAGES)]
     return (
         LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
         .with_low_accuracy_mode()
@@ -39,12 +42,12 @@ def _detector() -> LanguageDetector:
     )
 
 
-def detect_language(text: str) -> str | None:
+def detect_language(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
     """ISO 639-1 code of `text`, or None when it has too few words to tell."""
     letters = _STRIP_FOR_LANGUAGE.sub(" ", text)
     if len(_WORD.findall(letters)) < 3:
         return None
-    found = _detector().detect_language_of(letters)
+    found = _detector(allowed).detect_language_of(letters)
     return found.iso_code_639_1.name.lower() if found is not None else None
 
 
@@ -58,8 +61,8 @@ def spam_reason(text: str) -> str | None:
         return "a character repeated 8+ times"
     if _BAIT.search(text) and "http" in text:
         return "giveaway/airdrop bait with a link"
-    letters = [c for c in text if c.isalpha()]
-    if len(letters) >= 20 and sum(c.isupper() for c in letters) / len(letters) > 0.8:
+    letters = sum(map(str.isalpha, text))
+    if letters >= 20 and sum(map(str.isupper, text)) / letters > 0.8:
         return "mostly capital letters"
     return None
 
@@ -78,8 +81,14 @@ class FilterConfig:
 
     @classmethod
     def from_strings(cls, languages: str, accounts: str, words: str) -> FilterConfig:
+        codes = frozenset(_csv(languages))
+        unknown = sorted(c for c in codes if not hasattr(IsoCode639_1, c.upper()))
+        if unknown:
+            raise SettingsError(
+                f"SIGNALS_LANGUAGES={languages!r}: {unknown} are not ISO 639-1 language codes"
+            )
         return cls(
-            languages=frozenset(_csv(languages)),
+            languages=codes,
             blocked_accounts=frozenset(a.lstrip("@") for a in _csv(accounts)),
             blocked_words=tuple(_csv(words)),
         )
@@ -100,7 +109,7 @@ def filter_reason(event: PipelineEvent, config: FilterConfig) -> str | None:
     spam = spam_reason(text)
     if spam:
         return f"spam: {spam}"
-    event.lang = detect_language(text)
+    event.lang = detect_language(text, config.languages)
     if config.languages and event.lang is not None and event.lang not in config.languages:
         return f"language {event.lang!r} not in {sorted(config.languages)}"
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from musktracker.db.models import Signal, SignalEvent, SignalState
@@ -64,7 +64,7 @@ def store_scored(
 ) -> int:
     """Write events, signals and outbox rows; returns outbox rows added."""
     keys = list(dict.fromkeys(e.event_key for e, _, _ in items))
-    events = {
+    stored = {
         row.event_key: row
         for row in session.scalars(select(SignalEvent).where(SignalEvent.event_key.in_(keys)))
     }
@@ -72,33 +72,41 @@ def store_scored(
         row.event_key: row
         for row in session.scalars(select(Signal).where(Signal.event_key.in_(keys)))
     }
+    # New events and signals go in as bulk INSERTs (the common case, and the fast path);
+    # events seen before are updated through the ORM.
+    new_events: dict[str, dict[str, Any]] = {}
     latest: dict[str, tuple[PipelineEvent, Scored, dict[str, Any]]] = {}
     for event, scored, features in items:
-        key = event.event_key
-        stored = events.get(key)
-        if stored is None:
-            events[key] = SignalEvent(
-                event_key=key,
-                type=event.raw.type,
-                symbol=event.symbol,
-                token_ca=event.token[1] if event.token else None,
-                chain=event.token[0] if event.token else event.raw.chain,
-                summary=render.summary(event),
-                evidence=[_evidence(event)],
-                start_ts=event.raw.created_at,
-                last_ts=event.raw.created_at,
-                evidence_count=1,
-            )
-            session.add(events[key])
+        key, at = event.event_key, event.raw.created_at
+        if key in stored:
+            row = stored[key]
+            row.evidence = [*row.evidence, _evidence(event)][-MAX_EVIDENCE:]
+            row.evidence_count += 1
+            row.last_ts, row.start_ts = max(row.last_ts, at), min(row.start_ts, at)
+        elif key in new_events:
+            new = new_events[key]
+            new["evidence"] = [*new["evidence"], _evidence(event)][-MAX_EVIDENCE:]
+            new["evidence_count"] += 1
+            new["last_ts"], new["start_ts"] = max(new["last_ts"], at), min(new["start_ts"], at)
         else:
-            stored.evidence = [*stored.evidence, _evidence(event)][-MAX_EVIDENCE:]
-            stored.evidence_count += 1
-            stored.last_ts = max(stored.last_ts, event.raw.created_at)
-            stored.start_ts = min(stored.start_ts, event.raw.created_at)
+            new_events[key] = {
+                "event_key": key,
+                "type": event.raw.type,
+                "symbol": event.symbol,
+                "token_ca": event.token[1] if event.token else None,
+                "chain": event.token[0] if event.token else event.raw.chain,
+                "summary": render.summary(event),
+                "evidence": [_evidence(event)],
+                "start_ts": at,
+                "last_ts": at,
+                "evidence_count": 1,
+            }
         latest[key] = (event, scored, features)
-    session.flush()
+    if new_events:
+        session.execute(insert(SignalEvent), list(new_events.values()))
     now = utcnow()
     messages = []
+    new_signals = []
     for key, (event, scored, features) in latest.items():
         values = {
             "state": _state(event, scored),
@@ -110,7 +118,7 @@ def store_scored(
         }
         signal = signals.get(key)
         if signal is None:
-            session.add(Signal(event_key=key, **values))
+            new_signals.append({"event_key": key, **values})
         else:
             for name, value in values.items():
                 setattr(signal, name, value)
@@ -118,5 +126,7 @@ def store_scored(
         if channels:
             message = render.payload(event, scored)
             messages += [(channel, key, message) for channel in channels]
+    if new_signals:
+        session.execute(insert(Signal), new_signals)
     session.flush()
     return outbox.enqueue(session, messages)

@@ -94,15 +94,15 @@ def upgrade() -> None:
     op.create_table(
         "signal_dedup_keys",
         _id(),
-        sa.Column("namespace", sa.String(32), nullable=False),
+        sa.Column("kind", sa.String(8), nullable=False),
         sa.Column("key", sa.String(255), nullable=False),
-        sa.Column("value", sa.String(64), nullable=False),
+        *(sa.Column(f"band_{i}", sa.String(4), nullable=True) for i in range(4)),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("namespace", "key", "value", name="uq_signal_dedup_key"),
+        sa.UniqueConstraint("kind", "key", name="uq_signal_dedup_kind_key"),
     )
-    op.create_index("ix_signal_dedup_lookup", "signal_dedup_keys", ["namespace", "key"])
-    op.create_index("ix_signal_dedup_keys_expires_at", "signal_dedup_keys", ["expires_at"])
+    for column in ("band_0", "band_1", "band_2", "band_3", "expires_at"):
+        op.create_index(f"ix_signal_dedup_keys_{column}", "signal_dedup_keys", [column])
     op.create_table(
         "signal_checkpoints",
         sa.Column("source", sa.String(64), nullable=False),
@@ -114,8 +114,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("signal_checkpoints")
-    op.drop_index("ix_signal_dedup_keys_expires_at", table_name="signal_dedup_keys")
-    op.drop_index("ix_signal_dedup_lookup", table_name="signal_dedup_keys")
+    for column in ("band_0", "band_1", "band_2", "band_3", "expires_at"):
+        op.drop_index(f"ix_signal_dedup_keys_{column}", table_name="signal_dedup_keys")
     op.drop_table("signal_dedup_keys")
     op.drop_table("onchain_features")
     op.drop_index("ix_push_outbox_status_due", table_name="push_outbox")
