@@ -64,9 +64,9 @@ class DatabaseDedupStore:
         self, session: Session, band_keys: Sequence[str]
     ) -> dict[str, set[int]]:
         wanted: dict[int, set[str]] = {}
-        for band in band_keys:
-            position, value = band.split(":")
-            wanted.setdefault(int(position), set()).add(value)
+        for band_key in band_keys:
+            index, value = band_key.split(":")
+            wanted.setdefault(int(index), set()).add(value)
         found: dict[str, set[int]] = {}
         if not wanted:
             return found
