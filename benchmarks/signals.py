@@ -94,6 +94,7 @@ def throughput(url: str, n: int, batch: int) -> dict[str, Any]:
     ]
     detect_language("warm up the language detector once before timing")
     stored = queued = dropped = 0
+    cpu_start = time.process_time()
     start = time.perf_counter()
     for i in range(0, len(events), batch):
         result = pipeline.process(events[i : i + batch])
@@ -101,7 +102,10 @@ def throughput(url: str, n: int, batch: int) -> dict[str, Any]:
         queued += result.outbox_rows
         dropped += sum(result.dropped.values())
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     return {
+        "cpu": cpu,
+        "cpu_rate": len(events) / cpu,
         "events": len(events),
         "stored": stored,
         "queued": queued,
@@ -195,7 +199,8 @@ def main() -> None:
 
     title = f"Signals throughput (filter, refine, dedup, rules, storage; batch {args.batch})"
     table = Table(title=title)
-    for column in ("database", "events", "stored", "queued", "dropped", "seconds", "events/s"):
+    columns = ("database", "events", "stored", "queued", "dropped", "wall s", "events/s", "CPU s")
+    for column in (*columns, "events/CPU-s"):
         table.add_column(column, justify="right")
     lat_table = Table(title="Post arrival -> local webhook receiver (dispatcher polls every 50 ms)")
     for column in ("database", "posts", "delivered", "p50 ms", "p95 ms", "max ms"):
@@ -214,6 +219,8 @@ def main() -> None:
                     f"{r['dropped']:,}",
                     f"{r['seconds']:.2f}",
                     f"{r['rate']:,.0f}",
+                    f"{r['cpu']:.2f}",
+                    f"{r['cpu_rate']:,.0f}",
                 )
         for name, url in (("SQLite", f"sqlite:///{tmp}/latency.db"), ("PostgreSQL", None)):
             with postgres_schema() if url is None else nullcontext(url) as db:
@@ -230,7 +237,11 @@ def main() -> None:
                     f"{max(ms):.0f}",
                 )
     console.print(table)
-    console.print("goal: >= 2,000 events/s on SQLite")
+    console.print(
+        "goal: >= 2,000 events/s on SQLite. events/CPU-s counts only this process's CPU time "
+        "(the database server's time is not in it for PostgreSQL), which is what a shared, "
+        f"busy machine cannot distort; load average now: {os.getloadavg()[0]:.1f}"
+    )
     console.print(lat_table)
     console.print("goal: p95 < 1,000 ms (original design budget: 2 minutes)")
 
