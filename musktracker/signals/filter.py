@@ -8,7 +8,7 @@ short or mixed to call is let through rather than dropped on a guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,13 +42,25 @@ def _detector(allowed: frozenset[str]) -> LanguageDetector:
     )
 
 
+def detect_languages(
+    texts: Sequence[str], allowed: frozenset[str] = frozenset()
+) -> list[str | None]:
+    """ISO 639-1 code of each text, None when it has too few words to tell.
+
+    The texts go to lingua in one call, which spreads them over every core.
+    """
+    stripped = [_STRIP_FOR_LANGUAGE.sub(" ", text) for text in texts]
+    judged = [i for i, text in enumerate(stripped) if len(_WORD.findall(text)) >= 3]
+    found = _detector(allowed).detect_languages_in_parallel_of([stripped[i] for i in judged])
+    codes: list[str | None] = [None] * len(texts)
+    for i, language in zip(judged, found, strict=True):
+        codes[i] = language.iso_code_639_1.name.lower() if language is not None else None
+    return codes
+
+
 def detect_language(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
     """ISO 639-1 code of `text`, or None when it has too few words to tell."""
-    letters = _STRIP_FOR_LANGUAGE.sub(" ", text)
-    if len(_WORD.findall(letters)) < 3:
-        return None
-    found = _detector(allowed).detect_language_of(letters)
-    return found.iso_code_639_1.name.lower() if found is not None else None
+    return detect_languages([text], allowed)[0]
 
 
 def spam_reason(text: str) -> str | None:
@@ -94,29 +106,37 @@ class FilterConfig:
         )
 
 
-def filter_reason(event: PipelineEvent, config: FilterConfig) -> str | None:
-    """Why `event` should be dropped, or None to keep it; sets `event.lang`."""
+def content_reason(event: PipelineEvent, config: FilterConfig) -> str | None:
+    """Why `event` should be dropped for who wrote it or what it says, or None."""
     raw = event.raw
     if raw.account and raw.account in config.blocked_accounts:
         return f"account @{raw.account} is blocked"
-    text = raw.text
-    if not text:
-        return None
-    lowered = text.lower()
+    lowered = raw.text.lower()
     for word in config.blocked_words:
         if word in lowered:
             return f"blocked word {word!r}"
-    spam = spam_reason(text)
-    if spam:
-        return f"spam: {spam}"
-    event.lang = detect_language(text, config.languages)
-    if config.languages and event.lang is not None and event.lang not in config.languages:
-        return f"language {event.lang!r} not in {sorted(config.languages)}"
-    return None
+    spam = spam_reason(raw.text)
+    return f"spam: {spam}" if spam else None
 
 
-def apply_filter(events: Iterable[PipelineEvent], config: FilterConfig) -> None:
-    """Mark dropped events in place (`event.dropped` holds the reason)."""
+def apply_filter(events: Sequence[PipelineEvent], config: FilterConfig) -> None:
+    """Mark dropped events in place (`event.dropped` holds the reason); sets `event.lang`.
+
+    Cheap checks first, then one batched language detection for the texts still in.
+    """
     for event in events:
         if event.dropped is None:
-            event.dropped = filter_reason(event, config)
+            event.dropped = content_reason(event, config)
+    with_text = [e for e in events if e.dropped is None and e.raw.text]
+    for event, lang in zip(
+        with_text, detect_languages([e.raw.text for e in with_text], config.languages), strict=True
+    ):
+        event.lang = lang
+        if config.languages and lang is not None and lang not in config.languages:
+            event.dropped = f"language {lang!r} not in {sorted(config.languages)}"
+
+
+def filter_reason(event: PipelineEvent, config: FilterConfig) -> str | None:
+    """Why one event would be dropped, or None to keep it."""
+    apply_filter([event], config)
+    return event.dropped

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from musktracker.db.session import session_scope
@@ -23,7 +25,7 @@ from musktracker.signals.features import rule_features
 from musktracker.signals.filter import FilterConfig, apply_filter
 from musktracker.signals.metrics import EVENTS_PROCESSED, PIPELINE_LATENCY_MS
 from musktracker.signals.refine import SentimentScorer, apply_refine
-from musktracker.signals.rules import RuleSet
+from musktracker.signals.rules import RuleSet, Scored
 from musktracker.signals.store import existing_counts, store_scored
 from musktracker.utc import utcnow
 
@@ -73,22 +75,13 @@ class SignalPipeline:
         result = BatchResult()
         apply_filter(events, self.filter_config)
         apply_refine(events, self.scorer)
-        with session_scope(self.engine) as session:
-            self.dedup.apply(session, events)
-            live = [e for e in events if e.dropped is None]
-            if self.enricher is not None:
-                self.enricher.apply(live)
-            rules = self.rules()
-            counts = existing_counts(session, [e.event_key for e in live])
-            scored = []
-            for event in live:
-                counts[event.event_key] = counts.get(event.event_key, 0) + 1
-                features = rule_features(event, counts[event.event_key])
-                scored.append((event, rules.evaluate(features), features))
-            result.outbox_rows = store_scored(session, scored, self.thresholds)
-            self.dedup.remember(session)
-            if on_commit is not None:
-                on_commit(session)
+        try:
+            scored = self._score_and_store(events, result, on_commit)
+        except IntegrityError:
+            # Another process (the stream consumer, a second runner) stored one of these
+            # event keys or dedup keys first; a second pass sees its rows and builds on them.
+            log.info("batch raced another writer; retrying once", stage="store")
+            scored = self._score_and_store(events, result, on_commit)
         self.dedup.after_commit()
         done = utcnow()
         for event, outcome, _ in scored:
@@ -112,3 +105,27 @@ class SignalPipeline:
         for kind, n in result.dropped.items():
             EVENTS_PROCESSED.labels(outcome=kind).inc(n)
         return result
+
+    def _score_and_store(
+        self,
+        events: list[PipelineEvent],
+        result: BatchResult,
+        on_commit: Callable[[Session], None] | None,
+    ) -> list[tuple[PipelineEvent, Scored, dict[str, Any]]]:
+        with session_scope(self.engine) as session:
+            self.dedup.apply(session, events)
+            live = [e for e in events if e.dropped is None]
+            if self.enricher is not None:
+                self.enricher.apply(live)
+            rules = self.rules()
+            counts = existing_counts(session, [e.event_key for e in live])
+            scored = []
+            for event in live:
+                counts[event.event_key] = counts.get(event.event_key, 0) + 1
+                features = rule_features(event, counts[event.event_key])
+                scored.append((event, rules.evaluate(features), features))
+            result.outbox_rows = store_scored(session, scored, self.thresholds)
+            self.dedup.remember(session)
+            if on_commit is not None:
+                on_commit(session)
+        return scored

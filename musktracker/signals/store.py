@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from musktracker.db.models import Signal, SignalEvent, SignalState
 from musktracker.signals import outbox, render
 from musktracker.signals.event import PipelineEvent
+from musktracker.signals.features import FEATURE_DEFAULTS
 from musktracker.signals.rules import Scored
 from musktracker.utc import utcnow
 
@@ -45,6 +46,11 @@ def _evidence(event: PipelineEvent) -> dict[str, Any]:
         "text": raw.text[:280],
         "url": raw.url,
     }
+
+
+def snapshot(features: dict[str, Any]) -> dict[str, Any]:
+    """The features that differ from their neutral value (the rest are FEATURE_DEFAULTS)."""
+    return {k: v for k, v in features.items() if v != FEATURE_DEFAULTS.get(k)}
 
 
 def _state(event: PipelineEvent, scored: Scored) -> str:
@@ -113,7 +119,7 @@ def store_scored(
             "score": scored.score,
             "risk_level": scored.risk_level,
             "reasons": scored.reasons,
-            "features_snapshot": features,
+            "features_snapshot": snapshot(features),
             "ts": now,
         }
         signal = signals.get(key)
