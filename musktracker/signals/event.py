@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -72,7 +73,8 @@ class PipelineEvent:
     def symbol(self) -> str | None:
         return self.raw.symbol or (self.cashtags[0] if self.cashtags else None)
 
-    @property
+    # token and event_key are read many times per event: computed once, after refine.
+    @cached_property
     def token(self) -> tuple[str, str] | None:
         """(chain, contract) of the token this event is about, if any."""
         if self.raw.token_ca:
@@ -83,7 +85,7 @@ class PipelineEvent:
             return ("solana", self.solana_addresses[0])
         return None
 
-    @property
+    @cached_property
     def event_key(self) -> str:
         """What repeated evidence shares: the token (or cashtag) and day, else the item."""
         day = f"{self.raw.created_at:%Y-%m-%d}"

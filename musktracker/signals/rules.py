@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from simpleeval import SimpleEval
+from simpleeval import EvalWithCompoundTypes
 
 from musktracker.logging import get_logger
 from musktracker.signals.features import FEATURE_DEFAULTS, FEATURE_NAMES
@@ -139,26 +139,27 @@ def check_condition(tree: ast.AST) -> None:
 
 
 class RuleSet:
-    """Loaded rules plus one evaluator; `evaluate` is safe to call from one thread at a time."""
+    """Loaded rules plus one evaluator; `evaluate` is safe to call from several threads."""
 
     def __init__(self, rules: list[Rule], source: str) -> None:
         self.rules = rules
         self.source = source
-        self._evaluator = SimpleEval(functions=FUNCTIONS, names=dict(FEATURE_DEFAULTS))
+        self._evaluator = EvalWithCompoundTypes(functions=FUNCTIONS, names=dict(FEATURE_DEFAULTS))
+        # Every condition as one tuple expression: one evaluator call per event, not per rule.
+        self._all_conditions = ast.Expr(
+            value=ast.Tuple(elts=[rule.parsed.value for rule in rules], ctx=ast.Load())
+        )
         self._lock = threading.Lock()
-
-    def _fires(self, rule: Rule, features: dict[str, Any]) -> bool:
-        self._evaluator.names = features
-        return bool(self._evaluator.eval(rule.condition, previously_parsed=rule.parsed))
 
     def evaluate(self, features: dict[str, Any]) -> Scored:
         """Total score, reasons and risk level for one event's features."""
+        with self._lock:
+            self._evaluator.names = features
+            holds = self._evaluator.eval("rules", previously_parsed=self._all_conditions)
         best_in_group: dict[str, Rule] = {}
         fired: list[Rule] = []
-        with self._lock:
-            for rule in self.rules:
-                if not self._fires(rule, features):
-                    continue
+        for rule, condition in zip(self.rules, holds, strict=True):
+            if condition:
                 if rule.priority is None:
                     fired.append(rule)
                 elif (
@@ -178,7 +179,7 @@ class RuleSet:
         )
 
 
-def _rule_from(entry: object, index: int, evaluator: SimpleEval) -> Rule:
+def _rule_from(entry: object, index: int, evaluator: EvalWithCompoundTypes) -> Rule:
     if not isinstance(entry, dict):
         raise RulesError(f"rule #{index}: expected a mapping with name, condition, score, reason")
     name = str(entry.get("name") or f"#{index}")
@@ -226,7 +227,7 @@ def parse_rules(text: str, source: str = "<string>") -> RuleSet:
         raise RulesError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(entries, list):
         raise RulesError(f"{source}: expected a list of rules at the top level")
-    evaluator = SimpleEval(functions=FUNCTIONS)
+    evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
     rules = [_rule_from(entry, i + 1, evaluator) for i, entry in enumerate(entries)]
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -44,14 +44,15 @@ def test_scores_reasons_priority_groups_and_risk() -> None:
 - {name: liq_mid, condition: "dex_liquidity >= 50000", score: 5, reason: mid, priority: liq}
 - {name: green, condition: "goplus_risk == 'green'", score: 3, reason: safe}
 - {name: taxed, condition: "goplus_sell_tax > 0.1", score: -2, reason: tax, risk: yellow}
+- {name: chains, condition: "chain in ('base', 'solana')", score: 1, reason: chain}
 """
     rules = parse_rules(text)
     scored = rules.evaluate(
-        features(dex_liquidity=600000.0, goplus_risk="green", goplus_sell_tax=0.2)
+        features(dex_liquidity=600000.0, goplus_risk="green", goplus_sell_tax=0.2, chain="base")
     )
-    assert scored.score == 8 + 3 - 2  # only the best liquidity tier counts
-    assert scored.fired == ["liq_high", "green", "taxed"]
-    assert scored.reasons == ["high", "safe", "tax"]
+    assert scored.score == 8 + 3 + 1 - 2  # only the best liquidity tier counts
+    assert scored.fired == ["liq_high", "green", "chains", "taxed"]
+    assert scored.reasons == ["high", "safe", "chain", "tax"]
     assert scored.risk_level == "yellow"  # worst of the fired rules and GoPlus
     assert rules.evaluate(features(dex_liquidity=60000.0)).score == 5
     assert rules.evaluate(features()).risk_level == "unknown"
