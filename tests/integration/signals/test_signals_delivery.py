@@ -10,8 +10,10 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -132,6 +134,8 @@ def test_telegram_429_waits_for_parameters_retry_after(engine: Engine) -> None:
     sent = [json.loads(r.body) for r in recorder.requests]
     assert all(m["chat_id"] == "-10042" and m["text"].startswith("msg ") for m in sent)
     assert len(recorder.requests) == 3
+    times = [r.at for r in recorder.requests]
+    assert all(b - a >= 0.45 for a, b in pairwise(times))  # per-chat pace
 
 
 def test_killed_dispatcher_loses_nothing(engine: Engine, db_url: str, tmp_path: Path) -> None:
@@ -172,3 +176,28 @@ def test_killed_dispatcher_loses_nothing(engine: Engine, db_url: str, tmp_path: 
     assert set(received) == set(by_key)  # every message arrived, under its own key
     assert all(len(bodies) == 1 for bodies in received.values())  # repeats are identical
     assert len(recorder.requests) >= len(keys)
+
+
+def test_two_dispatchers_share_work_on_postgres(engine: Engine) -> None:
+    """FOR UPDATE SKIP LOCKED: concurrent dispatchers never send the same row twice."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite has no row locks: one dispatcher per database (documented)
+    keys = queue(engine, "webhook", 30)
+    seen: list[str] = []
+
+    def receiver(request: Request, _: int) -> Reply:
+        seen.append(request.headers["Idempotency-Key"])
+        return Reply(200, {"ok": True}, delay=0.02)
+
+    with http_server(receiver) as (url, _), httpx.Client(timeout=5) as client:
+        notifier = WebhookNotifier(client, url, SECRET)
+        dispatchers = [
+            Dispatcher(engine, {"webhook": notifier}, RetryPolicy(), batch_size=3) for _ in range(3)
+        ]
+        threads = [threading.Thread(target=d.run_once) for d in dispatchers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(seen) == sorted(outbox.idempotency_key("webhook", k) for k in keys)
+    assert all(r.status == "done" for r in statuses(engine).values())
