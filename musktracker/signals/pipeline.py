@@ -87,19 +87,10 @@ class SignalPipeline:
         for event, outcome, _ in scored:
             result.scores[event.event_key] = outcome.score
             PIPELINE_LATENCY_MS.observe((done - event.received_at).total_seconds() * 1000)
-            log.debug(
-                "signal stored",
-                stage="store",
-                event_key=event.event_key,
-                score=outcome.score,
-                reasons=outcome.fired,
-            )
-        for event in events:
-            if event.dropped is not None:
-                result.dropped[_drop_kind(event.dropped)] += 1
-                log.debug(
-                    "event dropped", stage="pipeline", key=event.dedup_id, reason=event.dropped
-                )
+        dropped = {e.dedup_id: e.dropped for e in events if e.dropped is not None}
+        result.dropped.update(_drop_kind(reason) for reason in dropped.values())
+        # One line per batch (a line per event would cost more than scoring it).
+        log.debug("batch stored", stage="store", scores=result.scores, dropped=dropped)
         result.stored = len(scored)
         EVENTS_PROCESSED.labels(outcome="stored").inc(result.stored)
         for kind, n in result.dropped.items():
