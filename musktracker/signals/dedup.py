@@ -174,8 +174,10 @@ class Deduplicator:
         """Mark repeats as dropped; reads only, so no lock is held during enrichment."""
         live = [e for e in events if e.dropped is None]
         seen = self.store.seen_ids(session, [e.dedup_id for e in live])
-        for event in live:
-            event.fingerprint = fp.simhash(event.normalized_text)
+        for event, print_ in zip(
+            live, fp.simhashes([e.normalized_text for e in live]), strict=True
+        ):
+            event.fingerprint = print_
         bands = sorted(
             {b for e in live if e.fingerprint is not None for b in fp.bands(e.fingerprint)}
         )

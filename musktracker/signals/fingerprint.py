@@ -11,6 +11,7 @@ a lookup needs only four exact-match keys, not a scan.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,7 +19,6 @@ MAX_DISTANCE = 3
 BANDS = 4
 BAND_BITS = 64 // BANDS
 MIN_WORDS = 4
-_BITS = np.arange(64, dtype=np.uint64)
 
 
 def _shingles(words: list[str]) -> list[str]:
@@ -27,21 +27,37 @@ def _shingles(words: list[str]) -> list[str]:
     return [" ".join(words[i : i + 3]) for i in range(len(words) - 2)]
 
 
+def simhashes(normalized_texts: Sequence[str]) -> list[int | None]:
+    """SimHash of each text, None for texts too short for a fingerprint to mean much.
+
+    One numpy pass over every shingle of the batch: per text, each of the 64 bits is set
+    when more than half of its shingles' hashes have it set.
+    """
+    digests: list[bytes] = []
+    owners: list[tuple[int, int]] = []
+    for i, text in enumerate(normalized_texts):
+        words = text.split()
+        if len(words) < MIN_WORDS:
+            continue
+        shingles = _shingles(words)
+        digests += [hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles]
+        owners.append((i, len(shingles)))
+    result: list[int | None] = [None] * len(normalized_texts)
+    if not owners:
+        return result
+    bits = np.unpackbits(np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 8), axis=1)
+    counts = np.array([n for _, n in owners])
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ones = np.add.reduceat(bits.astype(np.int32), starts, axis=0)
+    packed = np.packbits(ones * 2 > counts[:, None], axis=1)
+    for (i, _), row in zip(owners, packed, strict=True):
+        result[i] = int.from_bytes(row.tobytes(), "big")
+    return result
+
+
 def simhash(normalized_text: str) -> int | None:
-    """SimHash of the text, or None when it is too short for a fingerprint to mean much."""
-    words = normalized_text.split()
-    if len(words) < MIN_WORDS:
-        return None
-    hashes = np.array(
-        [
-            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big")
-            for s in _shingles(words)
-        ],
-        dtype=np.uint64,
-    )
-    ones = ((hashes[:, None] >> _BITS) & np.uint64(1)).sum(axis=0)
-    bits = ones * 2 > len(hashes)
-    return int((bits.astype(np.uint64) << _BITS).sum())
+    """SimHash of one text (see `simhashes`)."""
+    return simhashes([normalized_text])[0]
 
 
 def distance(a: int, b: int) -> int:

@@ -9,12 +9,12 @@ sends the same event to a channel twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from musktracker.db.models import Signal, SignalEvent, SignalState
+from musktracker.db.models import Base, Signal, SignalEvent, SignalState
 from musktracker.signals import outbox, render
 from musktracker.signals.event import PipelineEvent
 from musktracker.signals.features import FEATURE_DEFAULTS
@@ -46,6 +46,11 @@ def _evidence(event: PipelineEvent) -> dict[str, Any]:
         "text": raw.text[:280],
         "url": raw.url,
     }
+
+
+def _table(model: type[Base]) -> Table:
+    """The Core table: plain executemany INSERTs, without the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)
 
 
 def snapshot(features: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +114,7 @@ def store_scored(
             }
         latest[key] = (event, scored, features)
     if new_events:
-        session.execute(insert(SignalEvent), list(new_events.values()))
+        session.execute(insert(_table(SignalEvent)), list(new_events.values()))
     now = utcnow()
     messages = []
     new_signals = []
@@ -133,6 +138,6 @@ def store_scored(
             message = render.payload(event, scored)
             messages += [(channel, key, message) for channel in channels]
     if new_signals:
-        session.execute(insert(Signal), new_signals)
+        session.execute(insert(_table(Signal)), new_signals)
     session.flush()
     return outbox.enqueue(session, messages)
