@@ -55,6 +55,11 @@ def test_language_and_filters() -> None:
     assert detect_language("This is a perfectly ordinary English sentence about rockets") == "en"
     assert detect_language("Esta es una frase normal en español sobre los cohetes") == "es"
     assert detect_language("$DOGE 🚀") is None
+    # English words inside another language do not trip the English fast path.
+    assert detect_language("Hoy es un gran día para todos nosotros, the best of the year") == "es"
+    assert (
+        detect_language("Bayern Munich are winning at Bayer Leverkusen, the fans are happy") == "en"
+    )
     config = FilterConfig.from_strings("en", "@Spammer", "rugpull")
     assert filter_reason(event("hola amigos esto es una frase en español"), config)
     assert filter_reason(event("hello", account="SPAMMER"), config) == "account @spammer is blocked"
