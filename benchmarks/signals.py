@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "sentiment" / "semeval_train.tsv"
 RULES = REPO / "rules" / "rules.yml"
 SENTIMENT = {"positive": 0.8, "neutral": 0.0, "negative": -0.8}
-console = Console()
+console = Console(width=130)
 
 
 def tweets(limit: int) -> list[tuple[str, str, str]]:
