@@ -42,7 +42,9 @@ class Dispatcher:
         attempts = 0
         while True:
             with session_scope(self.engine) as session:
-                claimed = outbox.claim_due(session, self.batch_size, self.lease_seconds)
+                claimed = outbox.claim_due(
+                    session, self.batch_size, self.lease_seconds, self.policy.max_attempts
+                )
             if not claimed:
                 break
             for row in claimed:

@@ -109,8 +109,14 @@ class Claimed:
     attempt: int
 
 
-def claim_due(session: Session, limit: int, lease_seconds: float) -> list[Claimed]:
-    """Mark up to `limit` due rows as 'sending' with a lease; the caller commits."""
+def claim_due(
+    session: Session, limit: int, lease_seconds: float, max_attempts: int = 8
+) -> list[Claimed]:
+    """Mark up to `limit` due rows as 'sending' with a lease; the caller commits.
+
+    An attempt counts when it starts, so a message that keeps killing its dispatcher
+    mid-send still reaches the dead-letter state after `max_attempts`.
+    """
     now = utcnow()
     stmt = (
         select(PushOutbox)
@@ -122,8 +128,16 @@ def claim_due(session: Session, limit: int, lease_seconds: float) -> list[Claime
     lease_end = now + timedelta(seconds=lease_seconds)
     claimed = []
     for row in rows:
+        if row.status == OutboxStatus.SENDING.value and row.retry_count >= max_attempts:
+            row.status = OutboxStatus.DLQ.value
+            row.last_error = (
+                f"no result recorded for {row.retry_count} attempts (dispatcher stopped "
+                f"mid-send each time); last error: {row.last_error}"
+            )[:2000]
+            continue
         row.status = OutboxStatus.SENDING.value
         row.next_retry_at = lease_end
+        row.retry_count += 1
         claimed.append(
             Claimed(
                 id=row.id,
@@ -131,7 +145,7 @@ def claim_due(session: Session, limit: int, lease_seconds: float) -> list[Claime
                 event_key=row.event_key,
                 idempotency_key=row.idempotency_key,
                 payload=dict(row.payload),
-                attempt=row.retry_count + 1,
+                attempt=row.retry_count,
             )
         )
     return claimed
