@@ -80,5 +80,10 @@ class Dispatcher:
     def run_forever(self, poll_seconds: float, stop: threading.Event) -> None:
         """Deliver until `stop` is set, checking for due rows every `poll_seconds`."""
         while not stop.is_set():
-            if self.run_once() == 0:
+            try:
+                busy = self.run_once() > 0
+            except Exception:  # e.g. the database restarting: claimed rows wait for their lease
+                log.exception("dispatch pass failed; retrying", stage="dispatch")
+                busy = False
+            if not busy:
                 stop.wait(poll_seconds)

@@ -141,9 +141,8 @@ def check_condition(tree: ast.AST) -> None:
 class RuleSet:
     """Loaded rules plus one evaluator; `evaluate` is safe to call from several threads."""
 
-    def __init__(self, rules: list[Rule], source: str) -> None:
+    def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
-        self.source = source
         self._evaluator = EvalWithCompoundTypes(functions=FUNCTIONS, names=dict(FEATURE_DEFAULTS))
         # Every condition as one tuple expression: one evaluator call per event, not per rule.
         self._all_conditions = ast.Expr(
@@ -233,7 +232,7 @@ def parse_rules(text: str, source: str = "<string>") -> RuleSet:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise RulesError(f"{source}: rule names must be unique; repeated: {duplicates}")
-    return RuleSet(rules, source)
+    return RuleSet(rules)
 
 
 def load_rules(path: Path) -> RuleSet:

@@ -29,7 +29,8 @@ def poll_once(engine: Engine, pipeline: SignalPipeline, sources: Sequence[Source
             total.outbox_rows += result.outbox_rows
             total.dropped.update(result.dropped)
             total.scores.update(result.scores)
-            log.info(
+            # Lookback sources re-read what dedup then drops: only real news is worth INFO.
+            (log.info if result.stored else log.debug)(
                 "batch processed",
                 stage="run",
                 source=source.name,
@@ -51,5 +52,8 @@ def run_forever(
     stop: threading.Event,
 ) -> None:
     while not stop.is_set():
-        poll_once(engine, pipeline, sources)
+        try:
+            poll_once(engine, pipeline, sources)
+        except Exception:  # keep serving: the batch rolled back and is read again next pass
+            log.exception("signals pass failed; retrying after the poll interval", stage="run")
         stop.wait(poll_seconds)

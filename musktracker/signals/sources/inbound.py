@@ -44,18 +44,3 @@ def read_jsonl(path: Path) -> list[RawEvent]:
         raise InboundError(f"cannot read {path}: {exc.strerror}") from None
     return [parse_line(line, i) for i, line in enumerate(lines, start=1) if line.strip()]
 
-
-class InboundFileSource:
-    """A JSONL file as a source (read once)."""
-
-    name = "inbound"
-    more = False
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fetch(self, session: object) -> list[RawEvent]:
-        return read_jsonl(self.path)
-
-    def commit(self, session: object) -> None:
-        return None
