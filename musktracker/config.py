@@ -51,6 +51,56 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Multiplies X's stream reconnect waits (tests: 0.01)."
     )
 
+    # Signals (issue 6): rules, channels, providers, pipeline and delivery.
+    rules_path: str = Field(default="rules/rules.yml", description="Signal rules YAML file.")
+    rules_reload_seconds: float = Field(
+        default=1.0, gt=0, description="How often `signals run` checks the rules file."
+    )
+    telegram_bot_token: SecretStr | None = Field(default=None, description="Telegram bot token.")
+    telegram_chat_id: str | None = Field(default=None, description="Telegram chat for signals.")
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org", description="Telegram Bot API base URL."
+    )
+    telegram_min_score: float = Field(default=10.0, description="Score needed for Telegram.")
+    webhook_url: str | None = Field(default=None, description="Webhook receiving signals.")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret for the webhook's HMAC-SHA256 signature."
+    )
+    webhook_min_score: float = Field(default=5.0, description="Score needed for the webhook.")
+    dexscreener_base_url: str = Field(
+        default="https://api.dexscreener.com", description="DexScreener API base URL."
+    )
+    goplus_base_url: str = Field(
+        default="https://api.gopluslabs.io", description="GoPlus Security API base URL."
+    )
+    signals_enrich: bool = Field(default=True, description="Call DEX/security providers.")
+    signals_provider_timeout_seconds: float = Field(default=3.0, gt=0)
+    signals_provider_cache_seconds: float = Field(
+        default=60.0, ge=0, description="A provider answer younger than this is reused."
+    )
+    signals_breaker_failures: int = Field(default=3, ge=1, description="Failures that open it.")
+    signals_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    signals_languages: str = Field(
+        default="en", description="Comma-separated ISO 639-1 codes a post may be written in."
+    )
+    signals_blocked_accounts: str = Field(default="", description="Comma-separated handles.")
+    signals_blocked_words: str = Field(default="", description="Comma-separated words.")
+    signals_dedup_days: float = Field(default=14.0, gt=0, description="Dedup memory in days.")
+    signals_poll_seconds: float = Field(default=2.0, gt=0, description="Source polling interval.")
+    outbox_max_attempts: int = Field(default=8, ge=1, description="Attempts before dead-letter.")
+    outbox_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    outbox_lease_seconds: float = Field(
+        default=60.0, gt=0, description="A 'sending' row older than this is retried."
+    )
+    outbox_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    telegram_min_interval_seconds: float = Field(
+        default=1.0, ge=0, description="Per-chat pause between Telegram messages."
+    )
+    signals_metrics_port: int | None = Field(
+        default=None, description="Serve Prometheus metrics on this port during run/dispatch."
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -71,7 +121,16 @@ class Settings(BaseSettings):
             )
         return "UTC"
 
-    @field_validator("redis_url", "x_bearer_token", mode="before")
+    @field_validator(
+        "redis_url",
+        "x_bearer_token",
+        "telegram_bot_token",
+        "telegram_chat_id",
+        "webhook_url",
+        "webhook_secret",
+        "signals_metrics_port",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

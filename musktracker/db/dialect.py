@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -108,3 +108,15 @@ def bulk_insert(session: Session, model: type[Base], rows: Sequence[dict[str, An
         _copy_insert(session, table, rows, "")
         return
     session.connection().execute(table.insert(), list(rows))
+
+
+def skip_locked(session: Session, stmt: Select[Any]) -> Select[Any]:
+    """Lock the selected rows, skipping rows another transaction holds (PostgreSQL).
+
+    This is how several outbox dispatchers share the work without sending a row twice.
+    SQLite has no row locks (a writer locks the whole file), so the statement is used as is
+    and only one dispatcher may run against a SQLite database.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt

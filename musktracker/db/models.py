@@ -10,6 +10,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from musktracker.db.types import UTCDateTime
@@ -250,4 +252,139 @@ class IngestState(Base):
     newest_id: Mapped[str | None] = mapped_column(String(64))
     oldest_id: Mapped[str | None] = mapped_column(String(64))
     pagination_token: Mapped[str | None] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# --- Signals (issue 6): events, scored signals, the delivery outbox, provider cache, dedup ---
+
+
+class OutboxStatus(enum.StrEnum):
+    """Where one notification stands: waiting, being sent, delivered, retrying or given up."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DONE = "done"
+    FAILED = "failed"
+    DLQ = "dlq"
+
+
+class SignalState(enum.StrEnum):
+    """How far a signal is trusted: new, confirmed by live data, or marked down by risk."""
+
+    CANDIDATE = "candidate"
+    VERIFIED = "verified"
+    DOWNGRADED = "downgraded"
+
+
+# JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+JSONB = JSON().with_variant(postgresql.JSONB(), "postgresql")
+_OUTBOX_VALUES = ", ".join(f"'{s.value}'" for s in OutboxStatus)
+_STATE_VALUES = ", ".join(f"'{s.value}'" for s in SignalState)
+
+
+class SignalEvent(Base):
+    """One thing that happened (a token mentioned, a volume burst...), with its evidence.
+
+    Repeated evidence for the same `event_key` updates the row and increments the count.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    type: Mapped[str] = mapped_column(String(50), nullable=False)
+    symbol: Mapped[str | None] = mapped_column(String(20))
+    token_ca: Mapped[str | None] = mapped_column(String(100))
+    chain: Mapped[str | None] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[list[dict[str, object]]] = mapped_column(JSONB, nullable=False)
+    start_ts: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_ts: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    evidence_count: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
+class Signal(Base):
+    """The latest score of one event: its state, risk level and the features it was scored on."""
+
+    __tablename__ = "signals"
+    __table_args__ = (CheckConstraint(f"state IN ({_STATE_VALUES})", name="ck_signals_state"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(
+        ForeignKey("events.event_key", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    state: Mapped[str] = mapped_column(String(20), nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    risk_level: Mapped[str] = mapped_column(String(20), nullable=False)
+    reasons: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    features_snapshot: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class PushOutbox(Base):
+    """One message to deliver to one channel; written in the signal's own transaction."""
+
+    __tablename__ = "push_outbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "event_key", name="uq_push_outbox_channel_event"),
+        CheckConstraint(f"status IN ({_OUTBOX_VALUES})", name="ck_push_outbox_status"),
+        Index("ix_push_outbox_status_due", "status", "next_retry_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    event_key: Mapped[str] = mapped_column(String(255), nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=OutboxStatus.PENDING.value
+    )
+    retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_retry_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OnchainFeature(Base):
+    """The last answer of one enrichment provider for one token: a cache and a fallback."""
+
+    __tablename__ = "onchain_features"
+    __table_args__ = (
+        UniqueConstraint("provider", "chain", "token_ca", name="uq_onchain_provider_token"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    chain: Mapped[str] = mapped_column(String(20), nullable=False)
+    token_ca: Mapped[str] = mapped_column(String(100), nullable=False)
+    features: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DedupKey(Base):
+    """A seen source id (kind 'id') or text fingerprint (kind 'text', with its four 16-bit
+    bands, each indexed for near-duplicate lookup), kept until `expires_at`. Used when no
+    Redis is configured."""
+
+    __tablename__ = "signal_dedup_keys"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_signal_dedup_kind_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    band_0: Mapped[str | None] = mapped_column(String(4), index=True)
+    band_1: Mapped[str | None] = mapped_column(String(4), index=True)
+    band_2: Mapped[str | None] = mapped_column(String(4), index=True)
+    band_3: Mapped[str | None] = mapped_column(String(4), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class SignalCheckpoint(Base):
+    """How far a polling signal source has read (e.g. the last raw_tweets id it processed)."""
+
+    __tablename__ = "signal_checkpoints"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

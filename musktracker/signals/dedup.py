@@ -1,0 +1,211 @@
+"""Dedup stage: drop an item seen before (same source id) or a near copy of a recent text.
+
+Memory lasts `SIGNALS_DEDUP_DAYS` (14 by default). With `REDIS_URL` it lives in Redis keys
+with a TTL; without, in the `signal_dedup_keys` table, written in the same transaction as
+the events so a failed batch forgets what it saw. Redis keys are written only after the
+batch committed, for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import redis
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from musktracker.db.dialect import insert_ignoring_conflicts
+from musktracker.db.models import DedupKey
+from musktracker.signals import fingerprint as fp
+from musktracker.signals.event import PipelineEvent
+from musktracker.utc import utcnow
+
+ID_KIND = "id"
+TEXT_KIND = "text"
+
+
+class DedupStore(Protocol):
+    """Where seen ids and fingerprint bands are remembered."""
+
+    def seen_ids(self, session: Session, ids: Sequence[str]) -> set[str]: ...
+
+    def fingerprints_in_bands(
+        self, session: Session, band_keys: Sequence[str]
+    ) -> dict[str, set[int]]: ...
+
+    def remember(
+        self, session: Session, ids: Sequence[str], prints: Sequence[int], expires_at: datetime
+    ) -> None:
+        """Called inside the batch's transaction."""
+
+    def after_commit(self) -> None:
+        """Called once the batch's transaction committed."""
+
+
+class DatabaseDedupStore:
+    """Dedup memory in the `signal_dedup_keys` table: a row per id, a row per fingerprint."""
+
+    def __init__(self) -> None:
+        self._last_purge: datetime | None = None
+
+    def seen_ids(self, session: Session, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = session.scalars(
+            select(DedupKey.key).where(
+                DedupKey.kind == ID_KIND, DedupKey.key.in_(ids), DedupKey.expires_at > utcnow()
+            )
+        )
+        return set(rows)
+
+    def fingerprints_in_bands(
+        self, session: Session, band_keys: Sequence[str]
+    ) -> dict[str, set[int]]:
+        wanted: dict[int, set[str]] = {}
+        for band_key in band_keys:
+            index, value = band_key.split(":")
+            wanted.setdefault(int(index), set()).add(value)
+        found: dict[str, set[int]] = {}
+        if not wanted:
+            return found
+        columns = [DedupKey.band_0, DedupKey.band_1, DedupKey.band_2, DedupKey.band_3]
+        rows = session.execute(
+            select(DedupKey.key, *columns).where(
+                DedupKey.kind == TEXT_KIND,
+                DedupKey.expires_at > utcnow(),
+                or_(*(columns[i].in_(values) for i, values in wanted.items())),
+            )
+        )
+        for row in rows:
+            for position, band in enumerate(row[1:]):
+                if band in wanted.get(position, set()):
+                    found.setdefault(f"{position}:{band}", set()).add(int(row[0], 16))
+        return found
+
+    def remember(
+        self, session: Session, ids: Sequence[str], prints: Sequence[int], expires_at: datetime
+    ) -> None:
+        no_bands = {f"band_{i}": None for i in range(fp.BANDS)}
+        rows = [{"kind": ID_KIND, "key": i, **no_bands, "expires_at": expires_at} for i in ids]
+        for p in prints:
+            bands = {f"band_{i}": b.split(":")[1] for i, b in enumerate(fp.bands(p))}
+            rows.append({"kind": TEXT_KIND, "key": f"{p:016x}", **bands, "expires_at": expires_at})
+        # A key stored before (an expired row not yet purged) keeps its row.
+        insert_ignoring_conflicts(session, DedupKey, rows, ["kind", "key"])
+        self._purge_expired(session)
+
+    def _purge_expired(self, session: Session) -> None:
+        now = utcnow()
+        if self._last_purge is None or now - self._last_purge > timedelta(hours=1):
+            session.execute(delete(DedupKey).where(DedupKey.expires_at <= now))
+            self._last_purge = now
+
+    def after_commit(self) -> None:
+        return None
+
+
+class RedisDedupStore:
+    """Dedup memory in Redis: a key per id, a sorted set per band scored by expiry time."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "musktracker:signals:dedup") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._pending: list[tuple[list[str], list[int], datetime]] = []
+
+    def _id_key(self, source_id: str) -> str:
+        return f"{self.prefix}:id:{source_id}"
+
+    def _band_key(self, band: str) -> str:
+        return f"{self.prefix}:simhash:{band}"
+
+    def seen_ids(self, session: Session, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        values = self.client.mget([self._id_key(i) for i in ids])
+        return {i for i, v in zip(ids, values, strict=True) if v is not None}
+
+    def fingerprints_in_bands(
+        self, session: Session, band_keys: Sequence[str]
+    ) -> dict[str, set[int]]:
+        now = utcnow().timestamp()
+        pipe = self.client.pipeline(transaction=False)
+        for band in band_keys:
+            pipe.zrangebyscore(self._band_key(band), now, "+inf")
+        return {
+            band: {int(m, 16) for m in members}
+            for band, members in zip(band_keys, pipe.execute(), strict=True)
+            if members
+        }
+
+    def remember(
+        self, session: Session, ids: Sequence[str], prints: Sequence[int], expires_at: datetime
+    ) -> None:
+        self._pending.append((list(ids), list(prints), expires_at))
+
+    def after_commit(self) -> None:
+        now = utcnow()
+        pipe = self.client.pipeline(transaction=False)
+        for ids, prints, expires_at in self._pending:
+            ttl = max(int((expires_at - now).total_seconds()), 1)
+            for source_id in ids:
+                pipe.set(self._id_key(source_id), 1, ex=ttl)
+            for p in prints:
+                for band in fp.bands(p):
+                    key = self._band_key(band)
+                    pipe.zadd(key, {f"{p:016x}": expires_at.timestamp()})
+                    pipe.zremrangebyscore(key, "-inf", now.timestamp())
+                    pipe.expire(key, ttl)
+        pipe.execute()
+        self._pending.clear()
+
+
+class Deduplicator:
+    """Marks repeats in a batch as dropped and remembers the rest."""
+
+    def __init__(self, store: DedupStore, days: float = 14.0) -> None:
+        self.store = store
+        self.ttl = timedelta(days=days)
+        self._kept_ids: list[str] = []
+        self._kept_prints: list[int] = []
+
+    def apply(self, session: Session, events: Iterable[PipelineEvent]) -> None:
+        """Mark repeats as dropped; reads only, so no lock is held during enrichment."""
+        live = [e for e in events if e.dropped is None]
+        seen = self.store.seen_ids(session, [e.dedup_id for e in live])
+        for event, print_ in zip(
+            live, fp.simhashes([e.normalized_text for e in live]), strict=True
+        ):
+            event.fingerprint = print_
+        bands = sorted(
+            {b for e in live if e.fingerprint is not None for b in fp.bands(e.fingerprint)}
+        )
+        known = self.store.fingerprints_in_bands(session, bands)
+        kept_ids = self._kept_ids = []
+        kept_prints = self._kept_prints = []
+        for event in live:
+            if event.dedup_id in seen:
+                event.dropped = f"duplicate: {event.dedup_id} seen before"
+                continue
+            seen.add(event.dedup_id)
+            if event.fingerprint is not None:
+                own_bands = fp.bands(event.fingerprint)
+                candidates = set().union(*(known.get(b, set()) for b in own_bands))
+                near = [
+                    p for p in candidates if fp.distance(p, event.fingerprint) <= fp.MAX_DISTANCE
+                ]
+                if near:
+                    event.dropped = f"near duplicate of an earlier text (simhash {near[0]:016x})"
+                    continue
+                for band in own_bands:
+                    known.setdefault(band, set()).add(event.fingerprint)
+                kept_prints.append(event.fingerprint)
+            kept_ids.append(event.dedup_id)
+
+    def remember(self, session: Session) -> None:
+        """Store what the last `apply` kept, in the batch's transaction."""
+        self.store.remember(session, self._kept_ids, self._kept_prints, utcnow() + self.ttl)
+
+    def after_commit(self) -> None:
+        self.store.after_commit()

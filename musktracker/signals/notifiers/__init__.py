@@ -1,0 +1,1 @@
+"""Delivery channels: Telegram Bot API and signed webhooks."""

@@ -1,0 +1,69 @@
+"""Telegram channel: Bot API `sendMessage`, at most about one message per second per chat.
+
+Telegram reports flood control as HTTP 429 with `parameters.retry_after` (seconds) in the
+JSON body; that value (or the Retry-After header) becomes the wait before the next try.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from musktracker.signals.notifiers.base import DeliveryResult, parse_retry_after
+
+
+class TelegramNotifier:
+    channel = "telegram"
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        base_url: str,
+        token: str,
+        chat_id: str,
+        min_interval: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.url = f"{base_url.rstrip('/')}/bot{token}/sendMessage"
+        self.chat_id = chat_id
+        self.min_interval = min_interval
+        self._last_sent = 0.0
+        self._lock = threading.Lock()
+
+    def _wait_turn(self) -> None:
+        with self._lock:
+            pause = self._last_sent + self.min_interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            self._last_sent = time.monotonic()
+
+    def send(self, payload: dict[str, Any], idempotency_key: str) -> DeliveryResult:
+        self._wait_turn()
+        body = {
+            "chat_id": self.chat_id,
+            "text": str(payload["message"]),
+            "disable_web_page_preview": True,
+        }
+        try:
+            response = self.client.post(self.url, json=body)
+        except httpx.HTTPError as exc:
+            return DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if response.status_code == 200 and answer.get("ok") is True:
+            return DeliveryResult(ok=True, status_code=200)
+        retry_after = (answer.get("parameters") or {}).get("retry_after")
+        return DeliveryResult(
+            ok=False,
+            status_code=response.status_code,
+            retry_after=float(retry_after)
+            if isinstance(retry_after, int | float)
+            else parse_retry_after(response.headers.get("Retry-After")),
+            error=f"HTTP {response.status_code}: "
+            f"{answer.get('description') or response.text[:300]}",
+        )

@@ -1,0 +1,1 @@
+"""Enrichment providers: DEX market data (DexScreener) and token security (GoPlus)."""

@@ -1,0 +1,290 @@
+"""Rules engine: YAML rules, checked when loaded, evaluated safely, reloaded when edited.
+
+A rule is `name`, `condition`, `score`, `reason`, optional `priority` (a group in which only
+the best-scoring fired rule counts, e.g. liquidity tiers) and optional `risk`
+(green/yellow/red: the worst one fired, or the GoPlus risk, is the event's risk level).
+`${ENV_VAR}` or `${ENV_VAR:-default}` is substituted in every field before parsing.
+
+Conditions go through simpleeval (no `eval`), parsed once at load. Before that, the parsed
+tree is checked against a short allow-list: only known feature names, literals, boolean,
+comparison and arithmetic operators, and calls to abs/min/max/round. Attribute access,
+subscripts, underscores, lambdas and comprehensions are refused, and `**` only takes a small
+literal exponent, so no condition can reach Python internals or burn CPU.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from simpleeval import EvalWithCompoundTypes
+
+from musktracker.logging import get_logger
+from musktracker.signals.features import FEATURE_DEFAULTS, FEATURE_NAMES
+from musktracker.signals.metrics import CONFIG_RELOAD
+
+log = get_logger(__name__)
+
+FUNCTIONS: dict[str, Any] = {"abs": abs, "min": min, "max": max, "round": round}
+RISK_ORDER = {"unknown": 0, "green": 1, "yellow": 2, "red": 3}
+MAX_POWER_EXPONENT = 8
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ALLOWED_NODES = (
+    ast.Expression,
+    ast.Expr,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Call,
+    ast.IfExp,
+    ast.Tuple,
+    ast.List,
+)
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names the rule and the reason."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    condition: str
+    score: float
+    reason: str
+    priority: str | None
+    risk: str | None
+    parsed: ast.Expr
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What the rules made of one event."""
+
+    score: float
+    reasons: list[str]
+    fired: list[str]
+    risk_level: str
+
+
+def substitute_env(text: str, where: str) -> str:
+    """Replace `${VAR}` / `${VAR:-default}`; an unset variable without default is an error."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name, default)
+        if value is None:
+            raise RulesError(f"{where}: environment variable {name} is not set")
+        return value
+
+    return _ENV.sub(replace, text)
+
+
+def check_condition(tree: ast.AST) -> None:
+    """Refuse anything outside the allow-list; raises ValueError with the reason."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            raise ValueError(f"attribute access '.{node.attr}' is not allowed")
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ValueError(f"{type(node).__name__} is not allowed in a condition")
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                raise ValueError(f"only the functions {sorted(FUNCTIONS)} may be called")
+            if node.keywords:
+                raise ValueError("keyword arguments are not allowed")
+        elif isinstance(node, ast.Name) and node.id not in FEATURE_NAMES | FUNCTIONS.keys():
+            raise ValueError(
+                f"unknown name {node.id!r}; known names: {', '.join(sorted(FEATURE_NAMES))}"
+            )
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            exponent = node.right
+            if not (
+                isinstance(exponent, ast.Constant)
+                and isinstance(exponent.value, int | float)
+                and not isinstance(exponent.value, bool)
+                and abs(exponent.value) <= MAX_POWER_EXPONENT
+            ):
+                raise ValueError(f"'**' needs a literal exponent of at most {MAX_POWER_EXPONENT}")
+
+
+class RuleSet:
+    """Loaded rules plus one evaluator; `evaluate` is safe to call from several threads."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        self._evaluator = EvalWithCompoundTypes(functions=FUNCTIONS, names=dict(FEATURE_DEFAULTS))
+        # Every condition as one tuple expression: one evaluator call per event, not per rule.
+        self._all_conditions = ast.Expr(
+            value=ast.Tuple(elts=[rule.parsed.value for rule in rules], ctx=ast.Load())
+        )
+        self._lock = threading.Lock()
+
+    def evaluate(self, features: dict[str, Any]) -> Scored:
+        """Total score, reasons and risk level for one event's features."""
+        with self._lock:
+            self._evaluator.names = features
+            holds = self._evaluator.eval("rules", previously_parsed=self._all_conditions)
+        best_in_group: dict[str, Rule] = {}
+        fired: list[Rule] = []
+        for rule, condition in zip(self.rules, holds, strict=True):
+            if condition:
+                if rule.priority is None:
+                    fired.append(rule)
+                elif (
+                    rule.priority not in best_in_group
+                    or rule.score > best_in_group[rule.priority].score
+                ):
+                    best_in_group[rule.priority] = rule
+        fired += best_in_group.values()
+        fired.sort(key=lambda r: -r.score)
+        risks = [r.risk for r in fired if r.risk] + [str(features.get("goplus_risk", "unknown"))]
+        risk = max(risks, key=lambda r: RISK_ORDER.get(r, 0))
+        return Scored(
+            score=round(sum(r.score for r in fired), 4),
+            reasons=[r.reason for r in fired],
+            fired=[r.name for r in fired],
+            risk_level=risk if risk in RISK_ORDER else "unknown",
+        )
+
+
+def _rule_from(entry: object, index: int, evaluator: EvalWithCompoundTypes) -> Rule:
+    if not isinstance(entry, dict):
+        raise RulesError(f"rule #{index}: expected a mapping with name, condition, score, reason")
+    name = str(entry.get("name") or f"#{index}")
+    where = f"rule {name!r}"
+    unknown = set(entry) - {"name", "condition", "score", "reason", "priority", "risk"}
+    if unknown:
+        raise RulesError(f"{where}: unknown field(s) {sorted(unknown)}")
+    for required in ("name", "condition", "score", "reason"):
+        if entry.get(required) in (None, ""):
+            raise RulesError(f"{where}: field {required!r} is missing")
+    fields = {k: substitute_env(str(v), where) for k, v in entry.items() if v is not None}
+    try:
+        score = float(fields["score"])
+    except ValueError:
+        raise RulesError(f"{where}: score {fields['score']!r} is not a number") from None
+    risk = fields.get("risk")
+    if risk is not None and risk not in RISK_ORDER:
+        raise RulesError(f"{where}: risk {risk!r} must be one of green, yellow, red")
+    condition = fields["condition"]
+    try:
+        parsed = evaluator.parse(condition)
+        check_condition(parsed)
+        evaluator.names = dict(FEATURE_DEFAULTS)
+        evaluator.eval(condition, previously_parsed=parsed)
+    except SyntaxError as exc:
+        raise RulesError(f"{where}: condition {condition!r} is not valid: {exc.msg}") from None
+    except Exception as exc:  # simpleeval raises many types; all mean "unusable condition"
+        raise RulesError(f"{where}: condition {condition!r} rejected: {exc}") from None
+    return Rule(
+        name=fields["name"],
+        condition=condition,
+        score=score,
+        reason=fields["reason"],
+        priority=fields.get("priority"),
+        risk=risk,
+        parsed=parsed,
+    )
+
+
+def parse_rules(text: str, source: str = "<string>") -> RuleSet:
+    """Rules from YAML text; raises RulesError naming the first bad rule."""
+    try:
+        entries = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulesError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(entries, list):
+        raise RulesError(f"{source}: expected a list of rules at the top level")
+    evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
+    rules = [_rule_from(entry, i + 1, evaluator) for i, entry in enumerate(entries)]
+    names = [r.name for r in rules]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise RulesError(f"{source}: rule names must be unique; repeated: {duplicates}")
+    return RuleSet(rules)
+
+
+def load_rules(path: Path) -> RuleSet:
+    """Rules from a file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"cannot read rules file {path}: {exc.strerror}") from None
+    return parse_rules(text, str(path))
+
+
+class RulesWatcher:
+    """The rules in force, reloaded when the file changes (polled, no restart needed).
+
+    An invalid edit is logged with the rule name and reason and counted in
+    `config_reload_total{result="error"}`; the last good rules stay in force.
+    """
+
+    def __init__(self, path: Path, interval: float = 1.0) -> None:
+        self.path = path
+        self.interval = interval
+        self.rules = load_rules(path)
+        self._stamp = self._file_stamp()
+        self._checked = time.monotonic()
+        self.last_error: str | None = None
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def current(self) -> RuleSet:
+        """The rules to use now; checks the file at most every `interval` seconds."""
+        now = time.monotonic()
+        if now - self._checked >= self.interval:
+            self._checked = now
+            stamp = self._file_stamp()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._reload()
+        return self.rules
+
+    def _reload(self) -> None:
+        try:
+            self.rules = load_rules(self.path)
+        except RulesError as exc:
+            self.last_error = str(exc)
+            CONFIG_RELOAD.labels(result="error").inc()
+            log.error("rules reload rejected; previous rules stay in force", error=str(exc))
+            return
+        self.last_error = None
+        CONFIG_RELOAD.labels(result="ok").inc()
+        log.info("rules reloaded", path=str(self.path), rules=len(self.rules.rules))

@@ -1,0 +1,1 @@
+"""Signal sources: everything that produces events, behind one adapter interface."""

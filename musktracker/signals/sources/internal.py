@@ -1,0 +1,237 @@
+"""Events from our own models: volume bursts, regime shifts and sentiment swings.
+
+Each re-reads a lookback window on every poll (no checkpoint): a forecast's actual count or
+a prediction may arrive late, and dedup by source id (14 days) drops what was seen.
+
+- `volume_burst`: a complete hour whose actual count (`forecasts.actual_count`, else the
+  hourly `time_buckets` count) is above the stored forecast's 95% upper bound. When several
+  forecasts cover the hour, the most recent one is used.
+- `regime_shift`: rows of a `regime_shifts` table, written by regime detection (another
+  issue). Until that table exists the source yields nothing. Expected columns: `id`,
+  `account_id`, and a time in `detected_at` (or `shift_time`/`created_at`); any
+  `description`/`direction` column becomes the text.
+- `sentiment_swing`: from a `sentiment_predictions` table (another issue; absent -> nothing)
+  with a `label` column and a time column (`post_created_at`, `created_at` or
+  `predicted_at`), per `account_id` when present: the share of 'negative' labels in the
+  last 24 hours, compared with the daily shares of the 14 days before. Outside their mean
+  plus or minus two standard deviations (at least 5 points wide), it is a swing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import MetaData, Table, and_, func, select
+from sqlalchemy.orm import Session
+
+from musktracker.db.models import Account, Forecast, TimeBucket
+from musktracker.signals.event import RawEvent
+from musktracker.signals.sources.base import has_table
+from musktracker.utc import HOUR, floor_hour, utcnow
+
+SOURCE = "internal"
+
+
+def _pick(columns: Sequence[str], *names: str) -> str | None:
+    return next((n for n in names if n in columns), None)
+
+
+def _aware(value: datetime) -> datetime:
+    """Tables reflected from other parts may store naive UTC on SQLite."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _usernames(session: Session) -> dict[int, str]:
+    return {i: name for i, name in session.execute(select(Account.id, Account.username))}
+
+
+class VolumeBurstSource:
+    name = "volume_burst"
+    more = False
+
+    def __init__(self, lookback: timedelta = timedelta(hours=48)) -> None:
+        self.lookback = lookback
+
+    def fetch(self, session: Session) -> list[RawEvent]:
+        now = utcnow()
+        latest_hour = floor_hour(now) - HOUR  # only complete hours
+        actual = func.coalesce(Forecast.actual_count, TimeBucket.tweet_count)
+        rows = session.execute(
+            select(
+                Forecast.account_id,
+                Forecast.target_time,
+                Forecast.forecast_time,
+                Forecast.predicted_count,
+                Forecast.upper_bound_95,
+                actual.label("actual"),
+            )
+            .outerjoin(
+                TimeBucket,
+                and_(
+                    TimeBucket.account_id == Forecast.account_id,
+                    TimeBucket.bucket_start == Forecast.target_time,
+                    TimeBucket.granularity == "hourly",
+                ),
+            )
+            .where(
+                Forecast.target_time >= now - self.lookback,
+                Forecast.target_time <= latest_hour,
+                Forecast.upper_bound_95.is_not(None),
+            )
+        ).all()
+        newest: dict[tuple[int, Any], Any] = {}
+        for row in rows:
+            key = (row.account_id, row.target_time)
+            if key not in newest or row.forecast_time > newest[key].forecast_time:
+                newest[key] = row
+        names = _usernames(session)
+        events = []
+        for (account_id, hour), row in sorted(newest.items()):
+            if row.actual is None or row.actual <= row.upper_bound_95:
+                continue
+            username = names.get(account_id)
+            events.append(
+                RawEvent(
+                    source=SOURCE,
+                    source_id=f"volume_burst:{account_id}:{hour:%Y-%m-%dT%H}",
+                    type="volume_burst",
+                    created_at=hour + HOUR,
+                    account=username,
+                    text=(
+                        f"{row.actual} posts in the hour from {hour:%Y-%m-%d %H:00} UTC, above "
+                        f"the forecast's 95% upper bound {row.upper_bound_95:g} "
+                        f"(expected {row.predicted_count:.1f})"
+                    ),
+                    data={
+                        "volume_actual": float(row.actual),
+                        "volume_upper": float(row.upper_bound_95),
+                        "volume_ratio": float(row.actual) / max(float(row.upper_bound_95), 1.0),
+                    },
+                )
+            )
+        return events
+
+    def commit(self, session: Session) -> None:
+        return None
+
+
+def _reflect(session: Session, name: str) -> Table | None:
+    if not has_table(session, name):
+        return None
+    return Table(name, MetaData(), autoload_with=session.connection())
+
+
+class RegimeShiftSource:
+    name = "regime_shift"
+    more = False
+
+    def __init__(self, lookback: timedelta = timedelta(days=7)) -> None:
+        self.lookback = lookback
+
+    def fetch(self, session: Session) -> list[RawEvent]:
+        table = _reflect(session, "regime_shifts")
+        if table is None:
+            return []
+        cols = list(table.c.keys())
+        when = _pick(cols, "detected_at", "shift_time", "created_at")
+        if when is None or "id" not in cols:
+            return []
+        text_col = _pick(cols, "description", "direction")
+        rows = session.execute(
+            select(table).where(table.c[when] >= utcnow() - self.lookback)
+        ).mappings()
+        names = _usernames(session)
+        events = []
+        for row in rows:
+            at = _aware(row[when])
+            account = names.get(row["account_id"]) if "account_id" in cols else None
+            events.append(
+                RawEvent(
+                    source=SOURCE,
+                    source_id=f"regime_shift:{row['id']}",
+                    type="regime_shift",
+                    created_at=at,
+                    account=account,
+                    text=str(row[text_col])
+                    if text_col and row[text_col]
+                    else "posting regime changed",
+                )
+            )
+        return events
+
+    def commit(self, session: Session) -> None:
+        return None
+
+
+class SentimentSwingSource:
+    name = "sentiment_swing"
+    more = False
+
+    def __init__(self, history_days: int = 14, min_posts: int = 10) -> None:
+        self.history_days = history_days
+        self.min_posts = min_posts
+
+    def fetch(self, session: Session) -> list[RawEvent]:
+        table = _reflect(session, "sentiment_predictions")
+        if table is None:
+            return []
+        cols = list(table.c.keys())
+        when = _pick(cols, "post_created_at", "created_at", "predicted_at")
+        if when is None or "label" not in cols:
+            return []
+        now = utcnow()
+        start = now - timedelta(days=self.history_days + 1)
+        account_col = table.c["account_id"] if "account_id" in cols else None
+        selected = [table.c[when], table.c["label"]] + (
+            [account_col] if account_col is not None else []
+        )
+        rows = session.execute(select(*selected).where(table.c[when] >= start)).all()
+        # day index 0 = the last 24 hours, 1..history_days = the days before.
+        by_account: dict[int | None, dict[int, list[int]]] = {}
+        for row in rows:
+            at = _aware(row[0])
+            day = int((now - at).total_seconds() // 86400)
+            counts = by_account.setdefault(row[2] if account_col is not None else None, {})
+            total_neg = counts.setdefault(day, [0, 0])
+            total_neg[0] += 1
+            total_neg[1] += str(row[1]).lower() in ("negative", "neg")
+        names = _usernames(session)
+        events = []
+        for account_id, days in by_account.items():
+            event = self._swing(account_id, days, names, now)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _swing(
+        self, account_id: int | None, days: dict[int, list[int]], names: dict[int, str], now: Any
+    ) -> RawEvent | None:
+        today = days.get(0)
+        history = [n / t for d, (t, n) in days.items() if 1 <= d <= self.history_days and t >= 3]
+        if today is None or today[0] < self.min_posts or len(history) < 7:
+            return None
+        share = today[1] / today[0]
+        mean = statistics.fmean(history)
+        spread = max(2 * statistics.pstdev(history), 0.05)
+        if abs(share - mean) <= spread:
+            return None
+        direction = "more" if share > mean else "less"
+        account = names.get(account_id) if account_id is not None else None
+        return RawEvent(
+            source=SOURCE,
+            source_id=f"sentiment_swing:{account_id}:{now:%Y-%m-%dT%H}",
+            type="sentiment_swing",
+            created_at=now,
+            account=account,
+            text=(
+                f"{share:.0%} of the last 24 hours' posts are negative, {direction} than the "
+                f"usual {mean:.0%} +/- {spread:.0%}"
+            ),
+            data={"negative_share": share, "negative_share_usual": mean},
+        )
+
+    def commit(self, session: Session) -> None:
+        return None

@@ -1,0 +1,143 @@
+"""Storage stage: events, their signal, and outbox rows, all in the caller's transaction.
+
+Repeated evidence for an event key updates the event (last time, count, a capped evidence
+list) and re-scores its signal. An outbox row is added for every channel whose threshold
+the score passes; the unique (channel, event_key) key means a later, higher score never
+sends the same event to a channel twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from musktracker.db.models import Base, Signal, SignalEvent, SignalState
+from musktracker.signals import outbox, render
+from musktracker.signals.event import PipelineEvent
+from musktracker.signals.features import FEATURE_DEFAULTS
+from musktracker.signals.rules import Scored
+from musktracker.utc import utcnow
+
+MAX_EVIDENCE = 20
+
+
+def existing_counts(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    """Evidence counts already stored for these event keys."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(SignalEvent.event_key, SignalEvent.evidence_count).where(
+            SignalEvent.event_key.in_(set(keys))
+        )
+    )
+    return {key: count for key, count in rows}
+
+
+def _evidence(event: PipelineEvent) -> dict[str, Any]:
+    raw = event.raw
+    return {
+        "source": raw.source,
+        "source_id": raw.source_id,
+        "account": raw.account,
+        "at": raw.created_at.isoformat(),
+        "text": raw.text[:280],
+        "url": raw.url,
+    }
+
+
+def _table(model: type[Base]) -> Table:
+    """The Core table: plain executemany INSERTs, without the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)
+
+
+def snapshot(features: dict[str, Any]) -> dict[str, Any]:
+    """The features that differ from their neutral value (the rest are FEATURE_DEFAULTS)."""
+    return {k: v for k, v in features.items() if v != FEATURE_DEFAULTS.get(k)}
+
+
+def _state(event: PipelineEvent, scored: Scored) -> str:
+    if scored.risk_level == "red":
+        return SignalState.DOWNGRADED.value
+    live = [
+        event.enrichment.get(f"has_{p}") and not event.enrichment.get(f"{p}_stale")
+        for p in ("dex", "goplus")
+    ]
+    return SignalState.VERIFIED.value if any(live) else SignalState.CANDIDATE.value
+
+
+def store_scored(
+    session: Session,
+    items: Sequence[tuple[PipelineEvent, Scored, dict[str, Any]]],
+    thresholds: dict[str, float],
+) -> int:
+    """Write events, signals and outbox rows; returns outbox rows added."""
+    keys = list(dict.fromkeys(e.event_key for e, _, _ in items))
+    stored = {
+        row.event_key: row
+        for row in session.scalars(select(SignalEvent).where(SignalEvent.event_key.in_(keys)))
+    }
+    signals = {
+        row.event_key: row
+        for row in session.scalars(select(Signal).where(Signal.event_key.in_(keys)))
+    }
+    # New events and signals go in as bulk INSERTs (the common case, and the fast path);
+    # events seen before are updated through the ORM.
+    new_events: dict[str, dict[str, Any]] = {}
+    latest: dict[str, tuple[PipelineEvent, Scored, dict[str, Any]]] = {}
+    for event, scored, features in items:
+        key, at = event.event_key, event.raw.created_at
+        if key in stored:
+            row = stored[key]
+            row.evidence = [*row.evidence, _evidence(event)][-MAX_EVIDENCE:]
+            row.evidence_count += 1
+            row.last_ts, row.start_ts = max(row.last_ts, at), min(row.start_ts, at)
+        elif key in new_events:
+            new = new_events[key]
+            new["evidence"] = [*new["evidence"], _evidence(event)][-MAX_EVIDENCE:]
+            new["evidence_count"] += 1
+            new["last_ts"], new["start_ts"] = max(new["last_ts"], at), min(new["start_ts"], at)
+        else:
+            new_events[key] = {
+                "event_key": key,
+                "type": event.raw.type,
+                "symbol": event.symbol,
+                "token_ca": event.token[1] if event.token else None,
+                "chain": event.token[0] if event.token else event.raw.chain,
+                "summary": render.summary(event),
+                "evidence": [_evidence(event)],
+                "start_ts": at,
+                "last_ts": at,
+                "evidence_count": 1,
+            }
+        latest[key] = (event, scored, features)
+    if new_events:
+        session.execute(insert(_table(SignalEvent)), list(new_events.values()))
+    now = utcnow()
+    messages = []
+    new_signals = []
+    for key, (event, scored, features) in latest.items():
+        values = {
+            "state": _state(event, scored),
+            "score": scored.score,
+            "risk_level": scored.risk_level,
+            "reasons": scored.reasons,
+            "features_snapshot": snapshot(features),
+            "ts": now,
+        }
+        signal = signals.get(key)
+        if signal is None:
+            new_signals.append({"event_key": key, **values})
+        else:
+            for name, value in values.items():
+                setattr(signal, name, value)
+        channels = [c for c, threshold in thresholds.items() if scored.score >= threshold]
+        if channels:
+            message = render.payload(event, scored)
+            messages += [(channel, key, message) for channel in channels]
+    if new_signals:
+        session.execute(insert(_table(Signal)), new_signals)
+    session.flush()
+    return outbox.enqueue(session, messages)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import base58
+import pytest
+from pydantic import ValidationError
+
+from musktracker.signals import fingerprint as fp
+from musktracker.signals.event import PipelineEvent, RawEvent
+from musktracker.signals.filter import FilterConfig, detect_language, filter_reason, spam_reason
+from musktracker.signals.refine import is_solana_address, normalize_text, refine
+
+WSOL = "So11111111111111111111111111111111111111112"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def event(text: str, **kw: object) -> PipelineEvent:
+    return PipelineEvent(raw=RawEvent(source="t", source_id="1", created_at=T0, text=text, **kw))
+
+
+def test_refine_extracts_entities() -> None:
+    evm = "0x" + "Ab" * 20
+    e = event(f"Buying $doge and $PEPE2 at {evm} and {WSOL}, see https://x.com/a/1. Costs $5")
+    refine(e)
+    assert e.cashtags == ["DOGE", "PEPE2"]
+    assert e.evm_addresses == [evm.lower()]
+    assert e.solana_addresses == [WSOL]
+    assert e.urls == ["https://x.com/a/1"]
+    assert e.token == ("ethereum", evm.lower())
+    assert e.event_key == f"token:ethereum:{evm.lower()}:2026-01-01"
+
+
+def test_solana_address_must_decode_to_32_bytes() -> None:
+    assert is_solana_address(WSOL)
+    short = base58.b58encode(b"x" * 24).decode()  # valid base58, 33 chars, 24 bytes
+    assert 32 <= len(short) <= 44 and not is_solana_address(short)
+    assert not is_solana_address("0OIl" * 9)  # not base58 alphabet
+
+
+def test_normalized_text_and_near_duplicate_fingerprints() -> None:
+    a = normalize_text("The rocket launch is scheduled for Friday at dawn!! https://t.co/x @bob")
+    b = normalize_text("the rocket launch is scheduled for friday at dawn!! https://t.co/y")
+    c = normalize_text("Completely different words about electric cars and batteries today")
+    assert a == b
+    pa, pc = fp.simhash(a), fp.simhash(c)
+    assert pa is not None and pc is not None
+    edited = fp.simhash(normalize_text("The rocket launch is scheduled for Friday at dawn!! wow"))
+    assert edited is not None and fp.distance(pa, edited) < fp.distance(pa, pc)
+    assert fp.simhash("too short") is None
+    assert len(fp.bands(pa)) == fp.BANDS
+
+
+def test_language_and_filters() -> None:
+    assert detect_language("This is a perfectly ordinary English sentence about rockets") == "en"
+    assert detect_language("Esta es una frase normal en español sobre los cohetes") == "es"
+    assert detect_language("$DOGE 🚀") is None
+    # English words inside another language do not trip the English fast path.
+    assert detect_language("Hoy es un gran día para todos nosotros, the best of the year") == "es"
+    assert (
+        detect_language("Bayern Munich are winning at Bayer Leverkusen, the fans are happy") == "en"
+    )
+    config = FilterConfig.from_strings("en", "@Spammer", "rugpull")
+    assert filter_reason(event("hola amigos esto es una frase en español"), config)
+    assert filter_reason(event("hello", account="SPAMMER"), config) == "account @spammer is blocked"
+    assert "blocked word" in (filter_reason(event("total RUGPULL here"), config) or "")
+    assert filter_reason(event("We are launching the rocket tomorrow morning"), config) is None
+    assert spam_reason("FREE AIRDROP claim now http://scam") is not None
+    assert spam_reason("$A $B $C $D $E $F") == "more than 5 cashtags"
+
+
+def test_raw_event_validation_names_field() -> None:
+    with pytest.raises(ValidationError, match="created_at"):
+        RawEvent(source="t", source_id="1", created_at=datetime(2026, 1, 1), text="x")
+    with pytest.raises(ValidationError, match="source"):
+        RawEvent(source="Bad Source!", source_id="1", created_at=T0)
