@@ -37,4 +37,5 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
 
 def get_logger(name: str) -> Any:
     """A bound structlog logger carrying the module name."""
-    return structlog.get_logger().bind(logger=name)
+    # Initial values stay lazy: module-level loggers pick up configure_logging() later.
+    return structlog.get_logger(logger_name=name)

@@ -10,11 +10,12 @@ fast path of each database:
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, Table
+from sqlalchemy import JSON, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,11 +35,19 @@ def _dialect_insert(session: Session, table: Table) -> Any:
     raise NotImplementedError(f"database dialect {name!r} is not supported")
 
 
+def _copy_processor(table: Table, column: str, dialect: Any) -> Callable[[Any], Any] | None:
+    """How a value must be written for COPY: JSON as text, others as their column type says."""
+    if isinstance(table.c[column].type, JSON):
+        return lambda v: None if v is None else json.dumps(v)
+    processor: Callable[[Any], Any] | None = table.c[column].type.bind_processor(dialect)
+    return processor
+
+
 def _copy_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], tail: str) -> int:
     """PostgreSQL: COPY rows into a scratch table, then INSERT ... SELECT ... `tail`."""
     dialect = session.get_bind().dialect
     columns = list(rows[0])
-    processors = [table.c[c].type.bind_processor(dialect) for c in columns]
+    processors = [_copy_processor(table, c, dialect) for c in columns]
     scratch = f"_load_{uuid.uuid4().hex[:12]}"
     col_list = ", ".join(f'"{c}"' for c in columns)
     raw = session.connection().connection.driver_connection
