@@ -23,6 +23,8 @@ from musktracker.ingest.deletions import verify_deletions
 from musktracker.ingest.errors import XApiError
 from musktracker.ingest.pipeline import AccountReport, Ingestor
 from musktracker.ingest.stream import Shutdown, StreamBackoff, StreamIngestor
+from musktracker.signals.factory import build_pipeline
+from musktracker.signals.sources.posts import SignalPostConsumer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -141,9 +143,11 @@ def _check_counts(current: Settings, names: list[str]) -> None:
                 console.print(table)
 
 
-def _stream(current: Settings, names: list[str], show: bool) -> None:
+def _stream(current: Settings, names: list[str], show: bool, with_signals: bool) -> None:
     if show:
         consumers.register(PrintConsumer())
+    if with_signals:
+        consumers.register(SignalPostConsumer(build_pipeline(current, database())))
     backoff = StreamBackoff(scale=current.x_stream_backoff_scale)
     with XClient.from_settings(current) as client, Shutdown().installed() as shutdown:
         streamer = StreamIngestor(
@@ -185,6 +189,12 @@ def ingest(
         False, "--stream", help="Follow the filtered stream until Ctrl-C / SIGTERM."
     ),
     show: bool = typer.Option(False, "--print", help="With --stream: print each post."),
+    with_signals: bool = typer.Option(
+        False,
+        "--signals",
+        help="With --stream: send each post, with its text, through the signals pipeline "
+        "as it arrives (works with STORE_POST_TEXT off).",
+    ),
     check_counts: bool = typer.Option(
         False, "--check-counts", help="Compare X's hourly counts (last 7 days) with ours."
     ),
@@ -201,7 +211,7 @@ def ingest(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise
     names = _usernames(account, all_accounts)
     if stream:
-        _stream(current, names, show)
+        _stream(current, names, show, with_signals)
     elif verify:
         _deletions(current, names, days)
     elif check_counts:

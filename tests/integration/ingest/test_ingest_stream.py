@@ -7,11 +7,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from musktracker.db.models import RawTweet
+from musktracker.db.models import RawTweet, SignalEvent
 from musktracker.db.session import session_scope
 from musktracker.ingest.client import XClient
 from musktracker.ingest.consumers import ConsumerRegistry, IngestedPost
@@ -148,3 +149,47 @@ def test_sigterm_stops_the_stream_cleanly_without_losing_posts(
     # No gap: what is stored is exactly the first posts the stream sent. (Posts still in
     # the socket buffer at SIGTERM were never acknowledged; `musktracker ingest` fills them.)
     assert stored == _after(weeks, emulator.now)[: len(stored)]
+
+
+def test_stream_feeds_the_signals_pipeline(
+    db_url: str, engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator], tmp_path: Path
+) -> None:
+    """`ingest --stream --signals`: each post reaches the signals pipeline with its text,
+    although STORE_POST_TEXT is off, and becomes an event."""
+    last = max(weeks.posts.values())
+    emulator = serve(
+        weeks.path, now=last - timedelta(days=1), keepalive_seconds=0.2, stream_interval_seconds=0.1
+    )
+    track(engine, "elonmusk")
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        '- {name: any_post, condition: "cashtag_count >= 0", score: 1, reason: seen}\n'
+    )
+    env = {
+        **subprocess_env(db_url, emulator),
+        "RULES_PATH": str(rules),
+        "SIGNALS_ENRICH": "false",
+        "SIGNALS_LANGUAGES": "",
+        "STORE_POST_TEXT": "false",
+    }
+    process = subprocess.Popen(
+        [*INGEST_CMD, "--stream", "--signals", "--account", "elonmusk"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _event_count(engine) < 3:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert _event_count(engine) >= 3
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).where(RawTweet.text.is_not(None))) == 0
+
+
+def _event_count(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return session.scalar(select(func.count()).select_from(SignalEvent)) or 0
