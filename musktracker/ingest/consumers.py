@@ -26,9 +26,10 @@ class IngestedPost:
 
 
 class PostConsumer(Protocol):
-    """Receives each post once it is safely stored. Must not block for long."""
+    """Receives each post once it is safely stored. Must not block for long; whatever it
+    returns is ignored."""
 
-    def on_post(self, post: IngestedPost) -> None: ...
+    def on_post(self, post: IngestedPost) -> object: ...
 
 
 class ConsumerRegistry:
