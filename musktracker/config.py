@@ -7,6 +7,7 @@ never given defaults. `.env.example` lists every variable with a comment.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     timezone: str = Field(default="UTC", description="Must be UTC; kept for explicitness.")
     store_post_text: bool = Field(default=False, description="Keep post text in raw_tweets.")
+    artifact_dir: Path = Field(
+        default=Path("artifacts"), description="Where fitted volume-model artifacts are saved."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -9,10 +9,12 @@ from musktracker.cli import (
     archive,
     buckets,
     enrich,
+    evaluate_forecasts,
     forecast,
     ingest,
     migrate,
     quickstart,
+    regimes,
     status,
     train,
 )
@@ -28,7 +30,7 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(enrich.app, name="enrich")
 app.add_typer(buckets.app, name="buckets")
-for module in (quickstart, archive, status, ingest, train, forecast):
+for module in (quickstart, archive, status, ingest, train, forecast, regimes, evaluate_forecasts):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
 
