@@ -7,6 +7,7 @@ from typing import Any
 
 from musktracker.models.base import ModelError, VolumeModel
 from musktracker.models.baselines import HourOfDayMean, SeasonalNaiveDaily, SeasonalNaiveWeekly
+from musktracker.models.hawkes import HawkesModel
 
 MODELS: dict[str, type[VolumeModel]] = {
     cls.name: cls
@@ -14,6 +15,7 @@ MODELS: dict[str, type[VolumeModel]] = {
         SeasonalNaiveDaily,
         SeasonalNaiveWeekly,
         HourOfDayMean,
+        HawkesModel,
     )
 }
 
