@@ -8,6 +8,8 @@ from typing import Any
 from musktracker.models.base import ModelError, VolumeModel
 from musktracker.models.baselines import HourOfDayMean, SeasonalNaiveDaily, SeasonalNaiveWeekly
 from musktracker.models.hawkes import HawkesModel
+from musktracker.models.negative_binomial import NegativeBinomialModel
+from musktracker.models.sarimax import SarimaxModel
 
 MODELS: dict[str, type[VolumeModel]] = {
     cls.name: cls
@@ -15,7 +17,9 @@ MODELS: dict[str, type[VolumeModel]] = {
         SeasonalNaiveDaily,
         SeasonalNaiveWeekly,
         HourOfDayMean,
+        NegativeBinomialModel,
         HawkesModel,
+        SarimaxModel,
     )
 }
 
