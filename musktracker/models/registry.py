@@ -7,6 +7,7 @@ from typing import Any
 
 from musktracker.models.base import ModelError, VolumeModel
 from musktracker.models.baselines import HourOfDayMean, SeasonalNaiveDaily, SeasonalNaiveWeekly
+from musktracker.models.ensemble import EnsembleModel
 from musktracker.models.hawkes import HawkesModel
 from musktracker.models.negative_binomial import NegativeBinomialModel
 from musktracker.models.sarimax import SarimaxModel
@@ -20,6 +21,7 @@ MODELS: dict[str, type[VolumeModel]] = {
         NegativeBinomialModel,
         HawkesModel,
         SarimaxModel,
+        EnsembleModel,
     )
 }
 
