@@ -19,6 +19,7 @@ from musktracker.forecasting.brackets import Bracket, BracketSpec, WindowForecas
 from musktracker.forecasting.generate import (
     QUANTILE_LEVELS,
     default_as_of,
+    parse_as_of,
     parse_horizon,
     parse_window,
     prepare_model,
@@ -27,7 +28,7 @@ from musktracker.forecasting.generate import (
     window_forecast,
 )
 from musktracker.models.base import PredictiveDistribution
-from musktracker.utc import HOUR, floor_hour, parse_utc
+from musktracker.utc import HOUR, floor_hour
 
 DEFAULT_ACCOUNT = "elonmusk"
 HOURS_PRINTED = 48  # longer horizons are printed as daily totals
@@ -137,12 +138,12 @@ def forecast(
     --window the number of posts in a window, counting posts already observed and
     forecasting only the rest, with --brackets probabilities. Rows are stored in `forecasts`.
 
-    Example: musktracker forecast --horizon 7d --brackets 0,400,450,500,550 --as-of 2026-02-20T17:00Z
+    Example: musktracker forecast --horizon 7d --brackets 0,400,450,500 --as-of 2026-02-20T17:00Z
     """
     hours = parse_horizon(horizon)
     spec = BracketSpec.parse(brackets) if brackets is not None else None
     span = parse_window(window) if window is not None else None
-    moment: datetime | None = parse_utc(as_of, "--as-of") if as_of is not None else None
+    moment: datetime | None = parse_as_of(as_of) if as_of is not None else None
     if not train_days > 0:
         raise fail(f"--train-days {train_days}: must be positive")
     if plot is not None and plot.suffix.lower() != ".png":

@@ -15,7 +15,8 @@ from musktracker.evaluation.regimes import RegimeShift, detect_shifts
 from musktracker.features.buckets import hourly_counts
 from musktracker.features.count_rule import CountRule
 from musktracker.forecasting.errors import ForecastError
-from musktracker.utc import HOUR, floor_hour, parse_utc
+from musktracker.forecasting.generate import parse_as_of
+from musktracker.utc import HOUR, floor_hour
 
 
 def _table(rule: str, shifts: list[RegimeShift]) -> Table:
@@ -44,7 +45,7 @@ def regimes(
     Example: musktracker regimes --account elonmusk --json
     """
     rule = CountRule.parse(kinds)
-    end = floor_hour(parse_utc(as_of, "--as-of")) if as_of is not None else None
+    end = floor_hour(parse_as_of(as_of)) if as_of is not None else None
     with session_scope(database()) as session:
         account_row = get_account(session, account)
         counts = hourly_counts(session, account_row.id, rule, end=end)

@@ -15,8 +15,8 @@ from musktracker.cli.runtime import console, database, fail, handle_errors, sett
 from musktracker.db.session import session_scope
 from musktracker.evaluation.backtest import BacktestPlan
 from musktracker.evaluation.training import TrainReport, parse_models, train_account
-from musktracker.forecasting.generate import default_as_of, parse_horizon
-from musktracker.utc import floor_hour, parse_utc
+from musktracker.forecasting.generate import default_as_of, parse_as_of, parse_horizon
+from musktracker.utc import floor_hour
 
 DEFAULT_ACCOUNT = "elonmusk"
 
@@ -30,7 +30,10 @@ def _print_table(report: TrainReport) -> None:
     )
     for column in ("model", "CRPS", "log score", "MAE", "RMSE", "MAPE %", "95% cover",
                    "total MAE", "total CRPS", "fit s"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+        if column == "model":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
     best_baseline = report.best_baseline()
     for name, row in report.ranking():
         table.add_row(
@@ -78,7 +81,7 @@ def train(
         raise fail(f"--train-days {train_days}: must be positive")
     if report is not None and report.suffix.lower() != ".png":
         raise fail(f"--report {str(report)!r}: the report is a PNG file (name it *.png)")
-    moment = floor_hour(parse_utc(as_of, "--as-of")) if as_of is not None else None
+    moment = floor_hour(parse_as_of(as_of)) if as_of is not None else None
     engine = database()
     if moment is None:
         with session_scope(engine) as session:

@@ -13,6 +13,7 @@ sum to exactly 1.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,7 +63,7 @@ class BracketSpec:
             if values[0] <= 0:
                 raise BracketError(f"--brackets {text!r}: a bracket width must be positive")
             return cls(width=values[0])
-        if values[0] < 0 or any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        if values[0] < 0 or any(b <= a for a, b in itertools.pairwise(values)):
             raise BracketError(
                 f"--brackets {text!r}: edges must be non-negative and strictly increasing"
             )

@@ -22,8 +22,8 @@ from musktracker.evaluation.backtest import ENSEMBLE
 from musktracker.evaluation.results import latest_backtest, model_version, past_window_crps
 from musktracker.features.buckets import bucket_span
 from musktracker.features.count_rule import ALL_KINDS, CountRule
-from musktracker.forecasting.errors import ForecastError
 from musktracker.forecasting.brackets import WindowForecast, window_totals
+from musktracker.forecasting.errors import ForecastError
 from musktracker.models.base import History, PredictiveDistribution, VolumeModel
 from musktracker.models.ensemble import crps_weights, mixture
 from musktracker.models.history import load_history
@@ -249,15 +249,20 @@ def parse_horizon(text: str, option: str = "--horizon") -> int:
     raw = text.strip().lower()
     units = {"h": 1, "d": 24, "w": 168}
     try:
-        if raw and raw[-1] in units:
-            hours = float(raw[:-1]) * units[raw[-1]]
-        else:
-            hours = float(raw)
+        hours = float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
     except ValueError:
         raise ForecastError(f"{option} {text!r} is not a duration such as 24h or 7d") from None
     if hours < 1 or hours != int(hours):
         raise ForecastError(f"{option} {text!r} must be a whole number of hours, at least 1")
     return int(hours)
+
+
+def parse_as_of(text: str) -> datetime:
+    """`--as-of`: an ISO 8601 time with a zone."""
+    try:
+        return parse_utc(text, "--as-of")
+    except ValueError as exc:
+        raise ForecastError(str(exc)) from None
 
 
 def parse_window(text: str) -> tuple[datetime, datetime]:

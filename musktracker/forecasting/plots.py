@@ -11,13 +11,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from musktracker.evaluation.backtest import BacktestResult  # noqa: E402
-from musktracker.forecasting.brackets import Bracket  # noqa: E402
-from musktracker.models.base import PredictiveDistribution  # noqa: E402
+from musktracker.evaluation.backtest import BacktestResult
+from musktracker.forecasting.brackets import Bracket
+from musktracker.models.base import PredictiveDistribution
 
 FAN_LEVELS = (0.5, 0.8, 0.95)
 
