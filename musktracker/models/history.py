@@ -57,7 +57,7 @@ def history_from_posts(
     times = times[times < pd.Timestamp(end)]
     if len(times) == 0:
         raise ModelError(f"no posts before {end.isoformat()}")
-    start = max(start, floor_hour(times[0].to_pydatetime()))
+    start = max(start, floor_hour(times[0].floor("s").to_pydatetime()))
     times = times[times >= pd.Timestamp(start)]
     counts = pd.Series(1, index=times.floor("h")).groupby(level=0).sum()
     seconds = times.as_unit("ns").asi8.astype("float64") / _NS_PER_SECOND
