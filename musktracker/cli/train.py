@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,6 +20,7 @@ from musktracker.forecasting.generate import default_as_of, parse_as_of, parse_h
 from musktracker.utc import floor_hour
 
 DEFAULT_ACCOUNT = "elonmusk"
+TABLE_WIDTH = 120  # wide enough for every column even when output is piped
 
 
 def _print_table(report: TrainReport) -> None:
@@ -42,7 +44,7 @@ def _print_table(report: TrainReport) -> None:
             f"{row['rmse']:.2f}", f"{row['mape']:.1f}", f"{100 * row['coverage_95']:.0f}%",
             f"{row['total_mae']:.1f}", f"{row['total_crps']:.1f}", f"{row['fit_seconds']:.2f}",
         )
-    console.print(table)
+    Console(width=max(console.width, TABLE_WIDTH)).print(table)
     if report.shifted_origins:
         marked = ", ".join(f"{o:%Y-%m-%d %H:%M}Z" for o in sorted(report.shifted_origins))
         console.print(f"windows after a detected regime shift: {marked}")

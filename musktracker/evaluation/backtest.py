@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from musktracker.evaluation.metrics import WindowScore, score_forecast, summarize
 from musktracker.features.build import EventWindow
 from musktracker.models.base import ModelError, PredictiveDistribution
-from musktracker.models.ensemble import crps_weights, mixture
+from musktracker.models.ensemble import mixture, walk_forward_weights
 from musktracker.models.history import history_from_posts
 from musktracker.models.registry import create_model
 from musktracker.utc import HOUR
@@ -161,28 +161,24 @@ def _run_task(task: _Task) -> tuple[list[WindowOutcome], dict[str, str], dict[st
 
 
 def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
-    """Score the ensemble on every window with weights from strictly earlier windows."""
+    """Score the ensemble on every window with weights fitted (CRPS-optimal mixture) on the
+    windows whose targets ended before that window began; the first window weighs equally.
+    Members are rebuilt from their samples, so the mixture's log score uses their
+    sample-smoothed probabilities."""
     plan = result.plan
     by_model = {m: {o.origin: o for o in result.of(m)} for m in members}
-    for k, origin in enumerate(plan.origins()):
-        present = [m for m in members if origin in by_model[m]]
-        if not present:
-            continue
-        past = {
-            m: [
-                by_model[m][o].score.crps
-                for o in plan.origins()[:k]
-                if o + plan.horizon * HOUR <= origin and o in by_model[m]
-            ]
-            for m in present
-        }
-        weights = crps_weights(past)
-        first = by_model[present[0]][origin]
-        dists = {
-            m: PredictiveDistribution(origin, by_model[m][origin].samples) for m in present
-        }
-        forecast = mixture(dists, weights, plan.n_samples, seed=plan.seed + 7919 * (k + 1))
-        result.outcomes.append(_outcome(ENSEMBLE, origin, forecast, first.actual, 0.0))
+    origins = [o for o in plan.origins() if all(o in by_model[m] for m in members)]
+    # members that failed on a window leave the ensemble out of that window
+    windows = [
+        {m: PredictiveDistribution(o, by_model[m][o].samples) for m in members} for o in origins
+    ]
+    actuals = [by_model[members[0]][o].actual for o in origins]
+    for k, (origin, weights) in enumerate(
+        zip(origins, walk_forward_weights(windows, actuals), strict=True)
+    ):
+        rng = np.random.default_rng(plan.seed + 7919 * (k + 1))
+        forecast = mixture(windows[k], weights, rng, plan.n_samples)
+        result.outcomes.append(_outcome(ENSEMBLE, origin, forecast, actuals[k], 0.0))
 
 
 def run_backtest(

@@ -25,6 +25,7 @@ from musktracker.forecasting.errors import ForecastError
 from musktracker.utc import HOUR
 
 WINDOW_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+TOP_OPEN_SHARE_FROM = 0.995
 
 
 class BracketError(ForecastError):
@@ -74,7 +75,8 @@ class BracketSpec:
     def lower_edges(self, totals: NDArray[np.int64]) -> list[int]:
         if self.width is None:
             return list(self.edges)
-        top = int(np.max(totals)) if len(totals) else 0
+        # the open top bracket starts where the last 0.5% of the distribution begins
+        top = int(np.quantile(totals, TOP_OPEN_SHARE_FROM)) if len(totals) else 0
         return list(range(0, top // self.width * self.width + 1, self.width))
 
 

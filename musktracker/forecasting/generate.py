@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from musktracker.features.count_rule import ALL_KINDS, CountRule
 from musktracker.forecasting.brackets import WindowForecast, window_totals
 from musktracker.forecasting.errors import ForecastError
 from musktracker.models.base import History, PredictiveDistribution, VolumeModel
-from musktracker.models.ensemble import crps_weights, mixture
+from musktracker.models.ensemble import weights_from_crps
 from musktracker.models.history import load_history
 from musktracker.models.registry import create_model, load_model, model_names
 from musktracker.utc import HOUR, ensure_utc, floor_hour, parse_utc, utcnow
@@ -45,23 +46,16 @@ DEFAULT_TRAIN_DAYS = 30.0
 
 @dataclass
 class PreparedModel:
-    """A model ready to forecast from `history`, with its model_metadata row."""
+    """A model fitted on `history`, with its model_metadata row."""
 
     name: str
     history: History
     metadata: ModelMetadata
+    model: VolumeModel
     notes: list[str] = field(default_factory=list)
-    members: dict[str, VolumeModel] = field(default_factory=dict)
-    weights: dict[str, float] = field(default_factory=dict)
 
     def predict(self, horizon: int, n_samples: int, seed: int | None) -> PredictiveDistribution:
-        dists = {
-            name: model.predict(horizon, n_samples, seed=None if seed is None else seed + i)
-            for i, (name, model) in enumerate(self.members.items())
-        }
-        if self.name != ENSEMBLE:
-            return dists[self.name]
-        return mixture(dists, self.weights, n_samples, seed)
+        return self.model.predict(horizon, n_samples, seed=seed)
 
 
 def default_as_of(session: Session, account_id: int) -> datetime:
@@ -130,17 +124,37 @@ def _stored_artifact(
 
 
 def _fitted(
-    session: Session, account_id: int, name: str, history: History, artifact_dir: Path
+    session: Session,
+    account_id: int,
+    name: str,
+    history: History,
+    artifact_dir: Path,
+    params: dict[str, Any],
 ) -> tuple[VolumeModel, ModelMetadata]:
-    stored = _stored_artifact(session, account_id, name, history)
+    stored = None if params else _stored_artifact(session, account_id, name, history)
     if stored is not None and stored.artifact_path is not None:
         return load_model(name, Path(stored.artifact_path)), stored
-    model = create_model(name).fit(history)
+    model = create_model(name, **params).fit(history)
     row = _metadata(session, account_id, name, history, model.get_params())
     path = artifact_dir / str(account_id) / f"{name}-{row.model_version}-{row.id}.pkl"
     model.save(path)
     row.artifact_path = str(path)
     return model, row
+
+
+def _ensemble_params(
+    session: Session, account_id: int, as_of: datetime
+) -> tuple[dict[str, Any], list[str]]:
+    """Ensemble weights from the members' CRPS on stored backtest windows that ended by
+    `as_of`; equal weights (with a note) when there are none."""
+    members = [m for m in model_names() if m != ENSEMBLE]
+    past = {m: v for m, v in past_window_crps(session, account_id, members, as_of).items() if v}
+    if not past:
+        return {}, [
+            f"no stored backtest windows before {as_of.isoformat()}: the ensemble weighs its "
+            "default members equally (run `musktracker train` to weigh them by CRPS)"
+        ]
+    return {"members": ",".join(sorted(past)), "weights": weights_from_crps(past)}, []
 
 
 def prepare_model(
@@ -152,23 +166,15 @@ def prepare_model(
     artifact_dir: Path,
     rule: CountRule = ALL_KINDS,
 ) -> PreparedModel:
-    """Fit (or load) `name` on the `train_days` of posts before `as_of`."""
+    """Fit (or load the artifact trained for exactly this span) `name` on the `train_days` of
+    posts before `as_of`."""
     history = load_history(session, account_id, floor_hour(as_of), train_days, rule)
-    if name != ENSEMBLE:
-        model, row = _fitted(session, account_id, name, history, artifact_dir)
-        return PreparedModel(name, history, row, members={name: model})
-    members = [m for m in model_names() if m != ENSEMBLE]
-    past = past_window_crps(session, account_id, members, history.end)
-    notes = []
-    if not any(past.values()):
-        notes.append(
-            f"no stored backtest windows before {history.end.isoformat()}: the ensemble "
-            "weighs its members equally (run `musktracker train` to weigh them by CRPS)"
-        )
-    weights = {m: w for m, w in crps_weights(past).items() if w > 0}
-    fitted = {m: _fitted(session, account_id, m, history, artifact_dir)[0] for m in weights}
-    row = _metadata(session, account_id, ENSEMBLE, history, {"weights": weights})
-    return PreparedModel(ENSEMBLE, history, row, notes, fitted, weights)
+    params: dict[str, Any] = {}
+    notes: list[str] = []
+    if name == ENSEMBLE:
+        params, notes = _ensemble_params(session, account_id, history.end)
+    model, row = _fitted(session, account_id, name, history, artifact_dir, params)
+    return PreparedModel(name, history, row, model, notes)
 
 
 def store_hourly(
