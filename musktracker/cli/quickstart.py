@@ -45,14 +45,16 @@ def quickstart(
         step="1d", as_of=None, samples=1000, workers=2, as_json=False,
         report=reports / "backtest.png",
     )
-    common = {"account": account, "as_of": None, "train_days": 30.0, "samples": 2000,
-              "seed": 0, "as_json": False}
-    for horizon, model, plot in (("24h", "best", "forecast_24h.png"),
-                                 ("7d", "best", "forecast_7d.png")):
-        forecast(model=model, horizon=horizon, window=None, brackets=None,
-                 plot=reports / plot, **common)
-    forecast(model="best", horizon="7d", window=None, brackets="50",
-             plot=reports / "brackets_7d.png", **common)
+    for horizon, brackets, plot in (
+        ("24h", None, "forecast_24h.png"),
+        ("7d", None, "forecast_7d.png"),
+        ("7d", "50", "brackets_7d.png"),
+    ):
+        forecast(
+            account=account, model="best", horizon=horizon, as_of=None, window=None,
+            brackets=brackets, train_days=30.0, samples=2000, seed=0, as_json=False,
+            plot=reports / plot,
+        )
     console.print(f"plots written to {reports}/")
 
 

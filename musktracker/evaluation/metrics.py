@@ -18,27 +18,15 @@ tests. Conventions (also in docs/MODELS.md, section Metrics):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from musktracker.models.base import PredictiveDistribution
+
 INTERVAL_LEVEL = 0.95
 
 FloatArray = NDArray[np.float64]
-
-
-class CountForecast(Protocol):
-    """What scoring needs from a predictive distribution (models.base.PredictiveDistribution)."""
-
-    samples: NDArray[np.int64]
-
-    @property
-    def mean(self) -> FloatArray: ...
-
-    def interval(self, level: float = INTERVAL_LEVEL) -> tuple[FloatArray, FloatArray]: ...
-
-    def log_pmf(self, observed: ArrayLike) -> FloatArray: ...
 
 
 def rmse(actual: ArrayLike, point: ArrayLike) -> float:
@@ -113,7 +101,7 @@ class WindowScore:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
-def score_forecast(forecast: CountForecast, actual: ArrayLike) -> WindowScore:
+def score_forecast(forecast: PredictiveDistribution, actual: ArrayLike) -> WindowScore:
     """Every metric for hourly counts `actual` and for their sum over the whole window."""
     y = np.asarray(actual, dtype="int64")
     samples = np.asarray(forecast.samples)

@@ -66,15 +66,16 @@ def rolling_variance_shifts(
     """The original rule; see the module docstring."""
     variance = hourly.astype("float64").rolling(window_hours, min_periods=window_hours).var()
     level = hourly.astype("float64").rolling(window_hours, min_periods=window_hours).mean() * 24
-    at_day_end = variance[variance.index.hour == 23].dropna()
+    at_day_end = variance[pd.DatetimeIndex(variance.index).hour == 23].dropna()
     base = at_day_end.shift(1).rolling(baseline_days, min_periods=baseline_days // 3)
     mean, std = base.mean(), base.std()
     flagged = ((at_day_end - mean).abs() > sigmas * std) & std.notna()
     shifts: list[RegimeShift] = []
     previous = False
-    for stamp, is_flagged in flagged.items():
+    stamps = pd.DatetimeIndex(flagged.index)
+    for i, is_flagged in enumerate(flagged.to_numpy()):
         if is_flagged and not previous:
-            ts = pd.Timestamp(stamp)
+            ts = stamps[i]
             day = ts.floor("D")
             before = level.get(day - pd.Timedelta(hours=1) - pd.Timedelta(hours=window_hours))
             shifts.append(
@@ -82,9 +83,9 @@ def rolling_variance_shifts(
                     rule="rolling_variance",
                     change_at=day.to_pydatetime(),
                     detected_at=(ts + pd.Timedelta(hours=1)).to_pydatetime(),
-                    direction="up" if at_day_end[stamp] > mean[stamp] else "down",
+                    direction="up" if at_day_end.iloc[i] > mean.iloc[i] else "down",
                     level_before=None if before is None or np.isnan(before) else float(before),
-                    level_after=float(level[stamp]),
+                    level_after=float(level.loc[ts]),
                 )
             )
         previous = bool(is_flagged)

@@ -27,9 +27,14 @@ def fill_actuals(session: Session, account_id: int, refreshed: Span | None = Non
     if span is None:
         return 0
     complete_before = min(floor_hour(utcnow()), span[1] + HOUR) - HOUR
-    needs = Forecast.actual_count.is_(None)
-    if refreshed is not None:
-        needs = or_(needs, Forecast.target_time.between(refreshed[0], refreshed[1]))
+    needs = (
+        Forecast.actual_count.is_(None)
+        if refreshed is None
+        else or_(
+            Forecast.actual_count.is_(None),
+            Forecast.target_time.between(refreshed[0], refreshed[1]),
+        )
+    )
     rows = session.execute(
         select(Forecast, TimeBucket.tweet_count)
         .join(
@@ -74,18 +79,22 @@ def accuracy_by_model(session: Session, account_id: int) -> list[ModelAccuracy]:
         .join(ModelMetadata, ModelMetadata.id == Forecast.model_metadata_id)
         .where(Forecast.account_id == account_id, Forecast.actual_count.is_not(None))
     ).all()
-    by_model: dict[str, list[tuple[datetime, float, float, float, int]]] = {}
+    by_model: dict[str, list[tuple[datetime, float, float, float, float]]] = {}
     for name, target, predicted, lower, upper, actual in rows:
-        lo = -np.inf if lower is None else lower
-        hi = np.inf if upper is None else upper
-        by_model.setdefault(name, []).append((target, predicted, lo, hi, actual))
+        by_model.setdefault(name, []).append(
+            (
+                target,
+                predicted,
+                -np.inf if lower is None else lower,
+                np.inf if upper is None else upper,
+                float(actual or 0),
+            )
+        )
     report = []
     for name, items in by_model.items():
-        targets = [t for t, *_ in items]
-        pred = np.array([p for _, p, *_ in items])
-        lo = np.array([x[2] for x in items])
-        hi = np.array([x[3] for x in items])
-        actual = np.array([x[4] for x in items], dtype="float64")
+        targets = [item[0] for item in items]
+        values = np.array([item[1:] for item in items], dtype="float64")
+        pred, lo, hi, actual = values.T
         err = pred - actual
         report.append(
             ModelAccuracy(

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from musktracker.evaluation.backtest import BacktestResult
 from musktracker.forecasting.brackets import Bracket
@@ -22,7 +23,7 @@ from musktracker.models.base import PredictiveDistribution
 FAN_LEVELS = (0.5, 0.8, 0.95)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -43,7 +44,8 @@ def fan_chart(
             label=f"{int(level * 100)}% interval", lw=0,
         )
     ax.step(times, forecast.mean, where="post", color="tab:blue", lw=1.5, label="forecast mean")
-    ax.axvline(times[0], color="grey", ls="--", lw=1)
+    # matplotlib's date converter accepts datetimes; its stubs only say float
+    ax.axvline(times[0], color="grey", ls="--", lw=1)  # type: ignore[arg-type]
     ax.set_ylabel("posts per hour")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)

@@ -19,7 +19,7 @@ def _hourly(daily_levels: list[tuple[int, float]], seed: int = 0) -> pd.Series:
     rng = np.random.default_rng(seed)
     profile = 1 + 0.8 * np.sin(np.arange(24) / 24 * 2 * np.pi)
     profile /= profile.sum()
-    days = []
+    days: list[np.ndarray] = []
     for n_days, level in daily_levels:
         totals = rng.negative_binomial(8, 8 / (8 + level), size=n_days)
         days.extend(rng.multinomial(t, profile) for t in totals)
