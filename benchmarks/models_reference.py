@@ -47,7 +47,7 @@ def nb_table(posts: pd.DatetimeIndex) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for end in AS_OF:
-        y, x, offset, _ = training_data(history_from_posts(posts, end, 30))
+        y, x, offset, _ = training_data(history_from_posts(posts, end, 30), harmonics=3)
         start = time.perf_counter()
         ours, dispersion = fit_nb_glm(y, x, offset)
         ours_s = time.perf_counter() - start

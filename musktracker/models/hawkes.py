@@ -266,6 +266,29 @@ def expected_counts(baseline: np.ndarray, alpha: float, decay: float, y0: float)
     return out
 
 
+def recent_level_ratio(data: HawkesData, fit: HawkesFit, hours: float) -> float:
+    """(posts + 1) / (fitted expected posts + 1) over the last `hours` of the window.
+
+    The expected count is the exact compensator of the fitted intensity over that span; a
+    ratio away from 1 means the level has moved since the bulk of the window, and the
+    forecast baseline is rescaled by it (1 when `hours` is 0).
+    """
+    if hours <= 0:
+        return 1.0
+    start = max(data.horizon - hours, 0.0)
+    first_hour = int(np.floor(start))
+    mu_hours = np.exp(data.rows @ fit.theta)[data.row_of_hour]
+    baseline = float(mu_hours[first_hour:].sum()) - float(mu_hours[first_hour]) * (
+        start - first_hour
+    )
+    t = data.times
+    lower = _exp_neg(fit.decay * np.maximum(start - t, 0.0))
+    upper = _exp_neg(fit.decay * (data.horizon - t))
+    expected = baseline + fit.alpha * float((lower - upper).sum())
+    observed = int(np.count_nonzero(t >= start))
+    return (observed + 1.0) / (expected + 1.0)
+
+
 @dataclass(frozen=True)
 class HawkesState:
     fit: HawkesFit
@@ -275,6 +298,7 @@ class HawkesState:
     trend: bool
     trend_scale_hours: int
     level_log_sd: float
+    level_ratio: float
 
 
 class HawkesModel(VolumeModel):
@@ -293,6 +317,7 @@ class HawkesModel(VolumeModel):
     defaults: ClassVar[dict[str, Any]] = {
         "trend": True,
         "level_uncertainty": True,
+        "level_days": 7.0,
         "max_iterations": 200,
     }
 
@@ -303,8 +328,9 @@ class HawkesModel(VolumeModel):
         age = data.horizon - data.times
         excitation = fit.alpha * fit.decay * float(np.exp(-fit.decay * age).sum())
         level_sd = daily_level_log_sd(history.counts) if self.params["level_uncertainty"] else 0.0
+        ratio = recent_level_ratio(data, fit, float(self.params["level_days"]) * 24.0)
         return HawkesState(
-            fit, history.end, history.events, excitation, trend, history.hours, level_sd
+            fit, history.end, history.events, excitation, trend, history.hours, level_sd, ratio
         )
 
     def baseline(self, horizon: int) -> np.ndarray:
@@ -312,7 +338,7 @@ class HawkesModel(VolumeModel):
         state: HawkesState = self.state_
         hours = pd.date_range(state.end, periods=horizon, freq="h", tz="UTC")
         design = _design(hours, state.events, state.end, state.trend, state.trend_scale_hours)
-        return np.asarray(np.exp(design @ state.fit.theta))
+        return np.asarray(np.exp(design @ state.fit.theta)) * state.level_ratio
 
     def _predict(
         self, horizon: int, n_samples: int, rng: np.random.Generator

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 _TRAILING_DAYS = 7
 
@@ -32,3 +33,12 @@ def level_factors(rng: np.random.Generator, n_samples: int, log_sd: float) -> np
         return np.ones((n_samples, 1))
     draws = rng.normal(-0.5 * log_sd**2, log_sd, size=(n_samples, 1))
     return np.asarray(np.exp(draws))
+
+
+def level_quantiles(log_sd: float, points: int = 16) -> np.ndarray:
+    """Equally weighted quadrature points of the level factor (its quantiles at mid-levels),
+    for averaging an analytic pmf over the factor."""
+    if log_sd <= 0:
+        return np.ones(1)
+    levels = (np.arange(points) + 0.5) / points
+    return np.asarray(np.exp(-0.5 * log_sd**2 + log_sd * ndtri(levels)))

@@ -31,7 +31,6 @@ from musktracker.features.build import EventWindow, compute_features
 from musktracker.models.base import History, ModelError, PredictiveDistribution, VolumeModel
 from musktracker.models.distributions import fit_nb_dispersion, nb_sample
 
-_HARMONICS = 3
 _WEEK = 168
 _DAY = 24
 _DISPERSION_ROUNDS = 3
@@ -51,6 +50,7 @@ def regressors(
     hour_of_day: np.ndarray,
     weekend: np.ndarray,
     event_intensity: np.ndarray,
+    harmonics: int,
 ) -> np.ndarray:
     """The GLM's regressor columns (last axis) from raw features of any common shape.
 
@@ -65,7 +65,7 @@ def regressors(
         np.log1p(lag_24h) - level,
         np.log1p(mean_24h) - level,
     ]
-    for k in range(1, _HARMONICS + 1):
+    for k in range(1, harmonics + 1):
         columns += [np.sin(k * angle), np.cos(k * angle)]
     columns += [np.asarray(weekend, dtype="float64"), np.asarray(event_intensity)]
     return np.stack(np.broadcast_arrays(*columns), axis=-1).astype("float64")
@@ -76,7 +76,9 @@ def _calendar(times: pd.DatetimeIndex, events: list[EventWindow]) -> pd.DataFram
     return compute_features(empty, events, times)
 
 
-def training_data(history: History) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def training_data(
+    history: History, harmonics: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(counts, regressors, offset, mask of regressors kept) for every hour with a full week
     of history before it; regressors constant over the window (no events, say) are dropped."""
     counts = history.counts
@@ -95,8 +97,9 @@ def training_data(history: History) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         frame["hour_of_day"].to_numpy(),
         frame["is_weekend"].to_numpy(),
         frame["event_intensity"].to_numpy(),
+        harmonics,
     )
-    used = np.ptp(x, axis=0) > 0
+    used = np.ptp(x, axis=0) > 1e-9
     used[0] = True  # the intercept
     y = counts.to_numpy(dtype="float64")[_WEEK:]
     return y, x[:, used], level_offset(mean_7d), used
@@ -143,11 +146,11 @@ class NegativeBinomialModel(VolumeModel):
     """
 
     name = "negative_binomial"
-    defaults: ClassVar[dict[str, Any]] = {"parameter_uncertainty": False}
+    defaults: ClassVar[dict[str, Any]] = {"parameter_uncertainty": False, "harmonics": 3}
 
     def _fit(self, history: History) -> NegativeBinomialState:
         counts = history.counts
-        y, x, offset, used = training_data(history)
+        y, x, offset, used = training_data(history, int(self.params["harmonics"]))
         results, dispersion = fit_nb_glm(y, x, offset)
         covariance = np.asarray(results.cov_params())
         if not np.all(np.isfinite(covariance)):
@@ -197,6 +200,7 @@ class NegativeBinomialModel(VolumeModel):
                 hours[h],
                 weekend[h],
                 events[h],
+                int(self.params["harmonics"]),
             )[:, state.used_columns]
             log_mean = np.einsum("ij,ij->i", x, beta) + level_offset(sum_7d / _WEEK)
             mean = np.exp(np.clip(log_mean, -20.0, 10.0))

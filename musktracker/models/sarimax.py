@@ -10,7 +10,9 @@ drifts, and the fit stays well under a second).
 Forecast paths are drawn jointly: Gaussian errors are combined through the model's MA(inf)
 weights psi, so hour-to-hour correlation (and hence window totals) is right. Each draw is
 mapped back as y = round(max(z, 0)^2 - 3/8), floored at 0, so counts are integers and never
-negative; the marginal pmf of that map is exact from the Gaussian CDF.
+negative; the marginal pmf of that map is exact from the Gaussian CDF. Each path also carries
+the level factor of `level.py` (the ARMA reverts to the window's mean, but the level drifts),
+and the marginal pmf averages over that factor by quadrature.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import log_ndtr
+from scipy.special import log_ndtr, logsumexp
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.arima_process import arma2ma
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from musktracker.features.build import EventWindow, compute_features
 from musktracker.models.base import History, ModelError, PredictiveDistribution, VolumeModel
+from musktracker.models.level import daily_level_log_sd, level_factors, level_quantiles
 
 _ANSCOMBE = 3.0 / 8.0
 _HARMONICS = 3
@@ -69,6 +72,7 @@ class SarimaxState:
     results: Any  # statsmodels SARIMAXResults: forecasts continue its Kalman state
     end: datetime
     events: list[EventWindow]
+    level_log_sd: float
 
 
 class SarimaxModel(VolumeModel):
@@ -81,7 +85,13 @@ class SarimaxModel(VolumeModel):
     """
 
     name = "sarimax"
-    defaults: ClassVar[dict[str, Any]] = {"p": 1, "q": 1, "fit_days": 14.0, "max_iterations": 50}
+    defaults: ClassVar[dict[str, Any]] = {
+        "p": 1,
+        "q": 1,
+        "fit_days": 14.0,
+        "max_iterations": 50,
+        "level_uncertainty": True,
+    }
 
     def _fit(self, history: History) -> SarimaxState:
         hours = round(float(self.params["fit_days"]) * _DAY)
@@ -96,7 +106,8 @@ class SarimaxModel(VolumeModel):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (ConvergenceWarning, UserWarning, RuntimeWarning))
             results = model.fit(disp=False, maxiter=int(self.params["max_iterations"]))
-        return SarimaxState(results, history.end, history.events)
+        level_sd = daily_level_log_sd(history.counts) if self.params["level_uncertainty"] else 0.0
+        return SarimaxState(results, history.end, history.events, level_sd)
 
     def _predict(
         self, horizon: int, n_samples: int, rng: np.random.Generator
@@ -114,7 +125,13 @@ class SarimaxModel(VolumeModel):
         weights = np.where(lag >= 0, psi[np.clip(lag, 0, None)], 0.0)
         weights *= (sd / np.sqrt((weights**2).sum(axis=1)))[:, None]
         innovations = rng.standard_normal((n_samples, horizon))
-        paths = to_counts(mean[None, :] + innovations @ weights.T)
-        return PredictiveDistribution(
-            state.end, paths, marginal_log_pmf=lambda k: count_log_pmf(k, mean, sd)
-        )
+        # A level factor L multiplies counts, hence sqrt(L) multiplies the sqrt-scale path.
+        scale = np.sqrt(level_factors(rng, n_samples, state.level_log_sd))
+        paths = to_counts((mean[None, :] + innovations @ weights.T) * scale)
+        quadrature = np.sqrt(level_quantiles(state.level_log_sd))[:, None]
+
+        def log_pmf(k: np.ndarray) -> np.ndarray:
+            parts = count_log_pmf(k[None, :], mean * quadrature, sd * quadrature)
+            return np.asarray(logsumexp(parts, axis=0) - np.log(len(quadrature)))
+
+        return PredictiveDistribution(state.end, paths, marginal_log_pmf=log_pmf)
