@@ -38,7 +38,7 @@ AS_OF_DATES = (
     datetime(2025, 7, 1, tzinfo=UTC),
     datetime(2025, 3, 1, tzinfo=UTC),
 )
-console = Console(width=160)
+console = Console(width=200)
 
 
 def load_posts(path: Path) -> pd.DatetimeIndex:
@@ -76,10 +76,13 @@ def print_accuracy(
     columns = [
         "model", "24h MAE", "24h CRPS", "24h log score", "24h 95% cov", "7d MAE", "7d MAPE",
         "7d CRPS", "7d 95% cov", "fit s/window (24h)",
-        *(f"24h CRPS @{d:%Y-%m-%d}" for d in per_date),
+        *(f"24h CRPS {d:%Y-%m}" for d in per_date),
     ]
     for c in columns:
-        table.add_column(c, justify="left" if c == "model" else "right")
+        if c == "model":
+            table.add_column(c, no_wrap=True)
+        else:
+            table.add_column(c, justify="right")
     baseline = min((m for m in hourly if m in BASELINES), key=lambda m: hourly[m]["crps"])
     for model in sorted(hourly, key=lambda m: hourly[m]["crps"]):
         h, w = hourly[model], weekly.get(model)

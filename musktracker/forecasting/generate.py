@@ -112,7 +112,7 @@ def _stored_artifact(
             ModelMetadata.account_id == account_id,
             ModelMetadata.model_name == name,
             ModelMetadata.training_end_date == history.end,
-            ModelMetadata.training_start_date <= history.start,
+            ModelMetadata.training_start_date == history.start,
             ModelMetadata.artifact_path.is_not(None),
         )
         .order_by(ModelMetadata.trained_at.desc())
