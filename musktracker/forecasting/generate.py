@@ -26,7 +26,7 @@ from musktracker.features.count_rule import ALL_KINDS, CountRule
 from musktracker.forecasting.brackets import WindowForecast, window_totals
 from musktracker.forecasting.errors import ForecastError
 from musktracker.models.base import History, PredictiveDistribution, VolumeModel
-from musktracker.models.ensemble import weights_from_crps
+from musktracker.models.ensemble import DEFAULT_MEMBERS, weights_from_crps
 from musktracker.models.history import load_history
 from musktracker.models.registry import create_model, load_model, model_names
 from musktracker.utc import HOUR, ensure_utc, floor_hour, parse_utc, utcnow
@@ -145,9 +145,9 @@ def _fitted(
 def _ensemble_params(
     session: Session, account_id: int, as_of: datetime
 ) -> tuple[dict[str, Any], list[str]]:
-    """Ensemble weights from the members' CRPS on stored backtest windows that ended by
-    `as_of`; equal weights (with a note) when there are none."""
-    members = [m for m in model_names() if m != ENSEMBLE]
+    """Weights of the ensemble's default members from their CRPS on the stored backtest
+    windows that ended by `as_of`; equal weights (with a note) when there are none."""
+    members = [m.strip() for m in DEFAULT_MEMBERS.split(",")]
     past = {m: v for m, v in past_window_crps(session, account_id, members, as_of).items() if v}
     if not past:
         return {}, [
