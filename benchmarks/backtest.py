@@ -74,7 +74,8 @@ def print_accuracy(
     table = Table(title="Accuracy, pooled over the four as-of dates (lower is better except "
                   "coverage; * = best baseline by 24 h CRPS)")
     columns = [
-        "model", "24h MAE", "24h CRPS", "24h log score", "24h 95% cov", "7d MAE", "7d MAPE",
+        "model", "24h MAE", "24h CRPS", "24h log score", "24h 95% cov", "24h PIT 95% cov",
+        "7d MAE", "7d MAPE",
         "7d CRPS", "7d 95% cov", "fit s/window (24h)",
         *(f"24h CRPS {d:%Y-%m}" for d in per_date),
     ]
@@ -89,7 +90,7 @@ def print_accuracy(
         table.add_row(
             model + (" *" if model == baseline else ""),
             f"{h['mae']:.2f}", f"{h['crps']:.3f}", f"{h['log_score']:.3f}",
-            f"{100 * h['coverage_95']:.1f}%",
+            f"{100 * h['coverage_95']:.1f}%", f"{100 * h['pit_coverage_95']:.1f}%",
             f"{w['total_mae']:.1f}" if w else "-", f"{w['total_mape']:.1f}%" if w else "-",
             f"{w['total_crps']:.1f}" if w else "-",
             f"{100 * w['total_coverage_95']:.0f}%" if w else "-",

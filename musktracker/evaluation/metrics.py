@@ -12,7 +12,8 @@ tests. Conventions (also in docs/MODELS.md, section Metrics):
   for counts equals sum_k (F(k) - 1{y <= k})^2; lower is better, in units of posts;
 - the log score is the mean negative log predictive probability of the observed counts
   (lower is better);
-- coverage is the share of actuals inside the central 95% interval, bounds included.
+- coverage is the share of actuals inside the central 95% interval, bounds included; the
+  PIT coverage is the calibration-exact version for counts (see `pit_coverage`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,25 @@ def coverage(actual: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> float:
     return float(np.mean(inside))
 
 
+def pit_coverage(samples: ArrayLike, actual: ArrayLike, level: float = INTERVAL_LEVEL) -> float:
+    """Expected share of randomised PIT values inside the central `level` band.
+
+    For counts the central interval of a calibrated forecast covers more than `level` (with
+    P(0) > 2.5% its lower end is 0), so plain coverage cannot show over-wide intervals. The
+    randomised PIT u ~ Uniform(F(y-1), F(y)) is uniform under calibration, so the share of u in
+    [(1-level)/2, (1+level)/2] is exactly `level`; we average its expectation per hour."""
+    x = np.asarray(samples)
+    y = np.atleast_1d(np.asarray(actual))
+    upper = (x <= y[None, :]).mean(axis=0)
+    lower = (x <= y[None, :] - 1).mean(axis=0)
+    lo, hi = (1 - level) / 2, (1 + level) / 2
+    overlap = np.clip(np.minimum(upper, hi) - np.maximum(lower, lo), 0.0, None)
+    width = upper - lower
+    point = ((upper >= lo) & (upper <= hi)).astype("float64")
+    share = np.where(width > 0, overlap / np.where(width > 0, width, 1.0), point)
+    return float(share.mean())
+
+
 @dataclass(frozen=True)
 class WindowScore:
     """Scores of one forecast of consecutive hours against what happened."""
@@ -90,6 +110,7 @@ class WindowScore:
     crps: float
     log_score: float
     coverage_95: float
+    pit_coverage_95: float
     total_actual: int
     total_mean: float
     total_mae: float
@@ -120,6 +141,7 @@ def score_forecast(forecast: PredictiveDistribution, actual: ArrayLike) -> Windo
         crps=float(crps_samples(samples, y).mean()),
         log_score=float(-np.mean(forecast.log_pmf(y))),
         coverage_95=coverage(y, lower, upper),
+        pit_coverage_95=pit_coverage(samples, y),
         total_actual=total,
         total_mean=float(totals.mean()),
         total_mae=abs(total - float(totals.mean())),
@@ -127,20 +149,6 @@ def score_forecast(forecast: PredictiveDistribution, actual: ArrayLike) -> Windo
         total_crps=float(crps_samples(totals, [total])[0]),
         total_coverage_95=coverage([total], [total_lo], [total_hi]),
     )
-
-
-SUMMARY_FIELDS = (
-    "rmse",
-    "mae",
-    "mape",
-    "crps",
-    "log_score",
-    "coverage_95",
-    "total_mae",
-    "total_mape",
-    "total_crps",
-    "total_coverage_95",
-)
 
 
 def summarize(scores: list[WindowScore]) -> dict[str, float]:
@@ -164,6 +172,7 @@ def summarize(scores: list[WindowScore]) -> dict[str, float]:
         "crps": pooled("crps"),
         "log_score": pooled("log_score"),
         "coverage_95": pooled("coverage_95"),
+        "pit_coverage_95": pooled("pit_coverage_95"),
         "total_mae": float(np.mean([s.total_mae for s in scores])),
         "total_mape": 100.0 * totals_err / max(actual, 1.0),
         "total_crps": float(np.mean([s.total_crps for s in scores])),

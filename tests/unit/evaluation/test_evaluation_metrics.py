@@ -14,6 +14,7 @@ from musktracker.evaluation.metrics import (
     crps_samples,
     mae,
     mape,
+    pit_coverage,
     rmse,
     score_forecast,
     summarize,
@@ -70,3 +71,16 @@ def test_score_forecast_and_summary() -> None:
     assert pooled["rmse"] == pytest.approx(score.rmse)
     with pytest.raises(ValueError, match="24 hours but 3"):
         score_forecast(dist, [1, 2, 3])
+
+
+def test_pit_coverage_is_exact_for_calibrated_counts_and_flags_wide_ones() -> None:
+    rng = np.random.default_rng(3)
+    samples = rng.poisson(1.0, size=(20_000, 1))
+    actual = rng.poisson(1.0, size=4000)
+    calibrated = np.mean([pit_coverage(samples, [y]) for y in actual[:400]])
+    assert calibrated == pytest.approx(0.95, abs=0.02)
+    lower, upper = np.quantile(samples, [0.025, 0.975], method="inverted_cdf")
+    # plain central-interval coverage of a calibrated count forecast is well above 95%
+    assert coverage(actual, np.full(4000, lower), np.full(4000, upper)) > 0.97
+    too_wide = rng.poisson(rng.gamma(1.0, 1.0, size=(20_000, 1)))
+    assert np.mean([pit_coverage(too_wide, [y]) for y in actual[:400]]) > 0.97
