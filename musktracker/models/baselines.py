@@ -18,7 +18,7 @@ import pandas as pd
 
 from musktracker.models.base import History, ModelError, PredictiveDistribution, VolumeModel
 from musktracker.models.distributions import fit_nb_dispersion, nb_log_pmf, nb_sample
-from musktracker.models.level import daily_level_log_sd, level_factors
+from musktracker.models.level import level_factors, weekly_level_log_sd
 
 _DAY = 24
 _WEEK = 168
@@ -48,7 +48,7 @@ class _PatternBaseline(VolumeModel):
         pattern, fitted = self._pattern(y, history)
         floor = float(self.params["min_mean"])
         dispersion = fit_nb_dispersion(y[len(y) - len(fitted) :], np.maximum(fitted, floor))
-        level_sd = daily_level_log_sd(history.counts) if self.params["level_uncertainty"] else 0.0
+        level_sd = weekly_level_log_sd(history.counts) if self.params["level_uncertainty"] else 0.0
         return PatternState(history.end, np.maximum(pattern, floor), dispersion, level_sd)
 
     def _predict(

@@ -31,7 +31,7 @@ from scipy.optimize import minimize
 
 from musktracker.features.build import EventWindow, compute_features
 from musktracker.models.base import History, ModelError, PredictiveDistribution, VolumeModel
-from musktracker.models.level import daily_level_log_sd, level_factors
+from musktracker.models.level import level_factors, weekly_level_log_sd
 
 _SECONDS_PER_HOUR = 3600.0
 _ALPHA_BOUNDS = (1e-4, 0.98)
@@ -315,7 +315,7 @@ class HawkesModel(VolumeModel):
 
     name = "hawkes"
     defaults: ClassVar[dict[str, Any]] = {
-        "trend": True,
+        "trend": False,
         "level_uncertainty": True,
         "level_days": 7.0,
         "max_iterations": 200,
@@ -327,7 +327,7 @@ class HawkesModel(VolumeModel):
         fit = fit_hawkes(data, int(self.params["max_iterations"]))
         age = data.horizon - data.times
         excitation = fit.alpha * fit.decay * float(np.exp(-fit.decay * age).sum())
-        level_sd = daily_level_log_sd(history.counts) if self.params["level_uncertainty"] else 0.0
+        level_sd = weekly_level_log_sd(history.counts) if self.params["level_uncertainty"] else 0.0
         ratio = recent_level_ratio(data, fit, float(self.params["level_days"]) * 24.0)
         return HawkesState(
             fit, history.end, history.events, excitation, trend, history.hours, level_sd, ratio

@@ -2,8 +2,10 @@
 
 The level drifts by tens of percent from month to month, so hour-by-hour noise alone makes
 window totals far too sure of themselves. Each sample path gets one multiplicative level
-factor (log-normal, mean 1) whose spread is the day-to-day spread of daily totals around
-their trailing weekly mean in the training history.
+factor (log-normal, mean 1) whose spread is how much the 7-day total moved from one week to
+the next within the training history (at every daily origin). An earlier version used the
+spread of single days around their trailing week: that mixes in day-level noise the models
+already have, and made 7-day totals about 25% worse by CRPS in backtests.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from scipy.special import ndtri
 _TRAILING_DAYS = 7
 
 
-def daily_level_log_sd(counts: pd.Series) -> float:
-    """Standard deviation of log(day total / trailing 7-day mean) over complete UTC days."""
+def weekly_level_log_sd(counts: pd.Series) -> float:
+    """Standard deviation of log(next 7 days' total / previous 7 days' total) over every
+    complete-day origin in the history: how much the weekly level moves in a week."""
     daily = counts.groupby(pd.DatetimeIndex(counts.index).floor("D")).agg(["sum", "size"])
-    totals = daily.loc[daily["size"] == 24, "sum"].astype("float64")
-    if len(totals) <= _TRAILING_DAYS + 2:
+    totals = daily.loc[daily["size"] == 24, "sum"].astype("float64").to_numpy()
+    weekly = np.convolve(totals, np.ones(_TRAILING_DAYS), mode="valid")
+    if len(weekly) <= _TRAILING_DAYS + 2:
         return 0.0
-    trailing = totals.shift(1).rolling(_TRAILING_DAYS).mean()
-    ratios = np.log((totals + 1.0) / (trailing + 1.0))
-    ratios = ratios[np.isfinite(ratios)]
+    ratios = np.log((weekly[_TRAILING_DAYS:] + 1.0) / (weekly[:-_TRAILING_DAYS] + 1.0))
     return float(ratios.std(ddof=1))
 
 

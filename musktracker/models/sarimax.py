@@ -31,7 +31,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from musktracker.features.build import EventWindow, compute_features
 from musktracker.models.base import History, ModelError, PredictiveDistribution, VolumeModel
-from musktracker.models.level import daily_level_log_sd, level_factors, level_quantiles
+from musktracker.models.level import level_factors, level_quantiles, weekly_level_log_sd
 
 _ANSCOMBE = 3.0 / 8.0
 _HARMONICS = 3
@@ -106,7 +106,7 @@ class SarimaxModel(VolumeModel):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (ConvergenceWarning, UserWarning, RuntimeWarning))
             results = model.fit(disp=False, maxiter=int(self.params["max_iterations"]))
-        level_sd = daily_level_log_sd(history.counts) if self.params["level_uncertainty"] else 0.0
+        level_sd = weekly_level_log_sd(history.counts) if self.params["level_uncertainty"] else 0.0
         return SarimaxState(results, history.end, history.events, level_sd)
 
     def _predict(

@@ -79,7 +79,7 @@ def test_predict_before_fit_and_bad_horizon() -> None:
     model = create_model("hawkes")
     with pytest.raises(NotFittedError):
         model.predict(24)
-    assert model.state_ is None and model.get_params()["trend"] is True
+    assert model.state_ is None and model.get_params()["trend"] is False
 
 
 def test_predictive_distribution_summaries() -> None:
