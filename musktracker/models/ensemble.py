@@ -148,6 +148,7 @@ def mixture(
 @dataclass(frozen=True)
 class EnsembleState:
     members: dict[str, VolumeModel]
+    skipped: list[str]  # why members that could not be fitted were left out
 
 
 class EnsembleModel(VolumeModel):
@@ -156,6 +157,8 @@ class EnsembleModel(VolumeModel):
     Assumes no single model is best everywhere and that weights which minimised CRPS on past
     windows carry over to the next one. `weights` (model name -> weight, e.g. from
     `walk_forward_weights` or `weights_from_crps` on past windows) defaults to equal weights.
+    A member that cannot fit the history (too short, say) is left out and the remaining
+    weights renormalised.
     """
 
     name = "ensemble"
@@ -192,8 +195,18 @@ class EnsembleModel(VolumeModel):
     def _fit(self, history: History) -> EnsembleState:
         from musktracker.models.registry import create_model
 
-        active = [n for n, w in self.weights.items() if w > 0]
-        return EnsembleState({n: create_model(n).fit(history) for n in active})
+        fitted: dict[str, VolumeModel] = {}
+        problems = []
+        for name, weight in self.weights.items():
+            if weight <= 0:
+                continue
+            try:
+                fitted[name] = create_model(name).fit(history)
+            except ModelError as exc:  # e.g. too little history for this member
+                problems.append(str(exc))
+        if not fitted:
+            raise ModelError("ensemble: no member could be fitted: " + "; ".join(problems))
+        return EnsembleState(fitted, problems)
 
     def _predict(
         self, horizon: int, n_samples: int, rng: np.random.Generator

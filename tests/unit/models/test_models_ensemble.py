@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 
 from musktracker.models.base import History, PredictiveDistribution
 from musktracker.models.ensemble import (
@@ -14,6 +15,7 @@ from musktracker.models.ensemble import (
     weights_from_crps,
     weights_from_forecasts,
 )
+from musktracker.models.history import history_from_posts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -83,3 +85,11 @@ def test_ensemble_model_uses_given_weights(history_30d: History) -> None:
     forecast = model.predict(24, n_samples=200, seed=2)
     alone = model.state_.members["hour_of_day_mean"].predict(24, n_samples=200)
     assert np.allclose(forecast.mean, alone.mean)
+
+
+def test_ensemble_leaves_out_members_that_cannot_fit(post_times: pd.DatetimeIndex) -> None:
+    short = history_from_posts(post_times, datetime(2026, 2, 1, tzinfo=UTC), 4)
+    model = EnsembleModel(members="negative_binomial,hour_of_day_mean").fit(short)
+    assert list(model.state_.members) == ["hour_of_day_mean"]
+    assert "negative_binomial needs at least" in model.state_.skipped[0]
+    assert model.predict(24, n_samples=100, seed=0).samples.shape == (100, 24)
