@@ -228,28 +228,31 @@ def simulate_paths(
     valid because the excitation only decays between events and the baseline is constant.
     """
     n_paths, hours = baseline.shape
+    flat = np.ascontiguousarray(baseline).ravel()
+    ids = np.arange(n_paths)  # paths still running; t, x hold their time and excitation
     t = np.zeros(n_paths)
     x = np.asarray(excitation0, dtype="float64").copy()
     jump = alpha * decay
-    active = np.arange(n_paths)
     paths: list[np.ndarray] = []
     times: list[np.ndarray] = []
-    while active.size:
-        ta, xa = t[active], x[active]
-        hour = np.minimum(ta.astype("int64"), hours - 1)
-        mu = baseline[active, hour]
-        bound = mu + xa
-        candidate = ta + rng.exponential(1.0, active.size) / bound
+    while ids.size:
+        hour = t.astype("int64")
+        mu = flat[ids * hours + hour]
+        bound = mu + x
+        uniforms = rng.random((2, ids.size))
+        candidate = t - np.log1p(-uniforms[0]) / bound
         boundary = hour + 1.0
         crossed = candidate >= boundary
-        new_t = np.where(crossed, boundary, candidate)
-        new_x = xa * np.exp(-decay * (new_t - ta))
-        accept = ~crossed & (rng.random(active.size) * bound <= mu + new_x)
-        paths.append(active[accept])
+        new_t = np.minimum(candidate, boundary)
+        x = x * np.exp(-decay * (new_t - t))
+        accept = (uniforms[1] * bound <= mu + x) & ~crossed
+        paths.append(ids[accept])
         times.append(candidate[accept])
-        new_x[accept] += jump
-        t[active], x[active] = new_t, new_x
-        active = active[new_t < hours]
+        x += jump * accept
+        t = new_t
+        running = t < hours
+        if not running.all():
+            ids, t, x = ids[running], t[running], x[running]
     return np.concatenate(paths), np.concatenate(times)
 
 
