@@ -57,11 +57,11 @@ def fan_chart(
 def bracket_bars(brackets: Sequence[Bracket], path: Path, title: str) -> Path:
     """Probability of every count bracket of a window."""
     shown = [b for b in brackets if b.probability > 0] or list(brackets)
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(shown)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(shown)), 4.5))
     ax.bar([b.label() for b in shown], [b.probability for b in shown], color="tab:blue")
     ax.set_ylabel("probability")
     ax.set_xlabel("posts in the window")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", rotation=60, labelsize=8)
     fig.tight_layout()
     return _save(fig, path)
