@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from musktracker.evaluation.metrics import WindowScore, score_forecast, summarize
 from musktracker.features.build import EventWindow
+from musktracker.forecasting.errors import ForecastError
 from musktracker.models.base import ModelError, PredictiveDistribution
 from musktracker.models.ensemble import mixture, walk_forward_weights
 from musktracker.models.history import history_from_posts
@@ -196,7 +197,7 @@ def run_backtest(
     params = hyperparameters or {}
     members = [m for m in models if m != ENSEMBLE]
     if ENSEMBLE in models and not members:
-        raise ValueError("the ensemble needs at least one other model in the same backtest")
+        raise ForecastError("--model: the ensemble needs other models in the same backtest")
     spec = tuple((m, params.get(m, {})) for m in members)
     counts = _hourly(posts, plan.first_training_start, plan.as_of)
     tasks = [

@@ -19,6 +19,7 @@ from musktracker.evaluation.regimes import RegimeShift, cusum_shifts
 from musktracker.evaluation.results import model_version, store_backtest
 from musktracker.features.count_rule import ALL_KINDS, CountRule
 from musktracker.forecasting.errors import ForecastError
+from musktracker.models.ensemble import DEFAULT_MEMBERS
 from musktracker.models.history import load_history
 from musktracker.models.registry import BASELINES, create_model, model_names
 from musktracker.utc import HOUR
@@ -76,7 +77,7 @@ class TrainReport:
 
 
 def parse_models(text: str) -> list[str]:
-    """`all` or a comma list of registry names (the ensemble included)."""
+    """`all` or a comma list of registry names; `ensemble` alone brings its default members."""
     known = [*model_names()]
     if ENSEMBLE not in known:
         known.append(ENSEMBLE)
@@ -89,6 +90,8 @@ def parse_models(text: str) -> list[str]:
             f"--model {text!r}: unknown model {', '.join(unknown) or '(none given)'} "
             f"(valid: all, {', '.join(known)})"
         )
+    if chosen == [ENSEMBLE]:  # the ensemble alone still needs its members' forecasts
+        chosen = [*(m.strip() for m in DEFAULT_MEMBERS.split(",")), ENSEMBLE]
     return list(dict.fromkeys(chosen))
 
 

@@ -41,6 +41,8 @@ def test_windows_after_a_shift_are_marked() -> None:
 def test_parse_models() -> None:
     assert "ensemble" in parse_models("all")
     assert parse_models("hawkes, hawkes,sarimax") == ["hawkes", "sarimax"]
+    alone = parse_models("ensemble")
+    assert alone[-1] == "ensemble" and "negative_binomial" in alone
     with pytest.raises(ForecastError, match="--model 'hawk'"):
         parse_models("hawk")
 
