@@ -81,6 +81,16 @@ class History:
     def hours(self) -> int:
         return len(self.counts)
 
+    def last_days(self, days: float) -> History:
+        """The same history cut to its last `days` days (whole hours)."""
+        hours = round(days * 24)
+        if hours <= 0 or hours >= len(self.counts):
+            return self
+        counts = self.counts.iloc[-hours:]
+        first = counts.index[0].timestamp()
+        times = self.post_times[np.searchsorted(self.post_times, first) :]
+        return History(counts, times, self.events, self.end)
+
 
 class PredictiveDistribution:
     """Joint sample paths of future hourly counts: one object gives intervals, window totals,

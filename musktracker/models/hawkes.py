@@ -321,11 +321,15 @@ class HawkesModel(VolumeModel):
         "trend": False,
         "level_uncertainty": True,
         "level_days": 7.0,
+        "fit_days": 0.0,
         "max_iterations": 200,
     }
 
     def _fit(self, history: History) -> HawkesState:
         trend = bool(self.params["trend"])
+        fit_days = float(self.params["fit_days"])
+        if fit_days > 0:
+            history = history.last_days(fit_days)
         data = HawkesData.from_history(history, trend)
         fit = fit_hawkes(data, int(self.params["max_iterations"]))
         age = data.horizon - data.times

@@ -94,8 +94,7 @@ class SarimaxModel(VolumeModel):
     }
 
     def _fit(self, history: History) -> SarimaxState:
-        hours = round(float(self.params["fit_days"]) * _DAY)
-        counts = history.counts.iloc[-hours:]
+        counts = history.last_days(float(self.params["fit_days"])).counts
         if len(counts) < 3 * _DAY:
             raise ModelError(f"{self.name} needs at least 72 hours of history, got {len(counts)}")
         z = np.sqrt(counts.to_numpy(dtype="float64") + _ANSCOMBE)

@@ -43,3 +43,12 @@ def test_bad_input_is_named() -> None:
         history_from_posts(posts, END - timedelta(days=2), 30)
     with pytest.raises(ModelError, match="train_days must be positive"):
         history_from_posts(posts, END, 0)
+
+
+def test_last_days_cuts_counts_and_posts_together(post_times: pd.DatetimeIndex) -> None:
+    history = history_from_posts(post_times, END, 30)
+    short = history.last_days(7)
+    assert len(short.counts) == 7 * 24 and short.end == history.end
+    assert len(short.post_times) == int(short.counts.sum())
+    assert short.post_times.min() >= short.start.timestamp()
+    assert history.last_days(0) is history and history.last_days(60) is history
