@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,10 @@ from musktracker.db.models import (
 )
 from musktracker.db.session import get_engine, session_scope
 from musktracker.features.buckets import rebuild_buckets
+from musktracker.features.refresh import refresh_after_posts
 from musktracker.forecasting.generate import QUANTILE_LEVELS
+from musktracker.ingest.archive import PostRecord
+from musktracker.ingest.store import store_posts
 
 AS_OF = "2023-02-01T00:00:00+00:00"
 CHEAP = "hour_of_day_mean,seasonal_naive_daily"
@@ -239,3 +243,31 @@ def test_migration_runs_up_down_up(db_url: str) -> None:
     assert "crps" not in {c["name"] for c in inspector.get_columns("model_metadata")}
     migrate.upgrade(db_url)
     assert "crps" in {c["name"] for c in inspect(engine).get_columns("model_metadata")}
+
+
+def test_new_posts_fill_actual_counts_of_stored_forecasts(
+    imported: Engine, runner: CliRunner, posts_sample: Path
+) -> None:
+    as_of = datetime.fromisoformat(AS_OF)
+    with session_scope(imported) as session:
+        later = session.scalars(select(RawTweet).where(RawTweet.created_at >= as_of)).all()
+        records = [PostRecord(p.tweet_id, p.created_at) for p in later]
+        account_id = later[0].account_id
+        session.execute(delete(RawTweet).where(RawTweet.created_at >= as_of))
+        rebuild_buckets(session, account_id)
+    _run(runner, "forecast", "--model", "hour_of_day_mean", "--samples", "200", "--json")
+    with session_scope(imported) as session:
+        stored = session.scalars(select(Forecast)).all()
+        assert len(stored) == 24 and stored[0].forecast_time == as_of
+        assert all(f.actual_count is None for f in stored)
+        # the posts of the forecast day arrive, as ingestion would store them
+        result = store_posts(session, account_id, records, source="test")
+        span = (records[0].created_at, records[-1].created_at)
+        refresh_after_posts(session, account_id, result.span or span)
+    expected = Counter(
+        r.created_at.replace(minute=0, second=0, microsecond=0) for r in records
+    )
+    with session_scope(imported) as session:
+        filled = session.scalars(select(Forecast).order_by(Forecast.target_time)).all()
+        assert [f.actual_count for f in filled] == [expected.get(f.target_time, 0) for f in filled]
+        assert sum(f.actual_count or 0 for f in filled) > 0
