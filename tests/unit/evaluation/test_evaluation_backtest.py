@@ -58,7 +58,8 @@ def test_small_backtest_scores_every_model_and_the_ensemble(posts_csv) -> None:
     summary = result.summary()
     assert set(summary) == set(models)
     for origin in plan.origins():
-        chosen = posts[(posts >= origin) & (posts < origin + timedelta(hours=24))]
+        begin = pd.Timestamp(origin)
+        chosen = posts[(posts >= begin) & (posts < begin + pd.Timedelta(hours=24))]
         outcome = next(o for o in result.of("hour_of_day_mean") if o.origin == origin)
         assert outcome.score.total_actual == len(chosen)
         assert outcome.samples.shape == (200, 24)
