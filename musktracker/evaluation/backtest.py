@@ -4,7 +4,8 @@ before it, forecast the next `horizon` hours, and score the forecast against wha
 Windows end at the as-of time and step back by `step`, so any past moment can be replayed.
 Windows run in parallel worker processes (each fits every model for its window); the
 ensemble is then formed in the parent from its members' forecasts of the same window, with
-weights chosen on the windows whose targets ended before that window began (no peeking).
+weights chosen on the windows whose targets ended before that window began (no peeking);
+its members are the ensemble's default members among the models run (all of them if none).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from musktracker.evaluation.metrics import WindowScore, score_forecast, summariz
 from musktracker.features.build import EventWindow
 from musktracker.forecasting.errors import ForecastError
 from musktracker.models.base import ModelError, PredictiveDistribution
-from musktracker.models.ensemble import mixture, walk_forward_weights
+from musktracker.models.ensemble import DEFAULT_MEMBERS, mixture, walk_forward_weights
 from musktracker.models.history import history_from_posts
 from musktracker.models.registry import create_model
 from musktracker.utc import HOUR
@@ -233,7 +234,8 @@ def run_backtest(
             if on_progress is not None:
                 on_progress(done, len(tasks))
     if ENSEMBLE in models:
-        _ensemble_outcomes(result, members)
+        defaults = [m.strip() for m in DEFAULT_MEMBERS.split(",")]
+        _ensemble_outcomes(result, [m for m in members if m in defaults] or members)
     return result, final_seconds
 
 
