@@ -6,16 +6,16 @@ Intensity (time t in hours since the start of the training window):
     mu(t)     = exp(x_h(t) . theta)        (piecewise constant per hourly bucket h)
 
 x_h holds one-hot hour of day, day of week (Monday is the reference), the event intensity of
-the hour and a linear trend; alpha is the branching ratio (expected offspring per post) and
-delta the decay rate per hour. Log-likelihood on [0, T):
+the hour and optionally a linear trend; alpha is the branching ratio (expected offspring per
+post) and delta the decay rate per hour. Log-likelihood on [0, T):
 
     sum_i log lambda(t_i) - sum_h mu_h - alpha * sum_i (1 - exp(-delta (T - t_i)))
 
-The excitation sums A_i = sum_{j<i} exp(-delta (t_i - t_j)) follow the O(n) recursion
+The excitation sums A_i = sum_{j<i} exp(-delta (t_i - t_{j})) follow the O(n) recursion
 A_i = exp(-delta (t_i - t_{i-1})) (1 + A_{i-1}), and their derivative in delta a similar one;
-both are solved as bidiagonal linear systems in one LAPACK call each, so the likelihood and
-its analytic gradient cost a few vectorised passes and no Python loop over posts. Equal timestamps
-are fine: a tied earlier post simply excites with weight 1.
+both are one bidiagonal linear system solved in a single LAPACK call, so the likelihood and
+its analytic gradient cost a few vectorised passes and no Python loop over posts. Equal
+timestamps are fine: a tied earlier post simply excites with weight 1.
 """
 
 from __future__ import annotations
@@ -311,9 +311,11 @@ class HawkesModel(VolumeModel):
     decaying amount that is the same for every post (branching ratio alpha < 1, decay rate
     delta), on top of a baseline that depends only on hour of day, day of week, exogenous
     event intensity and (optionally) a log-linear trend, all fitted jointly by maximum
-    likelihood. Forecasts simulate forward from the excitation left by the observed posts, so
-    a burst in progress raises the next hours. Each path's baseline is scaled by a level
-    factor (see level.py) because the level drifts beyond what the trend captures.
+    likelihood (on the last `fit_days` only when it is positive). Forecasts simulate forward
+    from the excitation left by the observed posts, so a burst in progress raises the next
+    hours. Because the level drifts, the forecast baseline is rescaled by the observed /
+    expected posts over the last `level_days`, and each path's baseline by a level factor
+    (see level.py).
     """
 
     name = "hawkes"
