@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from musktracker.db.dialect import upsert
@@ -212,16 +212,16 @@ def observed_posts(
     """Posts (of the rule's kinds, not deleted) created in [start, end)."""
     if end <= start:
         return 0
-    rows = session.scalars(
-        select(RawTweet.id).where(
+    count = session.scalar(
+        select(func.count()).where(
             RawTweet.account_id == account_id,
             RawTweet.is_deleted.is_(False),
             RawTweet.kind.in_([k.value for k in rule.kinds]),
             RawTweet.created_at >= start,
             RawTweet.created_at < end,
         )
-    ).all()
-    return len(rows)
+    )
+    return int(count or 0)
 
 
 def window_forecast(
