@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from musktracker.features.build import EventWindow
 from musktracker.models.base import History, ModelError, NotFittedError, PredictiveDistribution
+from musktracker.models.history import history_from_posts
 from musktracker.models.registry import (
     UnknownModelError,
     create_model,
@@ -83,8 +87,6 @@ def test_predict_before_fit_and_bad_horizon() -> None:
 
 
 def test_predictive_distribution_summaries() -> None:
-    from datetime import UTC, datetime
-
     samples = np.array([[0, 1, 5], [2, 1, 5], [4, 1, 6], [6, 1, 7]])
     dist = PredictiveDistribution(datetime(2026, 1, 1, tzinfo=UTC), samples)
     assert np.allclose(dist.mean, [3.0, 1.0, 5.75])
@@ -99,3 +101,17 @@ def test_predictive_distribution_summaries() -> None:
         dist.total(0, 4)
     with pytest.raises(ModelError, match="negative"):
         PredictiveDistribution(dist.start, -samples)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_models_fit_and_forecast_with_exogenous_events(
+    name: str, post_times: pd.DatetimeIndex
+) -> None:
+    end = datetime(2026, 2, 1, tzinfo=UTC)
+    events = [
+        EventWindow(end - timedelta(days=3), end - timedelta(days=2), 1.0),
+        EventWindow(end + timedelta(hours=5), end + timedelta(hours=8), 2.0),
+    ]
+    history = history_from_posts(post_times, end, 30, events)
+    forecast = create_model(name, **_hyperparameters(name)).fit(history).predict(24, 200, 0)
+    assert forecast.samples.shape == (200, 24) and np.all(np.isfinite(forecast.mean))
