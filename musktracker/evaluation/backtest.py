@@ -27,7 +27,12 @@ from musktracker.evaluation.metrics import WindowScore, score_forecast, summariz
 from musktracker.features.build import EventWindow
 from musktracker.forecasting.errors import ForecastError
 from musktracker.models.base import ModelError, PredictiveDistribution
-from musktracker.models.ensemble import DEFAULT_MEMBERS, mixture, walk_forward_weights
+from musktracker.models.ensemble import (
+    DEFAULT_MEMBERS,
+    mixture,
+    walk_forward_weights,
+    weights_from_forecasts,
+)
 from musktracker.models.history import history_from_posts
 from musktracker.models.registry import create_model
 from musktracker.utc import HOUR
@@ -77,6 +82,8 @@ class BacktestResult:
     plan: BacktestPlan
     outcomes: list[WindowOutcome] = field(default_factory=list)
     failures: dict[tuple[str, datetime], str] = field(default_factory=dict)
+    # CRPS-optimal ensemble weights from every window (all ended by as_of): for forecasts
+    ensemble_weights: dict[str, float] = field(default_factory=dict)
 
     def models(self) -> list[str]:
         return sorted({o.model for o in self.outcomes})
@@ -181,6 +188,8 @@ def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
         rng = np.random.default_rng(plan.seed + 7919 * (k + 1))
         forecast = mixture(windows[k], weights, rng, plan.n_samples)
         result.outcomes.append(_outcome(ENSEMBLE, origin, forecast, actuals[k], 0.0))
+    if windows:
+        result.ensemble_weights = weights_from_forecasts(list(zip(windows, actuals, strict=True)))
 
 
 def run_backtest(

@@ -138,5 +138,8 @@ def train_account(
     artifacts = {m: run_dir / f"{m}.pkl" for m in models if (run_dir / f"{m}.pkl").is_file()}
     with session_scope(engine) as session:
         params = {m: create_model(m).get_params() for m in models if m != ENSEMBLE}
+        if result.ensemble_weights:
+            weights = result.ensemble_weights
+            params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights}
         ids = store_backtest(session, account_id, result, params, artifacts, final_seconds, marked)
     return TrainReport(name, result, shifts, marked, ids)

@@ -106,9 +106,26 @@ def test_train_backtests_stores_and_reports(
         for r in rows:
             assert r.crps == pytest.approx(out["models"][r.model_name]["crps"])
             assert r.training_end_date == datetime.fromisoformat(AS_OF)
+            params = json.loads(r.hyperparameters or "{}")
+            assert params["backtest"]["windows"] == 3
             if r.model_name != "ensemble":
                 assert r.artifact_path and Path(r.artifact_path).is_file()
-                assert json.loads(r.hyperparameters or "{}")["backtest"]["windows"] == 3
+            else:
+                weights = params["model"]["weights"]
+                assert set(weights) <= {"hour_of_day_mean", "seasonal_naive_daily"}
+                assert sum(weights.values()) == pytest.approx(1.0)
+    # a later ensemble forecast uses those weights (no equal-weights fallback)
+    _run(runner, "forecast", "--model", "ensemble", "--as-of", AS_OF, "--samples", "100",
+         "--json")
+    with session_scope(imported) as session:
+        rows = session.scalars(
+            select(ModelMetadata)
+            .where(ModelMetadata.model_name == "ensemble")
+            .order_by(ModelMetadata.id)
+        ).all()
+        used = [json.loads(r.hyperparameters or "{}")["model"] for r in rows]
+        assert used[0]["weights"] == pytest.approx(used[-1]["weights"])
+        assert used[-1]["members"] == ",".join(sorted(used[0]["weights"]))
 
 
 def test_forecast_json_shape_storage_and_accuracy(imported: Engine, runner: CliRunner) -> None:
