@@ -7,6 +7,7 @@ never given defaults. `.env.example` lists every variable with a comment.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -99,6 +100,9 @@ class Settings(BaseSettings):
     )
     signals_metrics_port: int | None = Field(
         default=None, description="Serve Prometheus metrics on this port during run/dispatch."
+    )
+    artifact_dir: Path = Field(
+        default=Path("artifacts"), description="Where fitted volume-model artifacts are saved."
     )
 
     @field_validator("log_level", mode="before")

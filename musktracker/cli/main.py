@@ -9,10 +9,12 @@ from musktracker.cli import (
     archive,
     buckets,
     enrich,
+    evaluate_forecasts,
     forecast,
     ingest,
     migrate,
     quickstart,
+    regimes,
     signals,
     status,
     train,
@@ -31,7 +33,17 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(enrich.app, name="enrich")
 app.add_typer(buckets.app, name="buckets")
 app.add_typer(signals.app, name="signals")
-for module in (quickstart, archive, status, ingest, train, forecast, x_emulator):
+for module in (
+    quickstart,
+    archive,
+    status,
+    ingest,
+    train,
+    forecast,
+    regimes,
+    evaluate_forecasts,
+    x_emulator,
+):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
 

@@ -16,8 +16,10 @@ from musktracker.accounts import AccountError
 from musktracker.config import Settings, SettingsError, get_settings
 from musktracker.db.session import DatabaseNotReadyError, get_engine, require_schema
 from musktracker.enrich.events import EventError
+from musktracker.forecasting.errors import ForecastError
 from musktracker.ingest.archive import ArchiveError
 from musktracker.logging import configure_logging
+from musktracker.models.base import ModelError
 from musktracker.utc import NaiveDatetimeError
 
 console = Console(soft_wrap=True)
@@ -33,6 +35,8 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     NaiveDatetimeError,
     SettingsError,
     DatabaseNotReadyError,
+    ForecastError,
+    ModelError,
 )
 
 P = ParamSpec("P")

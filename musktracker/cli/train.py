@@ -1,28 +1,120 @@
-"""`musktracker train`: not implemented yet (issue #3)."""
+"""`musktracker train`: rolling backtests of the volume models, stored and ranked by CRPS."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
 
-from musktracker.cli.runtime import not_implemented
+from musktracker.accounts import get_account
+from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.db.session import session_scope
+from musktracker.evaluation.backtest import BacktestPlan
+from musktracker.evaluation.training import TrainReport, parse_models, train_account
+from musktracker.forecasting.generate import default_as_of, parse_as_of, parse_horizon
+from musktracker.utc import floor_hour
+
+DEFAULT_ACCOUNT = "elonmusk"
+TABLE_WIDTH = 120  # wide enough for every column even when output is piped
 
 
+def _print_table(report: TrainReport) -> None:
+    plan = report.result.plan
+    table = Table(
+        title=f"@{report.account}: {plan.windows} windows of {plan.horizon} h, "
+        f"{plan.train_days:g} days of training, as of {plan.as_of:%Y-%m-%d %H:%M}Z "
+        "(sorted by CRPS; * = best baseline)"
+    )
+    for column in ("model", "CRPS", "log score", "MAE", "RMSE", "MAPE %", "95% cover",
+                   "total MAE", "total CRPS", "fit s"):
+        if column == "model":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
+    best_baseline = report.best_baseline()
+    for name, row in report.ranking():
+        table.add_row(
+            f"{name}{' *' if name == best_baseline else ''}",
+            f"{row['crps']:.3f}", f"{row['log_score']:.3f}", f"{row['mae']:.2f}",
+            f"{row['rmse']:.2f}", f"{row['mape']:.1f}", f"{100 * row['coverage_95']:.0f}%",
+            f"{row['total_mae']:.1f}", f"{row['total_crps']:.1f}", f"{row['fit_seconds']:.2f}",
+        )
+    Console(width=max(console.width, TABLE_WIDTH)).print(table)
+    if report.shifted_origins:
+        marked = ", ".join(f"{o:%Y-%m-%d %H:%M}Z" for o in sorted(report.shifted_origins))
+        console.print(f"windows after a detected regime shift: {marked}")
+    for (model, origin), message in sorted(report.result.failures.items()):
+        console.print(f"[yellow]{model} failed on the window at {origin:%Y-%m-%d %H:%M}Z:[/] "
+                      f"{message}")
+
+
+@handle_errors
 def train(
-    account: str | None = typer.Option(None, "--account", "-a", help="Tracked account."),
+    account: str = typer.Option(DEFAULT_ACCOUNT, "--account", "-a", help="Tracked account."),
+    model: str = typer.Option("all", "--model", "-m", help="`all` or a comma list of models."),
+    backtest_windows: int = typer.Option(12, "--backtest-windows", min=1, max=500,
+                                         help="Number of rolling windows."),
+    train_days: float = typer.Option(30.0, "--train-days", help="Days of history per fit."),
+    horizon: str = typer.Option("24h", "--horizon", help="Forecast length per window (24h, 7d)."),
+    step: str = typer.Option("1d", "--step", help="Distance between window origins (1d, 12h)."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="ISO time the last window ends at (default: end of the data)."
+    ),
+    samples: int = typer.Option(1000, "--samples", min=10, help="Sample paths per forecast."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Parallel worker processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    report: Path | None = typer.Option(None, "--report", help="Write forecast-vs-actual PNG."),
 ) -> None:
-    """Fit volume models with rolling backtests.
+    """Fit every model on rolling windows that end at --as-of, score each window's forecast
+    (RMSE, MAE, MAPE, CRPS, log score, 95% coverage, window totals), store the results and
+    the final fits, and print them ranked by CRPS.
 
-    Not implemented yet: exits with code 2.
-
-    Example: musktracker train --model all --backtest-windows 12
+    Example: musktracker train --model all --backtest-windows 12 --as-of 2026-02-01T00:00Z
     """
-    raise not_implemented("train", 3)
+    models = parse_models(model)
+    hours = parse_horizon(horizon)
+    step_hours = parse_horizon(step, "--step")
+    if not train_days > 0:
+        raise fail(f"--train-days {train_days}: must be positive")
+    if report is not None and report.suffix.lower() != ".png":
+        raise fail(f"--report {str(report)!r}: the report is a PNG file (name it *.png)")
+    moment = floor_hour(parse_as_of(as_of)) if as_of is not None else None
+    engine = database()
+    if moment is None:
+        with session_scope(engine) as session:
+            moment = default_as_of(session, get_account(session, account).id)
+    plan = BacktestPlan(moment, backtest_windows, train_days, hours,
+                        timedelta(hours=step_hours), samples)
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=as_json, disable=as_json,
+    ) as progress:
+        task = progress.add_task(f"backtesting {len(models)} models", total=None)
+        result = train_account(
+            engine, account, plan, models, settings().artifact_dir, workers=workers,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        _print_table(result)
+    if report is not None:
+        from musktracker.forecasting.plots import backtest_report
+
+        best = result.ranking()[0][0]
+        backtest_report(result.result, result.shifted_origins, report, best,
+                        f"@{result.account}: backtest windows ({best} shaded)")
+        if not as_json:
+            console.print(f"report written to {report}")
 
 
 app = typer.Typer()
-app.command(
-    name="train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)(train)
+app.command(name="train")(train)
 
 if __name__ == "__main__":
     app()

@@ -206,6 +206,14 @@ class ModelMetadata(Base):
     mape: Mapped[float | None] = mapped_column(Float)
     log_likelihood: Mapped[float | None] = mapped_column(Float)
     artifact_path: Mapped[str | None] = mapped_column(String(512))
+    # Backtest summary (migration 0002_volume): proper scores and 7-day/window-total errors.
+    crps: Mapped[float | None] = mapped_column(Float)
+    log_score: Mapped[float | None] = mapped_column(Float)
+    coverage_95: Mapped[float | None] = mapped_column(Float)
+    total_mae: Mapped[float | None] = mapped_column(Float)
+    total_crps: Mapped[float | None] = mapped_column(Float)
+    fit_seconds: Mapped[float | None] = mapped_column(Float)
+    backtest_windows: Mapped[int | None] = mapped_column(Integer)
 
 
 class Forecast(Base):
@@ -388,3 +396,65 @@ class SignalCheckpoint(Base):
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+class BacktestResult(Base):
+    """One model's scores on one rolling-backtest window (see evaluation/backtest.py)."""
+
+    __tablename__ = "backtest_results"
+    __table_args__ = (
+        UniqueConstraint("run_id", "model_name", "window_start", name="uq_backtest_window"),
+        Index("idx_backtest_account_model_end", "account_id", "model_name", "window_end"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    )
+    model_metadata_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_metadata.id", ondelete="SET NULL")
+    )
+    run_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    model_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    train_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    rmse: Mapped[float] = mapped_column(Float, nullable=False)
+    mae: Mapped[float] = mapped_column(Float, nullable=False)
+    mape: Mapped[float] = mapped_column(Float, nullable=False)
+    crps: Mapped[float] = mapped_column(Float, nullable=False)
+    log_score: Mapped[float] = mapped_column(Float, nullable=False)
+    coverage_95: Mapped[float] = mapped_column(Float, nullable=False)
+    total_actual: Mapped[int] = mapped_column(Integer, nullable=False)
+    total_mean: Mapped[float] = mapped_column(Float, nullable=False)
+    total_mae: Mapped[float] = mapped_column(Float, nullable=False)
+    total_mape: Mapped[float] = mapped_column(Float, nullable=False)
+    total_crps: Mapped[float] = mapped_column(Float, nullable=False)
+    total_coverage_95: Mapped[float] = mapped_column(Float, nullable=False)
+    fit_seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    after_regime_shift: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class RegimeShift(Base):
+    """A detected lasting change in posting level (see evaluation/regimes.py)."""
+
+    __tablename__ = "regime_shifts"
+    __table_args__ = (
+        UniqueConstraint("account_id", "rule", "count_rule", "change_at", name="uq_regime_shift"),
+        CheckConstraint("direction IN ('up', 'down')", name="ck_regime_shifts_direction"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    )
+    rule: Mapped[str] = mapped_column(String(32), nullable=False)
+    count_rule: Mapped[str] = mapped_column(String(64), nullable=False)
+    change_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    direction: Mapped[str] = mapped_column(String(8), nullable=False)
+    level_before: Mapped[float | None] = mapped_column(Float)
+    level_after: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from musktracker.features.buckets import Span, refresh_buckets
 from musktracker.features.build import refresh_after_buckets
+from musktracker.forecasting.accuracy import fill_actuals
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class RefreshResult:
 def refresh_after_posts(
     session: Session, account_id: int, span: tuple[datetime, datetime]
 ) -> RefreshResult:
-    """Recompute the buckets that posts in `span` touch, then every feature they reach."""
+    """Recompute the buckets that posts in `span` touch, then every feature they reach, then
+    the actual counts of stored forecasts for those hours."""
     hourly = refresh_buckets(session, account_id, span[0], span[1])
-    return RefreshResult(hourly, refresh_after_buckets(session, account_id, hourly))
+    result = RefreshResult(hourly, refresh_after_buckets(session, account_id, hourly))
+    fill_actuals(session, account_id, hourly)
+    return result

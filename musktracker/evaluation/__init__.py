@@ -1,0 +1,1 @@
+"""Scoring forecasts: metrics, rolling backtests and regime detection."""

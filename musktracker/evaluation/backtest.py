@@ -1,0 +1,256 @@
+"""Rolling-origin backtests: refit every model at each window origin on the `train_days`
+before it, forecast the next `horizon` hours, and score the forecast against what happened.
+
+Windows end at the as-of time and step back by `step`, so any past moment can be replayed.
+Windows run in parallel worker processes (each fits every model for its window); the
+ensemble is then formed in the parent from its members' forecasts of the same window, with
+weights chosen on the windows whose targets ended before that window began (no peeking);
+its members are the ensemble's default members among the models run (all of them if none).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from musktracker.evaluation.metrics import WindowScore, score_forecast, summarize
+from musktracker.features.build import EventWindow
+from musktracker.forecasting.errors import ForecastError
+from musktracker.models.base import ModelError, PredictiveDistribution
+from musktracker.models.ensemble import (
+    DEFAULT_MEMBERS,
+    mixture,
+    walk_forward_weights,
+    weights_from_forecasts,
+)
+from musktracker.models.history import history_from_posts
+from musktracker.models.registry import create_model
+from musktracker.utc import HOUR
+
+ENSEMBLE = "ensemble"
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """Where the windows lie: the last one ends at `as_of`, earlier ones every `step`."""
+
+    as_of: datetime
+    windows: int = 12
+    train_days: float = 30.0
+    horizon: int = 24  # hours
+    step: timedelta = timedelta(days=1)
+    n_samples: int = 1000
+    seed: int = 0
+
+    def origins(self) -> list[datetime]:
+        """Forecast start of every window, oldest first."""
+        last = self.as_of - self.horizon * HOUR
+        return [last - k * self.step for k in reversed(range(self.windows))]
+
+    @property
+    def first_training_start(self) -> datetime:
+        return self.origins()[0] - timedelta(days=self.train_days)
+
+
+@dataclass(frozen=True)
+class WindowOutcome:
+    """One model's forecast of one window, scored; the samples feed the ensemble."""
+
+    model: str
+    origin: datetime
+    samples: NDArray[np.int64]
+    mean: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    actual: NDArray[np.int64]
+    score: WindowScore
+    fit_seconds: float
+
+
+@dataclass
+class BacktestResult:
+    plan: BacktestPlan
+    outcomes: list[WindowOutcome] = field(default_factory=list)
+    failures: dict[tuple[str, datetime], str] = field(default_factory=dict)
+    # CRPS-optimal ensemble weights from every window (all ended by as_of): for forecasts
+    ensemble_weights: dict[str, float] = field(default_factory=dict)
+
+    def models(self) -> list[str]:
+        return sorted({o.model for o in self.outcomes})
+
+    def of(self, model: str) -> list[WindowOutcome]:
+        return sorted((o for o in self.outcomes if o.model == model), key=lambda o: o.origin)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Pooled metrics per model (see metrics.summarize) plus mean fit seconds."""
+        table = {}
+        for model in self.models():
+            outcomes = self.of(model)
+            row = summarize([o.score for o in outcomes])
+            row["fit_seconds"] = float(np.mean([o.fit_seconds for o in outcomes]))
+            row["windows"] = float(len(outcomes))
+            table[model] = row
+        return table
+
+
+@dataclass(frozen=True)
+class _Task:
+    origin: datetime
+    models: tuple[tuple[str, dict[str, Any]], ...]
+    train_days: float
+    horizon: int
+    n_samples: int
+    seed: int
+    actual: NDArray[np.int64] | None  # None: final fit, nothing to score
+    artifact_dir: Path | None
+
+
+_POSTS: pd.DatetimeIndex | None = None
+_EVENTS: list[EventWindow] = []
+
+
+def _init_worker(posts: pd.DatetimeIndex, events: list[EventWindow]) -> None:
+    global _POSTS, _EVENTS
+    _POSTS, _EVENTS = posts, events
+
+
+def _outcome(
+    name: str, origin: datetime, forecast: PredictiveDistribution, actual: NDArray[np.int64],
+    fit_seconds: float,
+) -> WindowOutcome:
+    lower, upper = forecast.interval(0.95)
+    return WindowOutcome(
+        model=name,
+        origin=origin,
+        samples=forecast.samples,
+        mean=np.asarray(forecast.mean, dtype="float64"),
+        lower=np.asarray(lower, dtype="float64"),
+        upper=np.asarray(upper, dtype="float64"),
+        actual=actual,
+        score=score_forecast(forecast, actual),
+        fit_seconds=fit_seconds,
+    )
+
+
+def _run_task(task: _Task) -> tuple[list[WindowOutcome], dict[str, str], dict[str, float]]:
+    """Fit and forecast every model for one window origin (in a worker process)."""
+    assert _POSTS is not None, "worker not initialised"
+    outcomes: list[WindowOutcome] = []
+    failures: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    try:
+        history = history_from_posts(_POSTS, task.origin, task.train_days, _EVENTS)
+    except ModelError as exc:
+        return [], {name: str(exc) for name, _ in task.models}, {}
+    for i, (name, params) in enumerate(task.models):
+        try:
+            began = time.perf_counter()
+            model = create_model(name, **params).fit(history)
+            seconds[name] = time.perf_counter() - began
+            if task.actual is None:
+                if task.artifact_dir is not None:
+                    model.save(task.artifact_dir / f"{name}.pkl")
+                continue
+            forecast = model.predict(task.horizon, task.n_samples, seed=task.seed + i)
+        except (ModelError, ValueError, np.linalg.LinAlgError) as exc:
+            failures[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        outcomes.append(_outcome(name, task.origin, forecast, task.actual, seconds[name]))
+    return outcomes, failures, seconds
+
+
+def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
+    """Score the ensemble on every window with weights fitted (CRPS-optimal mixture) on the
+    windows whose targets ended before that window began; the first window weighs equally.
+    Members are rebuilt from their samples, so the mixture's log score uses their
+    sample-smoothed probabilities."""
+    plan = result.plan
+    by_model = {m: {o.origin: o for o in result.of(m)} for m in members}
+    origins = [o for o in plan.origins() if all(o in by_model[m] for m in members)]
+    # members that failed on a window leave the ensemble out of that window
+    windows = [
+        {m: PredictiveDistribution(o, by_model[m][o].samples) for m in members} for o in origins
+    ]
+    actuals = [by_model[members[0]][o].actual for o in origins]
+    for k, (origin, weights) in enumerate(
+        zip(origins, walk_forward_weights(windows, actuals), strict=True)
+    ):
+        rng = np.random.default_rng(plan.seed + 7919 * (k + 1))
+        forecast = mixture(windows[k], weights, rng, plan.n_samples)
+        result.outcomes.append(_outcome(ENSEMBLE, origin, forecast, actuals[k], 0.0))
+    if windows:
+        result.ensemble_weights = weights_from_forecasts(list(zip(windows, actuals, strict=True)))
+
+
+def run_backtest(
+    plan: BacktestPlan,
+    posts: pd.DatetimeIndex,
+    events: list[EventWindow],
+    models: Sequence[str],
+    hyperparameters: dict[str, dict[str, Any]] | None = None,
+    workers: int | None = None,
+    artifact_dir: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[BacktestResult, dict[str, float]]:
+    """Run every window (and, with `artifact_dir`, a final fit on the `train_days` before
+    `as_of` whose artifacts are saved there). Returns the result and final fit seconds."""
+    params = hyperparameters or {}
+    members = [m for m in models if m != ENSEMBLE]
+    if ENSEMBLE in models and not members:
+        raise ForecastError("--model: the ensemble needs other models in the same backtest")
+    spec = tuple((m, params.get(m, {})) for m in members)
+    counts = _hourly(posts, plan.first_training_start, plan.as_of)
+    tasks = [
+        _Task(
+            origin,
+            spec,
+            plan.train_days,
+            plan.horizon,
+            plan.n_samples,
+            plan.seed,
+            counts.loc[origin : origin + (plan.horizon - 1) * HOUR].to_numpy(dtype="int64"),
+            None,
+        )
+        for origin in plan.origins()
+    ]
+    if artifact_dir is not None:
+        tasks.append(
+            _Task(plan.as_of, spec, plan.train_days, plan.horizon, 1, plan.seed, None, artifact_dir)
+        )
+    result = BacktestResult(plan)
+    final_seconds: dict[str, float] = {}
+    workers = workers or min(len(tasks), os.cpu_count() or 1)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(posts, events)) as pool:
+        futures = {pool.submit(_run_task, task): task for task in tasks}
+        for done, future in enumerate(as_completed(futures), start=1):
+            task = futures[future]
+            outcomes, failures, seconds = future.result()
+            result.outcomes.extend(outcomes)
+            for name, message in failures.items():
+                result.failures[(name, task.origin)] = message
+            if task.actual is None:
+                final_seconds = seconds
+            if on_progress is not None:
+                on_progress(done, len(tasks))
+    if ENSEMBLE in models:
+        defaults = [m.strip() for m in DEFAULT_MEMBERS.split(",")]
+        _ensemble_outcomes(result, [m for m in members if m in defaults] or members)
+    return result, final_seconds
+
+
+def _hourly(posts: pd.DatetimeIndex, start: datetime, end: datetime) -> pd.Series:
+    """Dense hourly counts of `posts` for bucket starts in [start, end)."""
+    index = pd.date_range(start, end - HOUR, freq="h", tz="UTC")
+    chosen = posts[(posts >= pd.Timestamp(start)) & (posts < pd.Timestamp(end))]
+    counts = pd.Series(1, index=chosen.floor("h")).groupby(level=0).sum()
+    return counts.reindex(index, fill_value=0).astype("int64")

@@ -1,0 +1,150 @@
+"""Backtest results in the database: one model_metadata row per model and run (with the
+pooled metrics and the final fit's artifact), one backtest_results row per model and window,
+and the queries that read them back (best model, ensemble weights)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from musktracker.db.models import BacktestResult as BacktestRow
+from musktracker.db.models import ModelMetadata
+from musktracker.evaluation.backtest import BacktestResult
+from musktracker.utc import HOUR, utcnow
+
+
+def model_version(as_of: datetime) -> str:
+    """A model version names the as-of time it was trained for."""
+    return as_of.strftime("%Y%m%dT%H%MZ")
+
+
+def store_backtest(
+    session: Session,
+    account_id: int,
+    result: BacktestResult,
+    hyperparameters: dict[str, dict[str, Any]],
+    artifacts: dict[str, Path],
+    final_seconds: dict[str, float],
+    shifted_origins: set[datetime],
+) -> dict[str, int]:
+    """Write the run; returns the model_metadata id of every model."""
+    plan = result.plan
+    run_id = uuid.uuid4().hex
+    summary = result.summary()
+    ids: dict[str, int] = {}
+    for name, row in summary.items():
+        artifact = artifacts.get(name)
+        meta = ModelMetadata(
+            account_id=account_id,
+            model_name=name,
+            model_version=model_version(plan.as_of),
+            trained_at=utcnow(),
+            training_start_date=plan.as_of - timedelta(days=plan.train_days),
+            training_end_date=plan.as_of,
+            hyperparameters=json.dumps(
+                {
+                    "model": hyperparameters.get(name, {}),
+                    "backtest": {
+                        "run_id": run_id,
+                        "windows": plan.windows,
+                        "train_days": plan.train_days,
+                        "horizon_hours": plan.horizon,
+                        "step_hours": plan.step / HOUR,
+                    },
+                },
+                sort_keys=True,
+            ),
+            rmse=row["rmse"],
+            mae=row["mae"],
+            mape=row["mape"],
+            crps=row["crps"],
+            log_score=row["log_score"],
+            coverage_95=row["coverage_95"],
+            total_mae=row["total_mae"],
+            total_crps=row["total_crps"],
+            fit_seconds=final_seconds.get(name, row["fit_seconds"]),
+            backtest_windows=int(row["windows"]),
+            artifact_path=str(artifact) if artifact is not None else None,
+        )
+        session.add(meta)
+        session.flush()
+        ids[name] = meta.id
+        session.add_all(
+            BacktestRow(
+                account_id=account_id,
+                model_metadata_id=meta.id,
+                run_id=run_id,
+                model_name=name,
+                as_of=plan.as_of,
+                train_start=o.origin - timedelta(days=plan.train_days),
+                window_start=o.origin,
+                window_end=o.origin + plan.horizon * HOUR,
+                total_actual=o.score.total_actual,
+                fit_seconds=o.fit_seconds,
+                after_regime_shift=o.origin in shifted_origins,
+                **{
+                    k: getattr(o.score, k)
+                    for k in (
+                        "rmse", "mae", "mape", "crps", "log_score", "coverage_95",
+                        "total_mean", "total_mae", "total_mape", "total_crps",
+                        "total_coverage_95",
+                    )
+                },
+            )
+            for o in result.of(name)
+        )
+    return ids
+
+
+def latest_backtest(
+    session: Session, account_id: int, as_of: datetime
+) -> list[ModelMetadata]:
+    """Model rows of the newest backtest whose training ended at or before `as_of`."""
+    newest = session.scalar(
+        select(func.max(ModelMetadata.training_end_date)).where(
+            ModelMetadata.account_id == account_id,
+            ModelMetadata.crps.is_not(None),
+            ModelMetadata.training_end_date <= as_of,
+        )
+    )
+    if newest is None:
+        return []
+    rows = session.scalars(
+        select(ModelMetadata)
+        .where(
+            ModelMetadata.account_id == account_id,
+            ModelMetadata.crps.is_not(None),
+            ModelMetadata.training_end_date == newest,
+        )
+        .order_by(ModelMetadata.trained_at.desc())
+    ).all()
+    newest_per_model: dict[str, ModelMetadata] = {}
+    for row in rows:
+        newest_per_model.setdefault(row.model_name, row)
+    return list(newest_per_model.values())
+
+
+def past_window_crps(
+    session: Session, account_id: int, members: list[str], as_of: datetime, limit: int = 14
+) -> dict[str, list[float]]:
+    """Each member's CRPS on the newest stored backtest windows that ended by `as_of`."""
+    past: dict[str, list[float]] = {}
+    for name in members:
+        rows = session.scalars(
+            select(BacktestRow.crps)
+            .where(
+                BacktestRow.account_id == account_id,
+                BacktestRow.model_name == name,
+                BacktestRow.window_end <= as_of,
+            )
+            .order_by(BacktestRow.window_end.desc(), BacktestRow.created_at.desc())
+            .limit(limit)
+        ).all()
+        past[name] = list(rows)
+    return past

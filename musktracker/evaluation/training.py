@@ -1,0 +1,145 @@
+"""`train` as a function: load an account's posts as of a moment, run the rolling backtest of
+the chosen models, mark windows after regime shifts, store everything, return the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from musktracker.accounts import get_account
+from musktracker.db.session import session_scope
+from musktracker.evaluation.backtest import ENSEMBLE, BacktestPlan, BacktestResult, run_backtest
+from musktracker.evaluation.regimes import RegimeShift, cusum_shifts
+from musktracker.evaluation.results import model_version, store_backtest
+from musktracker.features.count_rule import ALL_KINDS, CountRule
+from musktracker.forecasting.errors import ForecastError
+from musktracker.models.ensemble import DEFAULT_MEMBERS
+from musktracker.models.history import load_history
+from musktracker.models.registry import BASELINES, create_model, model_names
+from musktracker.utc import HOUR
+
+REGIME_LOOKBACK = timedelta(days=90)  # history before the first window given to the detector
+
+
+@dataclass
+class TrainReport:
+    account: str
+    result: BacktestResult
+    shifts: list[RegimeShift]
+    shifted_origins: set[datetime]
+    metadata_ids: dict[str, int]
+
+    def ranking(self) -> list[tuple[str, dict[str, float]]]:
+        """Models by mean CRPS, best first."""
+        return sorted(self.result.summary().items(), key=lambda item: item[1]["crps"])
+
+    def best_baseline(self) -> str | None:
+        ranked = [name for name, _ in self.ranking() if name in BASELINES]
+        return ranked[0] if ranked else None
+
+    def as_json(self) -> dict[str, Any]:
+        plan = self.result.plan
+        keys = (
+            "rmse", "mae", "mape", "crps", "log_score", "coverage_95", "total_mae",
+            "total_crps", "fit_seconds",
+        )
+        windows = []
+        for origin in plan.origins():
+            scores = {
+                o.model: {"crps": o.score.crps, "mae": o.score.mae,
+                          "total_actual": o.score.total_actual, "total_mean": o.score.total_mean}
+                for o in self.result.outcomes
+                if o.origin == origin
+            }
+            windows.append(
+                {
+                    "train_start": (origin - timedelta(days=plan.train_days)).isoformat(),
+                    "start": origin.isoformat(),
+                    "end": (origin + plan.horizon * HOUR).isoformat(),
+                    "after_regime_shift": origin in self.shifted_origins,
+                    "models": scores,
+                }
+            )
+        return {
+            "account": self.account,
+            "as_of": plan.as_of.isoformat(),
+            "windows": windows,
+            "models": {
+                name: {k: row[k] for k in keys} for name, row in self.ranking()
+            },
+        }
+
+
+def parse_models(text: str) -> list[str]:
+    """`all` or a comma list of registry names; `ensemble` alone brings its default members."""
+    known = [*model_names()]
+    if ENSEMBLE not in known:
+        known.append(ENSEMBLE)
+    if text.strip().lower() == "all":
+        return known
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in chosen if name not in known]
+    if unknown or not chosen:
+        raise ForecastError(
+            f"--model {text!r}: unknown model {', '.join(unknown) or '(none given)'} "
+            f"(valid: all, {', '.join(known)})"
+        )
+    if chosen == [ENSEMBLE]:  # the ensemble alone still needs its members' forecasts
+        chosen = [*(m.strip() for m in DEFAULT_MEMBERS.split(",")), ENSEMBLE]
+    return list(dict.fromkeys(chosen))
+
+
+def shifted_origins(plan: BacktestPlan, shifts: Sequence[RegimeShift]) -> set[datetime]:
+    """Windows whose training data or target period straddles a detected level shift."""
+    marked = set()
+    for origin in plan.origins():
+        begin = origin - timedelta(days=plan.train_days)
+        end = origin + plan.horizon * HOUR
+        if any(begin <= s.change_at < end for s in shifts):
+            marked.add(origin)
+    return marked
+
+
+def train_account(
+    engine: Engine,
+    username: str,
+    plan: BacktestPlan,
+    models: Sequence[str],
+    artifact_dir: Path,
+    workers: int = 2,
+    rule: CountRule = ALL_KINDS,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> TrainReport:
+    """Backtest and store; reading and writing happen in separate short transactions, and
+    nothing is written unless every step before storing succeeded."""
+    with session_scope(engine) as session:
+        account = get_account(session, username)
+        account_id, name = account.id, account.username
+        span = plan.as_of - plan.first_training_start + REGIME_LOOKBACK
+        history = load_history(session, account_id, plan.as_of, span / timedelta(days=1), rule)
+    posts = pd.to_datetime(history.post_times, unit="s", utc=True)
+    shifts = cusum_shifts(history.counts)
+    marked = shifted_origins(plan, shifts)
+    run_dir = artifact_dir / str(account_id) / f"backtest-{model_version(plan.as_of)}"
+    result, final_seconds = run_backtest(
+        plan, pd.DatetimeIndex(posts), history.events, models, workers=workers,
+        artifact_dir=run_dir, on_progress=on_progress,
+    )
+    if not result.outcomes:
+        problems = "; ".join(f"{m}: {msg}" for (m, _), msg in list(result.failures.items())[:3])
+        raise ForecastError(f"no model could be backtested as of {plan.as_of.isoformat()}: "
+                            f"{problems}")
+    artifacts = {m: run_dir / f"{m}.pkl" for m in models if (run_dir / f"{m}.pkl").is_file()}
+    with session_scope(engine) as session:
+        params = {m: create_model(m).get_params() for m in models if m != ENSEMBLE}
+        if result.ensemble_weights:
+            weights = result.ensemble_weights
+            params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights}
+        ids = store_backtest(session, account_id, result, params, artifacts, final_seconds, marked)
+    return TrainReport(name, result, shifts, marked, ids)

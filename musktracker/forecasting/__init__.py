@@ -1,0 +1,1 @@
+"""Turning fitted models into stored forecasts, window/bracket probabilities and plots."""

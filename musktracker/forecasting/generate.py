@@ -1,0 +1,293 @@
+"""Forecasts as of any moment: choose the model, fit it on the posts before the as-of time
+(or reuse the artifact trained for exactly that moment), predict, and store the hourly rows.
+
+Nothing after the as-of time is read, so any past moment can be replayed with no earlier
+command. The as-of time is floored to the hour: forecasts are made for whole UTC hours.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from musktracker.db.dialect import upsert
+from musktracker.db.models import Forecast, ModelMetadata, RawTweet
+from musktracker.evaluation.backtest import ENSEMBLE
+from musktracker.evaluation.results import latest_backtest, model_version, past_window_crps
+from musktracker.features.buckets import bucket_span
+from musktracker.features.count_rule import ALL_KINDS, CountRule
+from musktracker.forecasting.brackets import WindowForecast, window_totals
+from musktracker.forecasting.errors import ForecastError
+from musktracker.models.base import History, PredictiveDistribution, VolumeModel
+from musktracker.models.ensemble import DEFAULT_MEMBERS, weights_from_crps
+from musktracker.models.history import load_history
+from musktracker.models.registry import create_model, load_model, model_names
+from musktracker.utc import HOUR, ensure_utc, floor_hour, parse_utc, utcnow
+
+QUANTILE_LEVELS: tuple[float, ...] = (
+    0.01,
+    0.025,
+    *(round(0.05 * k, 2) for k in range(1, 20)),
+    0.975,
+    0.99,
+)
+"""The 23 levels of public forecasting hubs: 0.01, 0.025, 0.05 to 0.95 by 0.05, 0.975, 0.99."""
+
+DEFAULT_MODEL = "negative_binomial"
+DEFAULT_TRAIN_DAYS = 30.0
+
+
+@dataclass
+class PreparedModel:
+    """A model fitted on `history`, with its model_metadata row."""
+
+    name: str
+    history: History
+    metadata: ModelMetadata
+    model: VolumeModel
+    notes: list[str] = field(default_factory=list)
+
+    def predict(self, horizon: int, n_samples: int, seed: int | None) -> PredictiveDistribution:
+        return self.model.predict(horizon, n_samples, seed=seed)
+
+
+def default_as_of(session: Session, account_id: int) -> datetime:
+    """End of the last hour that holds data (never later than the current hour's start)."""
+    span = bucket_span(session, account_id)
+    if span is None:
+        raise ForecastError("the account has no hourly buckets yet; import or ingest posts first")
+    return min(floor_hour(utcnow()), span[1] + HOUR)
+
+
+def resolve_model(
+    session: Session, account_id: int, requested: str, as_of: datetime
+) -> tuple[str, str | None]:
+    """The model to use and, when `best` had to fall back, why."""
+    if requested != "best":
+        if requested not in model_names() and requested != ENSEMBLE:
+            valid = ", ".join([*model_names(), "best"])
+            raise ForecastError(f"--model {requested!r} is not a model (valid: {valid})")
+        return requested, None
+    rows = latest_backtest(session, account_id, as_of)
+    if not rows:
+        return DEFAULT_MODEL, (
+            f"no backtest before {as_of.isoformat()}; using {DEFAULT_MODEL} "
+            "(run `musktracker train` to rank models)"
+        )
+    best = min(rows, key=lambda r: r.crps if r.crps is not None else np.inf)
+    return best.model_name, None
+
+
+def _metadata(
+    session: Session, account_id: int, name: str, history: History, params: dict[str, object]
+) -> ModelMetadata:
+    row = ModelMetadata(
+        account_id=account_id,
+        model_name=name,
+        model_version=model_version(history.end),
+        trained_at=utcnow(),
+        training_start_date=history.start,
+        training_end_date=history.end,
+        hyperparameters=json.dumps({"model": params}, sort_keys=True, default=str),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _stored_artifact(
+    session: Session, account_id: int, name: str, history: History
+) -> ModelMetadata | None:
+    """A model_metadata row with an artifact trained on exactly this history span."""
+    rows = session.scalars(
+        select(ModelMetadata)
+        .where(
+            ModelMetadata.account_id == account_id,
+            ModelMetadata.model_name == name,
+            ModelMetadata.training_end_date == history.end,
+            ModelMetadata.training_start_date == history.start,
+            ModelMetadata.artifact_path.is_not(None),
+        )
+        .order_by(ModelMetadata.trained_at.desc())
+    ).all()
+    for row in rows:
+        if row.artifact_path and Path(row.artifact_path).is_file():
+            return row
+    return None
+
+
+def _fitted(
+    session: Session,
+    account_id: int,
+    name: str,
+    history: History,
+    artifact_dir: Path,
+    params: dict[str, Any],
+) -> tuple[VolumeModel, ModelMetadata]:
+    stored = None if params else _stored_artifact(session, account_id, name, history)
+    if stored is not None and stored.artifact_path is not None:
+        return load_model(name, Path(stored.artifact_path)), stored
+    model = create_model(name, **params).fit(history)
+    row = _metadata(session, account_id, name, history, model.get_params())
+    path = artifact_dir / str(account_id) / f"{name}-{row.model_version}-{row.id}.pkl"
+    model.save(path)
+    row.artifact_path = str(path)
+    return model, row
+
+
+def _ensemble_params(
+    session: Session, account_id: int, as_of: datetime
+) -> tuple[dict[str, Any], list[str]]:
+    """The ensemble's weights: the CRPS-optimal weights of the newest backtest trained by
+    `as_of`; else its default members weighted by their CRPS on stored backtest windows that
+    ended by `as_of`; else equal weights (with a note)."""
+    for row in latest_backtest(session, account_id, as_of):
+        stored = json.loads(row.hyperparameters or "{}").get("model", {})
+        if row.model_name == ENSEMBLE and stored.get("weights"):
+            return {"members": stored["members"], "weights": stored["weights"]}, []
+    members = [m.strip() for m in DEFAULT_MEMBERS.split(",")]
+    past = {m: v for m, v in past_window_crps(session, account_id, members, as_of).items() if v}
+    if not past:
+        return {}, [
+            f"no stored backtest windows before {as_of.isoformat()}: the ensemble weighs its "
+            "default members equally (run `musktracker train` to weigh them by CRPS)"
+        ]
+    return {"members": ",".join(sorted(past)), "weights": weights_from_crps(past)}, []
+
+
+def prepare_model(
+    session: Session,
+    account_id: int,
+    name: str,
+    as_of: datetime,
+    train_days: float,
+    artifact_dir: Path,
+    rule: CountRule = ALL_KINDS,
+) -> PreparedModel:
+    """Fit (or load the artifact trained for exactly this span) `name` on the `train_days` of
+    posts before `as_of`."""
+    history = load_history(session, account_id, floor_hour(as_of), train_days, rule)
+    params: dict[str, Any] = {}
+    notes: list[str] = []
+    if name == ENSEMBLE:
+        params, notes = _ensemble_params(session, account_id, history.end)
+    model, row = _fitted(session, account_id, name, history, artifact_dir, params)
+    return PreparedModel(name, history, row, model, notes)
+
+
+def store_hourly(
+    session: Session, account_id: int, prepared: PreparedModel, forecast: PredictiveDistribution
+) -> int:
+    """Upsert one `forecasts` row per hour (mean and 95% bounds); returns rows written."""
+    lower, upper = forecast.interval(0.95)
+    now = utcnow()
+    rows = [
+        {
+            "account_id": account_id,
+            "model_metadata_id": prepared.metadata.id,
+            "forecast_time": prepared.history.end,
+            "target_time": target.to_pydatetime(),
+            "predicted_count": float(forecast.mean[i]),
+            "lower_bound_95": float(lower[i]),
+            "upper_bound_95": float(upper[i]),
+            "created_at": now,
+        }
+        for i, target in enumerate(forecast.target_times)
+    ]
+    upsert(
+        session,
+        Forecast,
+        rows,
+        key=["model_metadata_id", "forecast_time", "target_time"],
+        update=["predicted_count", "lower_bound_95", "upper_bound_95", "created_at"],
+    )
+    return len(rows)
+
+
+def observed_posts(
+    session: Session, account_id: int, start: datetime, end: datetime, rule: CountRule
+) -> int:
+    """Posts (of the rule's kinds, not deleted) created in [start, end)."""
+    if end <= start:
+        return 0
+    count = session.scalar(
+        select(func.count()).where(
+            RawTweet.account_id == account_id,
+            RawTweet.is_deleted.is_(False),
+            RawTweet.kind.in_([k.value for k in rule.kinds]),
+            RawTweet.created_at >= start,
+            RawTweet.created_at < end,
+        )
+    )
+    return int(count or 0)
+
+
+def window_forecast(
+    session: Session,
+    account_id: int,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    prepare: PreparedModel | None,
+    n_samples: int,
+    seed: int | None,
+    rule: CountRule = ALL_KINDS,
+) -> tuple[WindowForecast, PredictiveDistribution | None]:
+    """Distribution of posts in [start, end) seen from `as_of`: what is observed is counted,
+    only the rest is forecast (from the hour containing `as_of`)."""
+    start, end, as_of = ensure_utc(start), ensure_utc(end), ensure_utc(as_of)
+    observed = observed_posts(session, account_id, start, min(as_of, end), rule)
+    if as_of >= end or prepare is None:
+        return WindowForecast(start, end, observed, np.full(n_samples, observed, "int64")), None
+    first_hour = prepare.history.end
+    horizon = int(-(-(end - first_hour) // HOUR))
+    forecast = prepare.predict(horizon, n_samples, seed)
+    remainder = window_totals(
+        forecast.samples, forecast.target_times, max(start, as_of), end, seed=seed
+    )
+    return WindowForecast(start, end, observed, observed + remainder), forecast
+
+
+def parse_horizon(text: str, option: str = "--horizon") -> int:
+    """`24h`, `7d` or a number of hours, as whole hours (at least 1)."""
+    raw = text.strip().lower()
+    units = {"h": 1, "d": 24, "w": 168}
+    try:
+        hours = float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
+    except ValueError:
+        raise ForecastError(f"{option} {text!r} is not a duration such as 24h or 7d") from None
+    if hours < 1 or hours != int(hours):
+        raise ForecastError(f"{option} {text!r} must be a whole number of hours, at least 1")
+    return int(hours)
+
+
+def parse_as_of(text: str) -> datetime:
+    """`--as-of`: an ISO 8601 time with a zone."""
+    try:
+        return parse_utc(text, "--as-of")
+    except ValueError as exc:
+        raise ForecastError(str(exc)) from None
+
+
+def parse_window(text: str) -> tuple[datetime, datetime]:
+    """`START/END`, both ISO 8601 times with a zone, END after START."""
+    parts = text.split("/")
+    if len(parts) != 2:
+        raise ForecastError(
+            f"--window {text!r}: give START/END, e.g. 2026-02-20T17:00Z/2026-02-27T17:00Z"
+        )
+    try:
+        start = parse_utc(parts[0], "--window start")
+        end = parse_utc(parts[1], "--window end")
+    except ValueError as exc:
+        raise ForecastError(str(exc)) from None
+    if end <= start:
+        raise ForecastError(f"--window {text!r}: the end must be after the start")
+    return start, end

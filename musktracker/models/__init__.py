@@ -1,0 +1,1 @@
+"""Volume models behind one interface (base.py), by name in registry.py."""

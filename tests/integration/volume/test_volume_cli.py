@@ -1,0 +1,290 @@
+"""train, forecast, regimes and evaluate-forecasts end to end on real posts, against a real
+SQLite file and a real PostgreSQL schema. Small windows, few samples and cheap models keep
+them fast; the speed and accuracy goals live in benchmarks/backtest.py."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, inspect, select
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from musktracker.cli.main import app
+from musktracker.db import migrate
+from musktracker.db.models import (
+    BacktestResult,
+    Forecast,
+    ModelMetadata,
+    RawTweet,
+    RegimeShift,
+    TimeBucket,
+)
+from musktracker.db.session import get_engine, session_scope
+from musktracker.features.buckets import rebuild_buckets
+from musktracker.features.refresh import refresh_after_posts
+from musktracker.forecasting.generate import QUANTILE_LEVELS
+from musktracker.ingest.archive import PostRecord
+from musktracker.ingest.store import store_posts
+
+AS_OF = "2023-02-01T00:00:00+00:00"
+CHEAP = "hour_of_day_mean,seasonal_naive_daily"
+
+
+@pytest.fixture
+def imported(
+    cli_env: str, runner: CliRunner, posts_sample: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Engine]:
+    """A migrated database holding the first 3,000 real posts (2022-11-01 to 2023-02-19)."""
+    monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
+    assert runner.invoke(app, ["accounts", "add", "elonmusk"]).exit_code == 0
+    result = runner.invoke(app, ["import", str(posts_sample), "--account", "elonmusk"])
+    assert result.exit_code == 0, result.output
+    # On PostgreSQL the foundation's import reports 0 rows inserted (executemany rowcount),
+    # so it skips the bucket refresh; rebuilding makes both databases start alike.
+    rebuilt = runner.invoke(app, ["buckets", "rebuild", "--account", "elonmusk"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    yield get_engine(cli_env)
+
+
+def _run(runner: CliRunner, *args: str) -> Any:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _counts(engine: Engine) -> tuple[int, ...]:
+    with session_scope(engine) as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(table)) or 0
+            for table in (ModelMetadata, Forecast, BacktestResult, RegimeShift)
+        )
+
+
+def _posts_between(path: Path, start: datetime, end: datetime) -> int:
+    with path.open() as fh:
+        times = [datetime.fromisoformat(row["created_at"]) for row in csv.DictReader(fh)]
+    return sum(start <= t < end for t in times)
+
+
+def test_train_backtests_stores_and_reports(
+    imported: Engine, runner: CliRunner, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.png"
+    out = _run(
+        runner, "train", "--model", f"{CHEAP},ensemble", "--backtest-windows", "3",
+        "--train-days", "14", "--samples", "200", "--as-of", AS_OF, "--json",
+        "--report", str(report),
+    )
+    assert out["account"] == "elonmusk" and out["as_of"] == AS_OF
+    assert [w["end"] for w in out["windows"]][-1] == AS_OF
+    assert len(out["windows"]) == 3
+    assert set(out["models"]) == {"hour_of_day_mean", "seasonal_naive_daily", "ensemble"}
+    for row in out["models"].values():
+        assert set(row) == {
+            "rmse", "mae", "mape", "crps", "log_score", "coverage_95", "total_mae",
+            "total_crps", "fit_seconds",
+        }
+        assert row["crps"] > 0 and 0 <= row["coverage_95"] <= 1
+    crps = [row["crps"] for row in out["models"].values()]
+    assert crps == sorted(crps)
+    assert report.stat().st_size > 10_000
+    with session_scope(imported) as session:
+        assert session.scalar(select(func.count()).select_from(BacktestResult)) == 9
+        rows = session.scalars(select(ModelMetadata)).all()
+        assert {r.model_name for r in rows} == set(out["models"])
+        for r in rows:
+            assert r.crps == pytest.approx(out["models"][r.model_name]["crps"])
+            assert r.training_end_date == datetime.fromisoformat(AS_OF)
+            params = json.loads(r.hyperparameters or "{}")
+            assert params["backtest"]["windows"] == 3
+            if r.model_name != "ensemble":
+                assert r.artifact_path and Path(r.artifact_path).is_file()
+            else:
+                weights = params["model"]["weights"]
+                assert set(weights) <= {"hour_of_day_mean", "seasonal_naive_daily"}
+                assert sum(weights.values()) == pytest.approx(1.0)
+    # a later ensemble forecast uses those weights (no equal-weights fallback)
+    _run(runner, "forecast", "--model", "ensemble", "--as-of", AS_OF, "--samples", "100",
+         "--json")
+    with session_scope(imported) as session:
+        rows = session.scalars(
+            select(ModelMetadata)
+            .where(ModelMetadata.model_name == "ensemble")
+            .order_by(ModelMetadata.id)
+        ).all()
+        used = [json.loads(r.hyperparameters or "{}")["model"] for r in rows]
+        assert used[0]["weights"] == pytest.approx(used[-1]["weights"])
+        assert used[-1]["members"] == ",".join(sorted(used[0]["weights"]))
+
+
+def test_forecast_json_shape_storage_and_accuracy(imported: Engine, runner: CliRunner) -> None:
+    out = _run(
+        runner, "forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF, "--samples",
+        "300", "--json",
+    )
+    assert set(out) == {"account", "model", "as_of", "hours"}
+    assert out["as_of"] == AS_OF and len(out["hours"]) == 24
+    first = out["hours"][0]
+    assert first["target_time"] == AS_OF
+    assert list(first["quantiles"]) == [f"{q:g}" for q in QUANTILE_LEVELS]
+    assert len(first["quantiles"]) == 23 and "0.025" in first["quantiles"]
+    for hour in out["hours"]:
+        q = list(hour["quantiles"].values())
+        assert q == sorted(q)
+        assert hour["lower_95"] == hour["quantiles"]["0.025"]
+        assert hour["upper_95"] == hour["quantiles"]["0.975"]
+    with session_scope(imported) as session:
+        stored = session.scalars(select(Forecast).order_by(Forecast.target_time)).all()
+        assert len(stored) == 24
+        assert stored[0].predicted_count == pytest.approx(first["mean"])
+        assert all(f.actual_count is None for f in stored)
+    evaluation = _run(runner, "evaluate-forecasts", "--json")
+    assert evaluation["filled"] == 24
+    (model,) = evaluation["models"]
+    assert model["model"] == "hour_of_day_mean" and model["forecasts"] == 24
+    with session_scope(imported) as session:
+        pairs = session.execute(
+            select(Forecast.actual_count, TimeBucket.tweet_count).join(
+                TimeBucket,
+                (TimeBucket.bucket_start == Forecast.target_time)
+                & (TimeBucket.granularity == "hourly"),
+            )
+        ).all()
+        assert len(pairs) == 24 and all(a == b for a, b in pairs)
+
+
+def test_window_mode_counts_observed_posts_and_brackets_sum_to_one(
+    imported: Engine, runner: CliRunner, posts_sample: Path
+) -> None:
+    start = datetime(2023, 1, 27, 17, tzinfo=UTC)
+    end = start + timedelta(days=7)
+    as_of = datetime(2023, 1, 31, 9, 30, tzinfo=UTC)
+    window = f"{start.isoformat()}/{end.isoformat()}"
+    out = _run(
+        runner, "forecast", "--model", "hour_of_day_mean", "--window", window, "--as-of",
+        as_of.isoformat(), "--brackets", "0,150,200,250,300", "--samples", "400", "--json",
+    )
+    assert set(out) == {"window", "observed", "mean", "quantiles", "brackets"}
+    observed = _posts_between(posts_sample, start, as_of)
+    assert out["observed"] == observed > 0
+    assert out["quantiles"]["0.05"] >= observed and out["mean"] > observed
+    assert [(b["low"], b["high"]) for b in out["brackets"]] == [
+        (0, 149), (150, 199), (200, 249), (250, 299), (300, None),
+    ]
+    assert sum(b["probability"] for b in out["brackets"]) == pytest.approx(1.0)
+    # a window that is over: everything is observed, one bracket is certain
+    past = _run(
+        runner, "forecast", "--window", window, "--as-of", end.isoformat(), "--brackets", "20",
+        "--json",
+    )
+    total = _posts_between(posts_sample, start, end)
+    assert past["observed"] == total and past["mean"] == total
+    certain = [b for b in past["brackets"] if b["probability"] == 1.0]
+    assert len(certain) == 1 and certain[0]["low"] <= total
+    assert past["brackets"][0]["low"] == 0
+
+
+def test_as_of_replays_exactly_without_later_posts(imported: Engine, runner: CliRunner) -> None:
+    args = ("forecast", "--model", "seasonal_naive_daily", "--as-of", AS_OF, "--samples",
+            "300", "--seed", "5", "--json")
+    with_future = _run(runner, *args)
+    with session_scope(imported) as session:
+        session.execute(delete(ModelMetadata))
+        later = RawTweet.created_at >= datetime.fromisoformat(AS_OF)
+        session.execute(delete(RawTweet).where(later))
+        account_id = session.scalar(select(RawTweet.account_id).limit(1))
+        assert account_id is not None
+        rebuild_buckets(session, account_id)
+    assert _run(runner, *args) == with_future
+
+
+BAD_INPUT = [
+    (["forecast", "--model", "nope"], "--model 'nope'"),
+    (["forecast", "--as-of", "yesterday"], "--as-of 'yesterday'"),
+    (["forecast", "--as-of", "2023-02-01T00:00"], "--as-of"),
+    (["forecast", "--window", "2023-02-01T00:00Z/2023-01-01T00:00Z"], "--window"),
+    (["forecast", "--window", "2023-02-01T00:00Z"], "--window"),
+    (["forecast", "--brackets", "0,200,100"], "--brackets '0,200,100'"),
+    (["forecast", "--horizon", "soon"], "--horizon 'soon'"),
+    (["train", "--model", "hour_of_day_mean,bogus"], "bogus"),
+    (["train", "--step", "0h"], "--step"),
+    (["regimes", "--as-of", "2023-13-01T00:00Z"], "--as-of"),
+]
+
+
+def test_bad_input_names_the_option_and_changes_nothing(
+    imported: Engine, runner: CliRunner
+) -> None:
+    before = _counts(imported)
+    for args, message in BAD_INPUT:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert _counts(imported) == before, args
+
+
+def test_regimes_alert_once_per_shift_and_store(imported: Engine, runner: CliRunner) -> None:
+    out = _run(runner, "regimes", "--json")
+    assert out["account"] == "elonmusk"
+    cusum = out["rules"]["cusum"]
+    # 3.5 months of late 2022: at least the well-known late-December drop, never an alert a day
+    assert 1 <= len(cusum) <= 4
+    assert all(s["direction"] in ("up", "down") for s in cusum)
+    days = sorted(datetime.fromisoformat(s["change_at"]) for s in cusum)
+    assert all((b - a).days >= 7 for a, b in itertools.pairwise(days))
+    again = _run(runner, "regimes", "--json")
+    assert again == out
+    with session_scope(imported) as session:
+        stored = session.scalar(select(func.count()).select_from(RegimeShift))
+    assert stored == len(cusum) + len(out["rules"]["rolling_variance"])
+
+
+def test_migration_runs_up_down_up(db_url: str) -> None:
+    migrate.upgrade(db_url)
+    engine = get_engine(db_url)
+    assert {"backtest_results", "regime_shifts"} <= set(inspect(engine).get_table_names())
+    migrate.downgrade(db_url, "0001")
+    inspector = inspect(engine)
+    assert "backtest_results" not in inspector.get_table_names()
+    assert "crps" not in {c["name"] for c in inspector.get_columns("model_metadata")}
+    migrate.upgrade(db_url)
+    assert "crps" in {c["name"] for c in inspect(engine).get_columns("model_metadata")}
+
+
+def test_new_posts_fill_actual_counts_of_stored_forecasts(
+    imported: Engine, runner: CliRunner, posts_sample: Path
+) -> None:
+    as_of = datetime.fromisoformat(AS_OF)
+    with session_scope(imported) as session:
+        later = session.scalars(select(RawTweet).where(RawTweet.created_at >= as_of)).all()
+        records = [PostRecord(p.tweet_id, p.created_at) for p in later]
+        account_id = later[0].account_id
+        session.execute(delete(RawTweet).where(RawTweet.created_at >= as_of))
+        rebuild_buckets(session, account_id)
+    _run(runner, "forecast", "--model", "hour_of_day_mean", "--samples", "200", "--json")
+    with session_scope(imported) as session:
+        stored = session.scalars(select(Forecast)).all()
+        assert len(stored) == 24 and stored[0].forecast_time == as_of
+        assert all(f.actual_count is None for f in stored)
+        # the posts of the forecast day arrive, as ingestion would store them
+        result = store_posts(session, account_id, records, source="test")
+        span = (records[0].created_at, records[-1].created_at)
+        refresh_after_posts(session, account_id, result.span or span)
+    expected = Counter(
+        r.created_at.replace(minute=0, second=0, microsecond=0) for r in records
+    )
+    with session_scope(imported) as session:
+        filled = session.scalars(select(Forecast).order_by(Forecast.target_time)).all()
+        assert [f.actual_count for f in filled] == [expected.get(f.target_time, 0) for f in filled]
+        assert sum(f.actual_count or 0 for f in filled) > 0

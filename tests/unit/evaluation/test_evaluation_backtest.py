@@ -1,0 +1,67 @@
+"""Window layout, regime marks and a small real backtest with the ensemble (no services)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from musktracker.evaluation.backtest import BacktestPlan, run_backtest
+from musktracker.evaluation.regimes import RegimeShift
+from musktracker.evaluation.training import parse_models, shifted_origins
+from musktracker.forecasting.errors import ForecastError
+
+AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_windows_end_at_as_of_and_step_back() -> None:
+    plan = BacktestPlan(AS_OF, windows=3, horizon=24, step=timedelta(days=2), train_days=10)
+    assert plan.origins() == [
+        datetime(2026, 2, 24, tzinfo=UTC),
+        datetime(2026, 2, 26, tzinfo=UTC),
+        datetime(2026, 2, 28, tzinfo=UTC),
+    ]
+    assert plan.first_training_start == datetime(2026, 2, 14, tzinfo=UTC)
+
+
+def test_windows_after_a_shift_are_marked() -> None:
+    plan = BacktestPlan(AS_OF, windows=3, horizon=24, train_days=10)
+    shift = RegimeShift("cusum", datetime(2026, 2, 18, tzinfo=UTC), AS_OF, "up", 50.0, 90.0)
+    # origins 02-26, 02-27, 02-28: trained from 02-16, 02-17, 02-18 on
+    assert shifted_origins(plan, [shift]) == set(plan.origins())
+    early = RegimeShift("cusum", datetime(2026, 2, 16, 12, tzinfo=UTC), AS_OF, "up", 5.0, 9.0)
+    assert shifted_origins(plan, [early]) == {plan.origins()[0]}
+    # a change inside the target day of the second window marks it and the third
+    late = RegimeShift("cusum", datetime(2026, 2, 27, 12, tzinfo=UTC), AS_OF, "down", 9.0, 5.0)
+    assert shifted_origins(plan, [late]) == set(plan.origins()[1:])
+
+
+def test_parse_models() -> None:
+    assert "ensemble" in parse_models("all")
+    assert parse_models("hawkes, hawkes,sarimax") == ["hawkes", "sarimax"]
+    alone = parse_models("ensemble")
+    assert alone[-1] == "ensemble" and "negative_binomial" in alone
+    with pytest.raises(ForecastError, match="--model 'hawk'"):
+        parse_models("hawk")
+
+
+def test_small_backtest_scores_every_model_and_the_ensemble(posts_csv) -> None:
+    frame = pd.read_csv(posts_csv, usecols=["created_at"])
+    posts = pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True))
+    plan = BacktestPlan(AS_OF, windows=3, train_days=14, horizon=24, n_samples=200)
+    models = ["hour_of_day_mean", "seasonal_naive_daily", "ensemble"]
+    result, final = run_backtest(plan, posts, [], models, workers=2)
+    assert result.failures == {}
+    assert final == {}
+    summary = result.summary()
+    assert set(summary) == set(models)
+    for origin in plan.origins():
+        begin = pd.Timestamp(origin)
+        chosen = posts[(posts >= begin) & (posts < begin + pd.Timedelta(hours=24))]
+        outcome = next(o for o in result.of("hour_of_day_mean") if o.origin == origin)
+        assert outcome.score.total_actual == len(chosen)
+        assert outcome.samples.shape == (200, 24)
+    # the ensemble's first window weighs equally; it is a mixture of the members' paths
+    assert np.isfinite(summary["ensemble"]["crps"]) and summary["ensemble"]["windows"] == 3

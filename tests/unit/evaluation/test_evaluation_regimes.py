@@ -1,0 +1,67 @@
+"""Regime detection on simulated series with known change points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from musktracker.evaluation.regimes import (
+    cusum_shifts,
+    cusum_threshold,
+    daily_counts,
+    rolling_variance_shifts,
+)
+
+
+def _hourly(daily_levels: list[tuple[int, float]], seed: int = 0) -> pd.Series:
+    """Overdispersed hourly counts: NB days (size 8) spread over hours with a daily cycle."""
+    rng = np.random.default_rng(seed)
+    profile = 1 + 0.8 * np.sin(np.arange(24) / 24 * 2 * np.pi)
+    profile /= profile.sum()
+    days: list[np.ndarray] = []
+    for n_days, level in daily_levels:
+        totals = rng.negative_binomial(8, 8 / (8 + level), size=n_days)
+        days.extend(rng.multinomial(t, profile) for t in totals)
+    values = np.concatenate(days)
+    index = pd.date_range("2025-01-01", periods=len(values), freq="h", tz="UTC")
+    return pd.Series(values, index=index)
+
+
+def test_one_level_shift_gives_one_alert_near_the_change() -> None:
+    change = pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(days=120)
+    for seed in range(2, 6):
+        shifts = cusum_shifts(_hourly([(120, 40.0), (120, 80.0)], seed=seed))
+        after = [s for s in shifts if pd.Timestamp(s.change_at) >= change - pd.Timedelta(days=10)]
+        assert len(after) == 1, shifts
+    shift = after[0]
+    assert shift.direction == "up"
+    assert abs((pd.Timestamp(shift.change_at) - change).days) <= 5
+    assert shift.level_after == pytest.approx(80, rel=0.3)
+
+
+def test_no_change_gives_few_alerts() -> None:
+    # two years in control: about one false alarm a year is the target
+    alerts = [len(cusum_shifts(_hourly([(730, 50.0)], seed=s))) for s in range(5)]
+    assert np.mean(alerts) <= 3.0
+
+
+def test_drop_and_outage_days() -> None:
+    # three empty days look like a collection outage, not a regime: no alert near them
+    outage = pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(days=100)
+    for seed in range(6):
+        shifts = cusum_shifts(_hourly([(100, 60.0), (3, 0.0), (100, 60.0)], seed=seed))
+        assert all(abs((pd.Timestamp(s.change_at) - outage).days) > 10 for s in shifts)
+    down = cusum_shifts(_hourly([(100, 60.0), (100, 25.0)], seed=3))
+    assert [s.direction for s in down] == ["down"]
+
+
+def test_threshold_grows_with_fewer_false_alarms() -> None:
+    assert cusum_threshold(50.0, 8.0, 1.5, 0.1) > cusum_threshold(50.0, 8.0, 1.5, 2.0)
+
+
+def test_daily_counts_drop_partial_days_and_variance_rule_runs() -> None:
+    series = _hourly([(200, 40.0), (60, 120.0)])
+    assert len(daily_counts(series.iloc[:-5])) == 259
+    alerts = rolling_variance_shifts(series)
+    assert alerts and all(a.rule == "rolling_variance" for a in alerts)
