@@ -22,7 +22,9 @@ from musktracker.security.apikeys import KeyIdentity, Scope, hash_key, verify_ke
 
 API_KEY_HEADER = "X-API-Key"
 _header = APIKeyHeader(
-    name=API_KEY_HEADER, auto_error=False, description="Create one with `musktracker apikeys create`."
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="Create one with `musktracker apikeys create`.",
 )
 
 

@@ -62,8 +62,8 @@ class RedisCache:
         self.prefix = prefix
 
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = await self.client.get(self.prefix + key)
-        return value
+        value = await self.client.get(self.prefix + key)
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes) -> None:
         await self.client.set(self.prefix + key, value, px=self.ttl_ms)

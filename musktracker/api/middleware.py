@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request

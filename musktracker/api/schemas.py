@@ -26,7 +26,9 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
-    checks: dict[str, str] = Field(description="Each dependency: 'ok', 'not configured' or why not.")
+    checks: dict[str, str] = Field(
+        description="Each dependency: 'ok', 'not configured' or why not."
+    )
 
 
 class AccountOut(BaseModel):

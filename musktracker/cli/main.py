@@ -6,6 +6,7 @@ import typer
 
 from musktracker.cli import (
     accounts,
+    apikeys,
     archive,
     buckets,
     enrich,
@@ -13,8 +14,10 @@ from musktracker.cli import (
     ingest,
     migrate,
     quickstart,
+    serve,
     status,
     train,
+    worker,
 )
 
 app = typer.Typer(
@@ -28,7 +31,8 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(enrich.app, name="enrich")
 app.add_typer(buckets.app, name="buckets")
-for module in (quickstart, archive, status, ingest, train, forecast):
+app.add_typer(apikeys.app, name="apikeys")
+for module in (quickstart, archive, status, ingest, train, forecast, serve, worker):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
 

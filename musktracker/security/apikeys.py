@@ -108,7 +108,9 @@ def revoke_key(session: Session, name_or_id: str) -> ApiKey:
     if key is None:
         raise ApiKeyError(f"no API key named or numbered {name_or_id!r}")
     if key.revoked_at is not None:
-        raise ApiKeyError(f"API key {key.name!r} was already revoked at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
+        raise ApiKeyError(
+            f"API key {key.name!r} was already revoked at {key.revoked_at:%Y-%m-%d %H:%M} UTC"
+        )
     key.revoked_at = utcnow()
     return key
 

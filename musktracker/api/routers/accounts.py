@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from musktracker.accounts import AccountError, add_account, get_account, list_accounts
-from musktracker.accounts import normalize_username
+from musktracker.accounts import (
+    AccountError,
+    add_account,
+    get_account,
+    list_accounts,
+    normalize_username,
+)
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
@@ -118,8 +124,10 @@ async def account_counts(
             series = bucket_counts(
                 session, account.id, GRANULARITY[granularity], rule, start, end
             )
+        starts = pd.DatetimeIndex(series.index).to_pydatetime()
         buckets = [
-            CountBucket(start=ts.to_pydatetime(), count=int(n)) for ts, n in series.items()
+            CountBucket(start=ts, count=int(n))
+            for ts, n in zip(starts, series.to_numpy(), strict=True)
         ]
         return CountsOut(
             account=account.username,

@@ -43,11 +43,13 @@ def model_out(row: ModelMetadata, username: str) -> ModelOut:
         training_start=row.training_start_date,
         training_end=row.training_end_date,
         hyperparameters=_hyperparameters(row.hyperparameters),
-        metrics=ModelMetrics(rmse=row.rmse, mae=row.mae, mape=row.mape, log_likelihood=row.log_likelihood),
+        metrics=ModelMetrics(
+            rmse=row.rmse, mae=row.mae, mape=row.mape, log_likelihood=row.log_likelihood
+        ),
     )
 
 
-def _with_username() -> Select[tuple[ModelMetadata, str]]:
+def _with_username() -> Select[ModelMetadata, str]:
     return select(ModelMetadata, Account.username).join(
         Account, Account.id == ModelMetadata.account_id
     )
