@@ -34,9 +34,15 @@ def insert_ignoring_conflicts(
     """Insert rows; rows whose `key` already exists are skipped. Returns rows inserted."""
     if not rows:
         return 0
-    stmt = _insert(session, model).on_conflict_do_nothing(index_elements=key)
-    result = session.connection().execute(stmt, list(rows))
-    return max(result.rowcount or 0, 0)
+    table = cast(Table, model.__table__)
+    # Count through RETURNING: a driver's executemany rowcount is not reliable (psycopg 3
+    # reports 0 for batched multi-row inserts).
+    stmt = (
+        _insert(session, model)
+        .on_conflict_do_nothing(index_elements=key)
+        .returning(*table.primary_key.columns)
+    )
+    return len(session.connection().execute(stmt, list(rows)).all())
 
 
 def upsert(

@@ -70,8 +70,10 @@ def compute_features(
     frame["hour_of_day"] = reference_times.hour
     frame["day_of_week"] = reference_times.dayofweek
     frame["is_weekend"] = reference_times.dayofweek >= 5
-    window_start = (reference_times - EVENT_LOOKBACK).to_numpy()
-    window_end = (reference_times + HOUR).to_numpy()
+    # Naive UTC datetime64 on both sides: an aware index's to_numpy() gives Timestamp objects.
+    naive = reference_times.tz_convert(None) if reference_times.tz is not None else reference_times
+    window_start = (naive - EVENT_LOOKBACK).to_numpy()
+    window_end = (naive + HOUR).to_numpy()
     intensity = np.zeros(len(reference_times))
     in_window = np.zeros(len(reference_times), dtype="int64")
     for ev in events:

@@ -171,7 +171,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("ingest_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("is_deleted", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("is_deleted", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("text", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "kind IN ('original', 'reply', 'quote', 'repost', 'unknown')", name="ck_raw_tweets_kind"
