@@ -67,7 +67,7 @@ def require(scope: Scope) -> Callable[[Request, str | None], Awaitable[KeyIdenti
                 403,
                 f"API key {identity.name!r} lacks the {scope.label!r} scope this route needs",
             )
-        decision = await svc.limiter.hit(str(identity.id))
+        decision = await svc.limiter.hit(identity.prefix)
         if not decision.allowed:
             metrics.RATE_LIMITED.inc()
             wait = max(1, math.ceil(decision.retry_after))

@@ -135,7 +135,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", path=request.url.path, exc_info=exc)
+    # This handler runs outside the request-context middleware, so bind the id here.
+    log.error(
+        "unhandled error",
+        path=request.url.path,
+        request_id=request.scope.get("request_id"),
+        exc_info=exc,
+    )
     return error_response(
         request,
         500,

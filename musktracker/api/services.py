@@ -3,6 +3,7 @@ Redis (when configured), the rate limiter, the response cache and verified keys.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -36,6 +37,12 @@ class KeyCache:
             self._entries[key_hash] = (time.monotonic() + self.ttl, identity)
 
 
+def _cache_prefix(settings: Settings) -> str:
+    """Cached answers belong to one database: deployments sharing a Redis never mix."""
+    database = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+    return f"mt:cache:{database}:"
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -56,7 +63,7 @@ class Services:
         cache: ResponseCache | None = None
         if settings.api_cache_ttl_seconds > 0:
             cache = (
-                RedisCache(redis, settings.api_cache_ttl_seconds)
+                RedisCache(redis, settings.api_cache_ttl_seconds, _cache_prefix(settings))
                 if redis is not None
                 else MemoryCache(settings.api_cache_ttl_seconds)
             )

@@ -46,6 +46,8 @@ class KeyIdentity:
 
     id: int
     name: str
+    prefix: str
+    """Random and unique: names the key in shared state (rate-limit windows)."""
     scopes: frozenset[Scope]
 
     def allows(self, needed: Scope) -> bool:
@@ -126,4 +128,4 @@ def verify_key(session: Session, presented: str) -> KeyIdentity | None:
     if not hmac.compare_digest(key.key_hash, hash_key(presented)):
         return None
     key.last_used_at = utcnow()
-    return KeyIdentity(key.id, key.name, parse_scopes(key.scopes))
+    return KeyIdentity(key.id, key.name, key.prefix, parse_scopes(key.scopes))

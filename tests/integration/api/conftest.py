@@ -4,6 +4,7 @@ scope and the first 3,000 real @elonmusk posts imported."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,21 +49,22 @@ class Api:
 
 
 def make_keys(engine: Engine) -> dict[str, str]:
+    """One key per scope, named `<scope>-<random>` (several apps may share a database)."""
     keys = {}
     with session_scope(engine) as session:
         for scope in ("read", "write", "admin"):
-            keys[scope] = create_key(session, f"test-{scope}", parse_scopes(scope))[1]
+            name = f"{scope}-{uuid.uuid4().hex[:8]}"
+            keys[scope] = create_key(session, name, parse_scopes(scope))[1]
     return keys
 
 
 def build_api(engine: Engine, db_url: str, **overrides: Any) -> Iterator[Api]:
-    settings = Settings(
-        database_url=db_url,
-        redis_url=None,
-        api_cache_ttl_seconds=0,
-        api_key_cache_seconds=0,
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "redis_url": None,
+        "api_cache_ttl_seconds": 0,
+        "api_key_cache_seconds": 0,
+    }
+    settings = Settings(database_url=db_url, **{**defaults, **overrides})
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(app, client, engine, make_keys(engine))

@@ -57,7 +57,9 @@ def test_bad_and_revoked_keys_are_401(api: Api) -> None:
     assert "valid, unrevoked" in bogus.json()["error"]["message"]
     assert api.get("/v1/accounts").status_code == 200
     with session_scope(api.engine) as session:
-        revoke_key(session, "test-read")
+        read_key = session.scalar(select(ApiKey).where(ApiKey.scopes == "read"))
+        assert read_key is not None
+        revoke_key(session, str(read_key.id))
     assert api.get("/v1/accounts").status_code == 401
 
 
@@ -77,7 +79,9 @@ def test_read_key_cannot_write_and_write_key_can(api: Api) -> None:
     assert api.post("/v1/exogenous-events", key="read", json={}).status_code == 403
     assert api.delete("/v1/exogenous-events/1", key="read").status_code == 403
     assert _rows(api, Account) == 0
-    created = api.post("/v1/accounts", key="write", json={"username": "@NASA", "x_user_id": "11348282"})
+    created = api.post(
+        "/v1/accounts", key="write", json={"username": "@NASA", "x_user_id": "11348282"}
+    )
     assert created.status_code == 201, created.text
     assert created.json()["username"] == "nasa"
     assert api.get("/v1/accounts", key="admin").json()[0]["username"] == "nasa"
@@ -119,7 +123,10 @@ def test_daily_counts_and_zone_offsets(api_with_posts: Api, posts_sample: Path) 
     body = api_with_posts.get(f"/v1/accounts/ElonMusk/counts?{query}").json()
     assert body["start"] == "2022-11-05T00:00:00Z"
     expected = _csv_counts(
-        posts_sample, "%Y-%m-%d", datetime(2022, 11, 5, tzinfo=UTC), datetime(2022, 11, 8, tzinfo=UTC)
+        posts_sample,
+        "%Y-%m-%d",
+        datetime(2022, 11, 5, tzinfo=UTC),
+        datetime(2022, 11, 8, tzinfo=UTC),
     )
     assert {b["start"][:10]: b["count"] for b in body["buckets"]} == dict(expected)
 
@@ -172,9 +179,13 @@ def test_exogenous_events_create_list_delete(api_with_posts: Api) -> None:
 
 
 def test_exogenous_event_validation_is_the_clis(api_with_posts: Api) -> None:
-    good = {"name": "x", "start": "2022-11-06T00:00:00Z", "end": "2022-11-06T06:00:00Z",
-            "intensity": 0.5}
-    cases = [
+    good: dict[str, object] = {
+        "name": "x",
+        "start": "2022-11-06T00:00:00Z",
+        "end": "2022-11-06T06:00:00Z",
+        "intensity": 0.5,
+    }
+    cases: list[tuple[dict[str, object], str, str]] = [
         ({"end": "2022-11-05T00:00:00Z"}, "body.end", "must be after start"),
         ({"intensity": 1.5}, "body.intensity", "outside 0..1"),
         ({"name": "   "}, "body.name", "must not be empty"),
