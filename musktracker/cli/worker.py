@@ -34,7 +34,9 @@ def worker(
     Example: musktracker worker --concurrency 2
     """
     _need_redis("worker")
-    database()
+    # Check the schema, then close every pooled connection: pool processes are forked from
+    # this one, and a connection shared across a fork corrupts both ends.
+    database().dispose()
     from musktracker.worker.celery_app import app as celery_app
 
     celery_app.worker_main(

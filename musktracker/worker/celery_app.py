@@ -58,6 +58,7 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        task_track_started=True,
         worker_prefetch_multiplier=1,
         task_time_limit=settings.worker_task_time_limit,
         task_soft_time_limit=max(1, int(settings.worker_task_time_limit * 0.9)),

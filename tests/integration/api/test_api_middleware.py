@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from tests.integration.api.conftest import REDIS_URL, Api, build_api
@@ -170,7 +169,3 @@ def test_cache_serves_repeated_gets(engine: Engine, db_url: str, backend: str | 
         assert name in [a["username"] for a in api.get("/v1/accounts?fresh=1").json()]
         text = api.client.get("/metrics").text
         assert 'musktracker_api_cache_total{result="hit"}' in text
-
-
-def _unused(app: FastAPI) -> None:  # keeps the FastAPI import for type checkers honest
-    del app
