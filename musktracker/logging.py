@@ -37,4 +37,4 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
 
 def get_logger(name: str) -> Any:
     """A bound structlog logger carrying the module name."""
-    return structlog.get_logger().bind(logger=name)
+    return structlog.get_logger(logger_name=name)
