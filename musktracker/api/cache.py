@@ -6,6 +6,7 @@ expire after API_CACHE_TTL_SECONDS; data changes show up within that time.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,6 +24,9 @@ JSON = "application/json"
 
 
 class ResponseCache(Protocol):
+    inflight: dict[str, asyncio.Future[bytes]]
+    """Answers being computed in this process, so concurrent misses share one computation."""
+
     async def get(self, key: str) -> bytes | None: ...
 
     async def set(self, key: str, value: bytes) -> None: ...
@@ -35,6 +39,7 @@ class MemoryCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self.inflight: dict[str, asyncio.Future[bytes]] = {}
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
@@ -60,6 +65,7 @@ class RedisCache:
         self.client = client
         self.ttl_ms = max(int(ttl * 1000), 1)
         self.prefix = prefix
+        self.inflight: dict[str, asyncio.Future[bytes]] = {}
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(self.prefix + key)
@@ -75,19 +81,34 @@ def cache_key(request: Request) -> str:
     return f"{request.url.path}?{query}"
 
 
+async def _render(produce: Callable[[], Any]) -> bytes:
+    return bytes(JSONResponse(jsonable_encoder(await run_in_threadpool(produce))).body)
+
+
+async def _render_and_store(cache: ResponseCache, key: str, produce: Callable[[], Any]) -> bytes:
+    body = await _render(produce)
+    await cache.set(key, body)
+    return body
+
+
 async def cached_json(
     request: Request, cache: ResponseCache | None, produce: Callable[[], Any]
 ) -> Response:
     """Answer from the cache, or run `produce` (blocking work, off the event loop), encode
-    its result as JSON and cache it. Errors raised by `produce` are never cached."""
+    its result as JSON and cache it. Concurrent misses for one key wait for a single
+    computation instead of each querying the database (no stampede when an entry expires).
+    Errors raised by `produce` reach every waiter and are never cached."""
+    if cache is None:
+        return Response(await _render(produce), media_type=JSON)
     key = cache_key(request)
-    if cache is not None:
-        hit = await cache.get(key)
-        if hit is not None:
-            metrics.CACHE.labels("hit").inc()
-            return Response(hit, media_type=JSON)
-        metrics.CACHE.labels("miss").inc()
-    body = JSONResponse(jsonable_encoder(await run_in_threadpool(produce))).body
-    if cache is not None:
-        await cache.set(key, bytes(body))
-    return Response(body, media_type=JSON)
+    hit = await cache.get(key)
+    if hit is not None:
+        metrics.CACHE.labels("hit").inc()
+        return Response(hit, media_type=JSON)
+    metrics.CACHE.labels("miss").inc()
+    pending = cache.inflight.get(key)
+    if pending is None:
+        pending = asyncio.ensure_future(_render_and_store(cache, key, produce))
+        cache.inflight[key] = pending
+        pending.add_done_callback(lambda _: cache.inflight.pop(key, None))
+    return Response(await asyncio.shield(pending), media_type=JSON)

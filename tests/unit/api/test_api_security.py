@@ -6,8 +6,9 @@ import asyncio
 import time
 
 import pytest
+from starlette.requests import Request
 
-from musktracker.api.cache import MemoryCache
+from musktracker.api.cache import MemoryCache, cached_json
 from musktracker.api.errors import from_domain_error
 from musktracker.config import Settings
 from musktracker.enrich.events import EventError
@@ -90,3 +91,32 @@ def test_settings_keep_visibility_timeout_above_task_limit() -> None:
         "https://b.example",
     ]
     assert Settings(api_cors_origins="").cors_origins == []
+
+
+def test_concurrent_misses_share_one_computation() -> None:
+    cache = MemoryCache(ttl=60)
+    calls: list[int] = []
+
+    def produce() -> dict[str, int]:
+        calls.append(1)
+        time.sleep(0.05)  # a slow query, run in a worker thread
+        return {"n": 1}
+
+    def request() -> Request:
+        return Request(
+            {
+                "type": "http",
+                "path": "/v1/x",
+                "query_string": b"b=2&a=1",
+                "headers": [],
+                "method": "GET",
+            }
+        )
+
+    async def scenario() -> list[bytes]:
+        answers = await asyncio.gather(*(cached_json(request(), cache, produce) for _ in range(8)))
+        return [bytes(a.body) for a in answers]
+
+    assert asyncio.run(scenario()) == [b'{"n":1}'] * 8
+    assert len(calls) == 1 and cache.inflight == {}
+    assert asyncio.run(cache.get("/v1/x?a=1&b=2")) == b'{"n":1}'
