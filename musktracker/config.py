@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///musktracker.db"
@@ -105,6 +105,46 @@ class Settings(BaseSettings):
         default=Path("artifacts"), description="Where fitted volume-model artifacts are saved."
     )
 
+    # REST API (issue 7)
+    api_cors_origins: str = Field(
+        default="", description="Origins allowed by CORS, comma-separated; empty: CORS off."
+    )
+    api_max_body_bytes: int = Field(
+        default=1_048_576, ge=1, description="Largest request body the API accepts (413 past it)."
+    )
+    api_rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests one API key may make in any 60-second window."
+    )
+    api_cache_ttl_seconds: float = Field(
+        default=5.0, ge=0, description="How long GET answers are cached; 0 turns caching off."
+    )
+    api_key_cache_seconds: float = Field(
+        default=10.0, ge=0, description="How long a verified API key is trusted without the DB."
+    )
+    api_max_count_days: int = Field(
+        default=366, ge=1, description="Widest start..end range of the counts route, in days."
+    )
+
+    # Worker and schedule (issue 7); times are UTC.
+    worker_full_ingest_hour: int = Field(
+        default=2, ge=0, le=23, description="Hour of the daily full ingestion."
+    )
+    worker_training_weekday: int = Field(
+        default=6, ge=0, le=6, description="Day of the weekly training, 0=Monday..6=Sunday."
+    )
+    worker_training_hour: int = Field(default=3, ge=0, le=23, description="Hour of that training.")
+    worker_hourly_minute: int = Field(
+        default=5, ge=0, le=59, description="Minute of each hour for incremental work."
+    )
+    worker_task_time_limit: int = Field(
+        default=3600, ge=1, description="Seconds after which a task is killed."
+    )
+    worker_visibility_timeout: int = Field(
+        default=7200,
+        ge=1,
+        description="Seconds Redis waits for an ack before redelivering; above the task limit.",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -124,6 +164,21 @@ class Settings(BaseSettings):
                 f"got {value!r}"
             )
         return "UTC"
+
+    @model_validator(mode="after")
+    def _visibility_above_time_limit(self) -> Settings:
+        if self.worker_visibility_timeout <= self.worker_task_time_limit:
+            raise ValueError(
+                f"WORKER_VISIBILITY_TIMEOUT={self.worker_visibility_timeout} must exceed "
+                f"WORKER_TASK_TIME_LIMIT={self.worker_task_time_limit}, or Redis redelivers "
+                "tasks that are still running"
+            )
+        return self
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """API_CORS_ORIGINS as a list; empty means CORS stays off."""
+        return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]
 
     @field_validator(
         "redis_url",

@@ -27,7 +27,9 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # The stderr of the moment, not of configure time: test runners and CliRunner swap
+        # (and close) sys.stderr, and a logger holding an old one fails on a closed file.
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format="%(message)s")

@@ -7,10 +7,9 @@ import typer
 from musktracker.accounts import get_account, list_accounts
 from musktracker.cli.runtime import console, database, fail, handle_errors
 from musktracker.db.session import session_scope
-from musktracker.features.buckets import rebuild_buckets
-from musktracker.features.build import refresh_features, stored_rules
+from musktracker.features.build import stored_rules
 from musktracker.features.count_rule import CountRule
-from musktracker.utc import HOUR
+from musktracker.features.refresh import rebuild_account
 
 app = typer.Typer(
     help="Recompute hourly/daily buckets and features.\n\n"
@@ -42,19 +41,16 @@ def rebuild(
     with session_scope(database()) as session:
         targets = [get_account(session, account)] if account else list_accounts(session)
         for acct in targets:
-            span = rebuild_buckets(session, acct.id)
-            if span is None:
+            result = rebuild_account(session, acct.id, [rule])
+            if result is None:
                 console.print(f"@{acct.username}: no posts")
                 continue
-            rules = {r.name: r for r in [*stored_rules(session, acct.id), rule]}
-            written = sum(
-                refresh_features(session, acct.id, span[0], span[1] + HOUR, r)
-                for r in rules.values()
-            )
+            span = result.hourly_span
+            rules = sorted(r.name for r in stored_rules(session, acct.id))
             console.print(
                 f"@{acct.username}: buckets {span[0]:%Y-%m-%d %H:%M} "
                 f"to {span[1]:%Y-%m-%d %H:%M} UTC, "
-                f"{written} feature rows for rules {', '.join(sorted(rules))}"
+                f"{result.features_written} feature rows for rules {', '.join(rules)}"
             )
 
 

@@ -6,6 +6,7 @@ import typer
 
 from musktracker.cli import (
     accounts,
+    apikeys,
     archive,
     buckets,
     enrich,
@@ -15,9 +16,11 @@ from musktracker.cli import (
     migrate,
     quickstart,
     regimes,
+    serve,
     signals,
     status,
     train,
+    worker,
     x_emulator,
 )
 
@@ -33,6 +36,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(enrich.app, name="enrich")
 app.add_typer(buckets.app, name="buckets")
 app.add_typer(signals.app, name="signals")
+app.add_typer(apikeys.app, name="apikeys")
 for module in (
     quickstart,
     archive,
@@ -43,6 +47,8 @@ for module in (
     regimes,
     evaluate_forecasts,
     x_emulator,
+    serve,
+    worker,
 ):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)

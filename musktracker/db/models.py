@@ -458,3 +458,23 @@ class RegimeShift(Base):
     level_before: Mapped[float | None] = mapped_column(Float)
     level_after: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+class ApiKey(Base):
+    """An API key, stored only as a SHA-256 hash; `prefix` finds it without scanning.
+
+    `scopes` is a comma list of read, write and admin; a revoked key stays for the record.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_api_keys_name"),
+        UniqueConstraint("prefix", name="uq_api_keys_prefix"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    scopes: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -119,19 +119,20 @@ def rebuild_buckets(session: Session, account_id: int) -> Span | None:
     return refresh_buckets(session, account_id, first, last)
 
 
-def hourly_counts(
+def bucket_counts(
     session: Session,
     account_id: int,
+    granularity: Granularity = Granularity.HOURLY,
     rule: CountRule = ALL_KINDS,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> pd.Series:
-    """Hourly counts under a counting rule, indexed by bucket start (UTC), for bucket
-    starts in [start, end)."""
+    """Counts per stored bucket under a counting rule, indexed by bucket start (UTC), for
+    bucket starts in [start, end)."""
     columns = [getattr(TimeBucket, c) for c in rule.columns]
     conditions = [
         TimeBucket.account_id == account_id,
-        TimeBucket.granularity == Granularity.HOURLY.value,
+        TimeBucket.granularity == granularity.value,
     ]
     if start is not None:
         conditions.append(TimeBucket.bucket_start >= start)
@@ -146,3 +147,15 @@ def hourly_counts(
     index = pd.DatetimeIndex(pd.to_datetime(frame["bucket_start"], utc=True), name="bucket_start")
     values = frame[rule.columns].sum(axis=1).astype("int64").to_numpy()
     return pd.Series(values, index=index, name="count")
+
+
+def hourly_counts(
+    session: Session,
+    account_id: int,
+    rule: CountRule = ALL_KINDS,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.Series:
+    """Hourly counts under a counting rule, indexed by bucket start (UTC), for bucket
+    starts in [start, end)."""
+    return bucket_counts(session, account_id, Granularity.HOURLY, rule, start, end)

@@ -1,0 +1,1 @@
+"""The REST API: FastAPI app factory, middleware, authentication and routers per area."""

@@ -1,0 +1,157 @@
+"""One error body for every failure: `{"error": {"code", "message", "details"}}`.
+
+Validation errors name the field (`query.start`, `body.intensity`); server errors say only
+that something failed and carry the request id, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from musktracker.logging import get_logger
+
+log = get_logger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "not_ready",
+}
+
+
+class ApiError(Exception):
+    """An expected failure with its HTTP status, machine code and human message."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: Any = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def field_error(field: str, message: str, value: Any = None) -> ApiError:
+    """A 422 that names the field at fault (e.g. `body.end`)."""
+    detail = {"field": field, "message": message}
+    if value is not None:
+        detail["value"] = str(value)[:200]
+    return ApiError(422, f"{field}: {message}", details=[detail])
+
+
+_CLI_OPTION = re.compile(r"--([a-z][a-z_-]*)")
+
+
+def from_domain_error(exc: Exception, location: str = "body") -> ApiError:
+    """Turn a domain validation error (written for the CLI, naming `--option`s) into a 422
+    naming the API field instead, so the message matches what the client sent."""
+    text = str(exc)
+    found = _CLI_OPTION.search(text)
+    field = f"{location}.{found.group(1).replace('-', '_')}" if found else location
+    message = _CLI_OPTION.sub(lambda m: m.group(1).replace("-", "_"), text)
+    return ApiError(422, message, details=[{"field": field, "message": message}])
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    out = dict(headers or {})
+    request_id = request.scope.get("request_id")
+    if request_id:
+        out[REQUEST_ID_HEADER] = request_id
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=out)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = []
+    for err in exc.errors():
+        if err["type"] == "json_invalid":
+            reason = err.get("ctx", {}).get("error", "malformed")
+            details.append({"field": "body", "message": f"not valid JSON ({reason})"})
+            continue
+        item: dict[str, Any] = {"field": _field_name(tuple(err["loc"])), "message": err["msg"]}
+        if "input" in err and err["input"] is not None and err["type"] != "missing":
+            item["value"] = str(err["input"])[:200]
+        details.append(item)
+    first = details[0] if details else {"field": "request", "message": "invalid"}
+    message = f"{first['field']}: {first['message']}"
+    if len(details) > 1:
+        message += f" (and {len(details) - 1} more)"
+    return error_response(request, 422, "validation_error", message, details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    code = _CODES.get(status, f"http_{status}")
+    message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    if status == 404 and message == "Not Found":
+        message = f"no route {request.url.path}"
+    if status == 405 and message == "Method Not Allowed":
+        message = f"{request.method} is not allowed on {request.url.path}"
+    return error_response(request, status, code, message, None, dict(exc.headers or {}))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # This handler runs outside the request-context middleware, so bind the id here.
+    log.error(
+        "unhandled error",
+        path=request.url.path,
+        request_id=request.scope.get("request_id"),
+        exc_info=exc,
+    )
+    return error_response(
+        request,
+        500,
+        "internal_error",
+        "the server failed to answer this request; quote the request id when reporting it",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,113 @@
+"""Pure ASGI middleware (no per-request task or body copy, unlike BaseHTTPMiddleware):
+
+- `RequestContextMiddleware`: a request id (the client's X-Request-ID if sane, else a new
+  one) bound into every structlog line and set on every response; one access-log line and
+  the Prometheus metrics per request.
+- `BodySizeLimitMiddleware`: refuses bodies over the limit with 413, from Content-Length
+  up front or while a chunked body streams in.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from musktracker.api import metrics
+from musktracker.api.errors import error_response
+from musktracker.logging import get_logger
+
+log = get_logger("musktracker.api.access")
+
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's template (Starlette's router records it in the scope)."""
+    route = scope.get("route")
+    return str(route.path) if route is not None and hasattr(route, "path") else (
+        metrics.UNMATCHED_ROUTE
+    )
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        scope["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = _route_template(scope)
+                metrics.observe(scope["method"], route, status, elapsed)
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _message(self) -> str:
+        return (
+            f"request body is larger than the limit of {self.max_bytes} bytes "
+            "(API_MAX_BODY_BYTES); send less per request"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            response = error_response(
+                Request(scope), 413, "payload_too_large", self._message(), {"limit": self.max_bytes}
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,142 @@
+"""Tracked accounts and their stored post counts."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
+
+from musktracker.accounts import (
+    AccountError,
+    add_account,
+    get_account,
+    list_accounts,
+    normalize_username,
+)
+from musktracker.api.auth import require
+from musktracker.api.cache import cached_json
+from musktracker.api.errors import ApiError, field_error, from_domain_error
+from musktracker.api.schemas import AccountCreate, AccountOut, CountBucket, CountsOut, ErrorBody
+from musktracker.api.services import services
+from musktracker.db.models import Account, Granularity
+from musktracker.db.session import session_scope
+from musktracker.features.buckets import bucket_counts
+from musktracker.features.count_rule import CountRule
+from musktracker.security.apikeys import Scope
+from musktracker.utc import DAY, ensure_utc
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+GRANULARITY = {"hour": Granularity.HOURLY, "day": Granularity.DAILY}
+
+
+def account_out(account: Account) -> AccountOut:
+    return AccountOut(
+        id=account.id,
+        username=account.username,
+        x_user_id=account.x_user_id,
+        created_at=account.created_at,
+    )
+
+
+def tracked_account(session: Session, username: str) -> Account:
+    """The account named in a path: 422 for a malformed handle, 404 for an unknown one."""
+    try:
+        normalize_username(username)
+    except AccountError as exc:
+        raise field_error("path.username", str(exc), username) from None
+    try:
+        return get_account(session, username)
+    except AccountError as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+@router.get(
+    "",
+    response_model=list[AccountOut],
+    dependencies=[Depends(require(Scope.READ))],
+    summary="List tracked accounts",
+)
+async def accounts_list(request: Request) -> Response:
+    svc = services(request)
+
+    def produce() -> list[AccountOut]:
+        with session_scope(svc.engine) as session:
+            return [account_out(a) for a in list_accounts(session)]
+
+    return await cached_json(request, svc.cache, produce)
+
+
+@router.post(
+    "",
+    response_model=AccountOut,
+    status_code=201,
+    dependencies=[Depends(require(Scope.WRITE))],
+    responses={409: {"model": ErrorBody}},
+    summary="Track a new account",
+)
+def accounts_create(request: Request, body: AccountCreate) -> AccountOut:
+    try:
+        normalize_username(body.username)
+    except AccountError as exc:
+        raise field_error("body.username", str(exc), body.username) from None
+    try:
+        with session_scope(services(request).engine) as session:
+            return account_out(add_account(session, body.username, body.x_user_id))
+    except AccountError as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+@router.get(
+    "/{username}/counts",
+    response_model=CountsOut,
+    dependencies=[Depends(require(Scope.READ))],
+    responses={404: {"model": ErrorBody}},
+    summary="Post counts per hour or day from the stored time buckets",
+)
+async def account_counts(
+    request: Request,
+    username: str,
+    start: AwareDatetime = Query(description="Window start, ISO 8601 with a zone."),
+    end: AwareDatetime = Query(description="Window end (exclusive), after start."),
+    granularity: Literal["hour", "day"] = Query("hour"),
+    kinds: str = Query("all", description="'all' or a comma list of post kinds to count."),
+) -> Response:
+    svc = services(request)
+    if end <= start:
+        raise field_error("query.end", f"must be after start {start.isoformat()}", end)
+    limit = svc.settings.api_max_count_days
+    if end - start > limit * DAY:
+        raise field_error(
+            "query.end", f"the window is longer than {limit} days (API_MAX_COUNT_DAYS)", end
+        )
+    try:
+        rule = CountRule.parse(kinds)
+    except ValueError as exc:
+        raise from_domain_error(exc, "query") from None
+
+    def produce() -> CountsOut:
+        with session_scope(svc.engine) as session:
+            account = tracked_account(session, username)
+            series = bucket_counts(
+                session, account.id, GRANULARITY[granularity], rule, start, end
+            )
+        starts = pd.DatetimeIndex(series.index).to_pydatetime()
+        buckets = [
+            CountBucket(start=ts, count=int(n))
+            for ts, n in zip(starts, series.to_numpy(), strict=True)
+        ]
+        return CountsOut(
+            account=account.username,
+            granularity=granularity,
+            kinds=rule.name,
+            start=ensure_utc(start),
+            end=ensure_utc(end),
+            total=int(series.sum()),
+            buckets=buckets,
+        )
+
+    return await cached_json(request, svc.cache, produce)

@@ -1,0 +1,115 @@
+"""Request and response bodies of the API (pydantic), shared by every router."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["validation_error"])
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error, whatever its status."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(
+        description="Each dependency: 'ok', 'not configured' or why not."
+    )
+
+
+class AccountOut(BaseModel):
+    id: int
+    username: str
+    x_user_id: str | None
+    created_at: datetime
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(description="X handle, with or without '@'.", examples=["elonmusk"])
+    x_user_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{1,32}$",
+        description="Numeric X user id, if known.",
+        examples=["44196397"],
+    )
+
+
+class CountBucket(BaseModel):
+    start: datetime = Field(description="Bucket start (UTC); the bucket is [start, start+1h|1d).")
+    count: int
+
+
+class CountsOut(BaseModel):
+    account: str
+    granularity: Literal["hour", "day"]
+    kinds: str = Field(description="Counting rule: 'all' or the post kinds counted.")
+    start: datetime
+    end: datetime
+    total: int
+    buckets: list[CountBucket] = Field(
+        description="Stored buckets whose start is in [start, end); hours without posts are "
+        "listed with 0, hours never computed are absent."
+    )
+
+
+class EventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(examples=["Tesla Q4 Earnings"])
+    start: AwareDatetime = Field(examples=["2025-01-29T21:00:00Z"])
+    end: AwareDatetime = Field(examples=["2025-01-29T23:00:00Z"])
+    intensity: float = Field(description="How strong, from 0.0 to 1.0.", examples=[0.8])
+    category: str | None = Field(default=None, examples=["market"])
+    description: str | None = None
+    source: str = "manual"
+    account: str | None = Field(
+        default=None, description="Only for this account; absent: applies to every account."
+    )
+
+
+class EventOut(BaseModel):
+    id: int
+    name: str
+    description: str | None
+    category: str | None
+    start: datetime
+    end: datetime
+    intensity: float
+    source: str
+    account: str | None
+    created_at: datetime
+
+
+class ModelMetrics(BaseModel):
+    rmse: float | None
+    mae: float | None
+    mape: float | None
+    log_likelihood: float | None
+
+
+class ModelOut(BaseModel):
+    id: int
+    account: str
+    model_name: str
+    model_version: str
+    trained_at: datetime
+    training_start: datetime
+    training_end: datetime
+    hyperparameters: Any = Field(description="As stored: parsed JSON, or the raw text.")
+    metrics: ModelMetrics

@@ -1,0 +1,86 @@
+"""What the API's routes share for the life of the app: settings, the database engine,
+Redis (when configured), the rate limiter, the response cache and verified keys."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from redis.asyncio import Redis
+from sqlalchemy.engine import Engine
+
+from musktracker.api.cache import MemoryCache, RedisCache, ResponseCache
+from musktracker.config import Settings
+from musktracker.db.session import get_engine
+from musktracker.security.apikeys import KeyIdentity
+from musktracker.security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+
+
+@dataclass
+class KeyCache:
+    """Keys verified recently, by hash, so most requests skip the database. A revoked key
+    stops working within `ttl` seconds (API_KEY_CACHE_SECONDS)."""
+
+    ttl: float
+    _entries: dict[str, tuple[float, KeyIdentity]] = field(default_factory=dict)
+
+    def get(self, key_hash: str) -> KeyIdentity | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key_hash: str, identity: KeyIdentity) -> None:
+        if self.ttl > 0:
+            self._entries[key_hash] = (time.monotonic() + self.ttl, identity)
+
+
+def _cache_prefix(settings: Settings) -> str:
+    """Cached answers belong to one database: deployments sharing a Redis never mix."""
+    database = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+    return f"mt:cache:{database}:"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    redis: Redis | None
+    limiter: RateLimiter
+    cache: ResponseCache | None
+    keys: KeyCache
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        limiter: RateLimiter = (
+            RedisRateLimiter(redis, settings.api_rate_limit_per_minute)
+            if redis is not None
+            else MemoryRateLimiter(settings.api_rate_limit_per_minute)
+        )
+        cache: ResponseCache | None = None
+        if settings.api_cache_ttl_seconds > 0:
+            cache = (
+                RedisCache(redis, settings.api_cache_ttl_seconds, _cache_prefix(settings))
+                if redis is not None
+                else MemoryCache(settings.api_cache_ttl_seconds)
+            )
+        return cls(
+            settings=settings,
+            engine=get_engine(settings.database_url),
+            redis=redis,
+            limiter=limiter,
+            cache=cache,
+            keys=KeyCache(settings.api_key_cache_seconds),
+        )
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found

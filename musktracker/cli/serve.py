@@ -1,0 +1,39 @@
+"""`musktracker serve`: run the REST API under uvicorn."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from musktracker.cli.runtime import database, handle_errors
+
+app = typer.Typer()
+
+
+@app.command("serve")
+@handle_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (set PROMETHEUS_MULTIPROC_DIR when > 1)."
+    ),
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs).
+
+    Example: musktracker serve --host 0.0.0.0 --port 8000 --workers 2
+    """
+    database()  # fail now, with a clear message, if the database is not migrated
+    uvicorn.run(
+        "musktracker.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # the app logs each request itself, with its request id
+        proxy_headers=True,
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,91 @@
+"""The jobs the schedule runs, as plain functions of the settings, so Celery tasks and the
+local runner call the very same code. Each job is idempotent: it recomputes state from the
+stored posts inside one transaction per account, so a repeated or redelivered run writes
+the same rows again instead of adding any.
+
+`JOBS` is the registry, in run order within a slot (ingestion before buckets before
+forecasts). Later parts add their jobs here: ingestion (daily full, hourly incremental),
+training with backtests (weekly), hourly forecasts, filling actuals, retraining checks,
+outbox dispatch and regime checks.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from musktracker.accounts import list_accounts
+from musktracker.config import Settings
+from musktracker.db.session import get_engine, require_schema, session_scope
+from musktracker.features.refresh import RefreshResult, rebuild_account, refresh_account
+from musktracker.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class Slot(enum.StrEnum):
+    """When a job runs; the times come from Settings (see worker/schedule.py)."""
+
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    """Celery task name; also how `musktracker run --job` names it."""
+    run: Callable[[Settings], dict[str, Any]]
+    slots: tuple[Slot, ...]
+
+
+def _each_account(
+    settings: Settings, step: Callable[..., RefreshResult | None], label: str
+) -> dict[str, Any]:
+    engine = get_engine(settings.database_url)
+    require_schema(engine)
+    with session_scope(engine) as session:
+        accounts = [(a.id, a.username) for a in list_accounts(session)]
+    written = 0
+    for number, (account_id, username) in enumerate(accounts, start=1):
+        with session_scope(engine) as session:
+            result = step(session, account_id)
+        written += result.features_written if result else 0
+        log.info(
+            label,
+            account=username,
+            progress=f"{number}/{len(accounts)}",
+            hourly_span=[t.isoformat() for t in result.hourly_span] if result else None,
+        )
+    return {"accounts": len(accounts), "features_written": written}
+
+
+def refresh_all_accounts(settings: Settings) -> dict[str, Any]:
+    """Bring every account's buckets and features up to its newest post."""
+    return _each_account(settings, refresh_account, "buckets refreshed")
+
+
+def rebuild_all_accounts(settings: Settings) -> dict[str, Any]:
+    """Recompute every account's buckets and features from its posts (daily, after the full
+    ingestion, so deletions and late posts are reflected everywhere)."""
+    return _each_account(settings, rebuild_account, "buckets rebuilt")
+
+
+JOBS: list[Job] = [
+    Job("musktracker.features.refresh_all", refresh_all_accounts, (Slot.HOURLY,)),
+    Job("musktracker.features.rebuild_all", rebuild_all_accounts, (Slot.DAILY,)),
+]
+
+
+def jobs_in(slot: Slot) -> list[Job]:
+    return [job for job in JOBS if slot in job.slots]
+
+
+def job_named(name: str) -> Job:
+    for job in JOBS:
+        if job.name == name:
+            return job
+    known = ", ".join(j.name for j in JOBS)
+    raise ValueError(f"--job {name!r} is not a known job (known: {known})")

@@ -1,0 +1,56 @@
+"""The schedule: when slots fire, how they map onto Celery beat, and the job registry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from musktracker.config import Settings
+from musktracker.worker.celery_app import RUN_SLOT, create_celery
+from musktracker.worker.jobs import JOBS, Slot, job_named, jobs_in
+from musktracker.worker.local import next_slot
+from musktracker.worker.schedule import Cron, slot_crons
+
+
+def test_defaults_match_the_original_design() -> None:
+    crons = slot_crons(Settings())
+    assert crons[Slot.DAILY] == Cron(minute=0, hour=2)
+    assert crons[Slot.WEEKLY] == Cron(minute=0, hour=3, weekday=6)  # Sunday
+    assert crons[Slot.HOURLY].hour is None
+
+
+def test_next_after_walks_to_the_next_matching_minute() -> None:
+    friday = datetime(2026, 11, 20, 2, 0, 30, tzinfo=UTC)
+    assert Cron(minute=0, hour=2).next_after(friday) == datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+    sunday = Cron(minute=0, hour=3, weekday=6).next_after(friday)
+    assert sunday == datetime(2026, 11, 22, 3, 0, tzinfo=UTC) and sunday.weekday() == 6
+    assert Cron(minute=5).next_after(friday) == datetime(2026, 11, 20, 2, 5, tzinfo=UTC)
+
+
+def test_celery_weekdays_count_from_sunday() -> None:
+    beat = Cron(minute=0, hour=3, weekday=6).to_celery()
+    assert beat.day_of_week == {0}  # Celery: 0 is Sunday
+    assert Cron(minute=0, hour=3, weekday=0).to_celery().day_of_week == {1}  # Monday
+
+
+def test_next_slot_reports_every_slot_due_that_minute() -> None:
+    settings = Settings(worker_hourly_minute=0)
+    at, slots = next_slot(settings, datetime(2026, 11, 22, 2, 59, tzinfo=UTC))
+    assert at == datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    assert set(slots) == {Slot.HOURLY, Slot.WEEKLY}
+
+
+def test_registry_and_celery_app_agree() -> None:
+    assert [j.name for j in jobs_in(Slot.HOURLY)] == ["musktracker.features.refresh_all"]
+    with pytest.raises(ValueError, match="not a known job"):
+        job_named("musktracker.nothing")
+    app = create_celery(Settings(worker_task_time_limit=100, worker_visibility_timeout=200))
+    for job in JOBS:
+        task = app.tasks[job.name]
+        assert task.acks_late and task.reject_on_worker_lost and task.max_retries == 5
+    assert app.conf.broker_transport_options == {"visibility_timeout": 200}
+    assert app.conf.task_time_limit == 100
+    entries = app.conf.beat_schedule
+    assert {e["task"] for e in entries.values()} == {RUN_SLOT}
+    assert sorted(e["args"][0] for e in entries.values()) == ["daily", "hourly", "weekly"]
