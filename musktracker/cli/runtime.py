@@ -26,7 +26,6 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_BAD_INPUT = 1
-EXIT_NOT_IMPLEMENTED = 2
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     AccountError,
@@ -77,10 +76,3 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise fail(f"database error: {exc.orig}") from None
 
     return wrapper
-
-
-def not_implemented(command: str, issue: int) -> typer.Exit:
-    """Exit 2 for commands whose issue has not landed yet."""
-    return fail(
-        f"`musktracker {command}` is not implemented yet (issue #{issue})", EXIT_NOT_IMPLEMENTED
-    )
