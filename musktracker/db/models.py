@@ -396,6 +396,8 @@ class SignalCheckpoint(Base):
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
 class BacktestResult(Base):
     """One model's scores on one rolling-backtest window (see evaluation/backtest.py)."""
 
@@ -458,6 +460,8 @@ class RegimeShift(Base):
     level_before: Mapped[float | None] = mapped_column(Float)
     level_after: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
 class ApiKey(Base):
     """An API key, stored only as a SHA-256 hash; `prefix` finds it without scanning.
 

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import MetaData, Table, and_, func, select
 from sqlalchemy.orm import Session
 
-from musktracker.db.models import Account, Forecast, TimeBucket
+from musktracker.db.models import Account, Forecast, RegimeShift, TimeBucket
 from musktracker.signals.event import RawEvent
 from musktracker.signals.sources.base import has_table
 from musktracker.utc import HOUR, floor_hour, utcnow
@@ -125,6 +125,8 @@ def _reflect(session: Session, name: str) -> Table | None:
 
 
 class RegimeShiftSource:
+    """Regime shifts that `musktracker regimes` stored (evaluation/regimes.py) lately."""
+
     name = "regime_shift"
     more = False
 
@@ -132,38 +134,34 @@ class RegimeShiftSource:
         self.lookback = lookback
 
     def fetch(self, session: Session) -> list[RawEvent]:
-        table = _reflect(session, "regime_shifts")
-        if table is None:
-            return []
-        cols = list(table.c.keys())
-        when = _pick(cols, "detected_at", "shift_time", "created_at")
-        if when is None or "id" not in cols:
-            return []
-        text_col = _pick(cols, "description", "direction")
-        rows = session.execute(
-            select(table).where(table.c[when] >= utcnow() - self.lookback)
-        ).mappings()
+        shifts = session.scalars(
+            select(RegimeShift)
+            .where(RegimeShift.detected_at >= utcnow() - self.lookback)
+            .order_by(RegimeShift.detected_at)
+        )
         names = _usernames(session)
-        events = []
-        for row in rows:
-            at = _aware(row[when])
-            account = names.get(row["account_id"]) if "account_id" in cols else None
-            events.append(
-                RawEvent(
-                    source=SOURCE,
-                    source_id=f"regime_shift:{row['id']}",
-                    type="regime_shift",
-                    created_at=at,
-                    account=account,
-                    text=str(row[text_col])
-                    if text_col and row[text_col]
-                    else "posting regime changed",
-                )
+        return [
+            RawEvent(
+                source=SOURCE,
+                source_id=f"regime_shift:{shift.id}",
+                type="regime_shift",
+                created_at=shift.detected_at,
+                account=names.get(shift.account_id),
+                text=_describe_shift(shift),
             )
-        return events
+            for shift in shifts
+        ]
 
     def commit(self, session: Session) -> None:
         return None
+
+
+def _describe_shift(shift: RegimeShift) -> str:
+    before = "unknown" if shift.level_before is None else f"{shift.level_before:.0f}"
+    return (
+        f"posting level went {shift.direction} ({shift.rule}) on {shift.change_at:%Y-%m-%d}: "
+        f"{before} -> {shift.level_after or 0:.0f} posts a day"
+    )
 
 
 class SentimentSwingSource:

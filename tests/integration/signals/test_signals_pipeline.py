@@ -20,6 +20,7 @@ from musktracker.db.models import (
     ModelMetadata,
     PushOutbox,
     RawTweet,
+    RegimeShift,
     Signal,
     SignalEvent,
     TimeBucket,
@@ -254,12 +255,6 @@ def test_sentiment_swing_and_regime_tables_when_present(engine: Engine) -> None:
                 "account_id INTEGER, label VARCHAR(16), created_at TIMESTAMP)"
             )
         )
-        conn.execute(
-            text(
-                "CREATE TABLE regime_shifts (id INTEGER PRIMARY KEY, "
-                "account_id INTEGER, detected_at TIMESTAMP, description TEXT)"
-            )
-        )
         rows = []
         for day in range(0, 12):
             negatives = 16 if day == 0 else 2 + day % 2  # usual 10-15%, today 80%
@@ -274,16 +269,26 @@ def test_sentiment_swing_and_regime_tables_when_present(engine: Engine) -> None:
             ),
             rows,
         )
-        conn.execute(
-            text(
-                "INSERT INTO regime_shifts (id, account_id, detected_at, description) "
-                "VALUES (1, :a, :t, 'rate doubled')"
-            ),
-            {"a": account_id, "t": now.replace(tzinfo=None)},
+    with session_scope(engine) as session:
+        session.add(
+            RegimeShift(
+                account_id=account_id,
+                rule="nb_cusum",
+                count_rule="all",
+                change_at=now - timedelta(days=3),
+                detected_at=now,
+                direction="up",
+                level_before=60.0,
+                level_after=120.0,
+            )
         )
     with session_scope(engine) as session:
         swings = SentimentSwingSource().fetch(session)
         shifts = RegimeShiftSource().fetch(session)
     assert len(swings) == 1 and swings[0].data["negative_share"] == 0.8
     assert swings[0].account == "elonmusk"
-    assert len(shifts) == 1 and shifts[0].text == "rate doubled"
+    assert len(shifts) == 1 and shifts[0].account == "elonmusk"
+    assert (
+        shifts[0].text.startswith("posting level went up (nb_cusum)")
+        and "60 -> 120" in shifts[0].text
+    )
