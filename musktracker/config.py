@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     api_max_count_days: int = Field(
         default=366, ge=1, description="Widest start..end range of the counts route, in days."
     )
+    api_max_forecast_hours: int = Field(
+        default=744,
+        ge=1,
+        description="Longest horizon the forecast routes sample, in hours past the data end.",
+    )
+    api_forecast_samples: int = Field(
+        default=2000, ge=10, description="Sample paths per forecast served by the API."
+    )
 
     # Worker and schedule (issue 7); times are UTC.
     worker_full_ingest_hour: int = Field(
