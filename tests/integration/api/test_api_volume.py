@@ -101,11 +101,13 @@ def test_window_brackets_sum_to_one_and_match_the_cli(volume_api: Api, runner: C
 
 def test_window_validation_names_the_field(volume_api: Api) -> None:
     window = f"{BASE}/forecast/window"
+    day = "start=2023-02-19T00:00:00Z&end=2023-02-20T00:00:00Z"
     cases = {
         f"{window}?start=2023-02-20T00:00:00Z&end=2023-02-19T00:00:00Z": "query.end",
         f"{window}?start=2023-02-19T00:00:00&end=2023-02-20T00:00:00Z": "query.start",
         f"{window}?start=2023-02-19T00:00:00Z": "query.end",
-        f"{window}?start=2023-02-19T00:00:00Z&end=2023-02-20T00:00:00Z&brackets=-5": "query.brackets",
+        f"{window}?{day}&brackets=-5": "query.brackets",
+        f"{window}?{day}&model=crystal_ball": "query.model",
         f"{window}?start=2023-02-19T00:00:00Z&end=2030-01-01T00:00:00Z": "query.end",
     }
     for path, field in cases.items():
