@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -37,7 +38,7 @@ def volume_api(
     yield from build_api(engine, db_url, artifact_dir=tmp_path / "artifacts")
 
 
-def _cli_json(runner: CliRunner, *args: str) -> object:
+def _cli_json(runner: CliRunner, *args: str) -> Any:
     result = runner.invoke(cli, list(args))
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
