@@ -101,6 +101,13 @@ class ModelMetrics(BaseModel):
     mae: float | None
     mape: float | None
     log_likelihood: float | None
+    crps: float | None = Field(None, description="Mean CRPS over the backtest windows.")
+    log_score: float | None = None
+    coverage_95: float | None = Field(None, description="Share of hours inside the 95% band.")
+    total_mae: float | None = Field(None, description="MAE of the window totals.")
+    total_crps: float | None = None
+    fit_seconds: float | None = None
+    backtest_windows: int | None = None
 
 
 class ModelOut(BaseModel):

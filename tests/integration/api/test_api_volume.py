@@ -132,3 +132,23 @@ def test_regimes_serve_what_detection_stored(volume_api: Api, runner: CliRunner)
     }
     assert volume_api.get(f"{BASE}/regimes?kinds=nonsense").status_code == 422
     assert volume_api.get(f"{BASE}/regimes", key=None).status_code == 401
+
+
+def test_models_carry_backtest_metrics_and_best_uses_the_winner(
+    volume_api: Api, runner: CliRunner
+) -> None:
+    trained = _cli_json(
+        runner, "train", "--json", "--model", "hour_of_day_mean,seasonal_naive_daily",
+        "--backtest-windows", "2", "--train-days", "7", "--workers", "1",
+    )
+    models = volume_api.get("/v1/models?account=elonmusk").json()
+    assert {m["model_name"] for m in models} == {"hour_of_day_mean", "seasonal_naive_daily"}
+    for model in models:
+        metrics = model["metrics"]
+        assert metrics["backtest_windows"] == 2
+        assert metrics["crps"] > 0 and 0 <= metrics["coverage_95"] <= 1
+        detail = volume_api.get(f"/v1/models/{model['id']}").json()
+        assert detail["metrics"] == metrics
+    best = min(models, key=lambda m: m["metrics"]["crps"])["model_name"]
+    assert trained is not None
+    assert volume_api.get(f"{BASE}/forecast?horizon=3h").json()["model"] == best

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -63,7 +64,7 @@ def _run(runner: CliRunner, job: str) -> str:
     return result.output
 
 
-def _count(engine: Engine, model: type, *where: object) -> int:
+def _count(engine: Engine, model: type, *where: Any) -> int:
     with session_scope(engine) as session:
         return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
