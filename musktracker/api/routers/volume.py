@@ -4,6 +4,7 @@ probabilities, the fan chart and the stored regime shifts. Every route reuses
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -31,7 +32,7 @@ from musktracker.forecasting.service import (
     window_total,
 )
 from musktracker.security.apikeys import Scope
-from musktracker.utc import HOUR, ensure_utc
+from musktracker.utc import DAY, HOUR, ensure_utc
 
 router = APIRouter(prefix="/v1/accounts", tags=["volume"])
 
@@ -47,6 +48,13 @@ def _forecast_error(exc: ForecastError) -> ApiError:
     if "--" in str(exc):
         return from_domain_error(exc, "query")
     return ApiError(404, str(exc))
+
+
+def _utc(value: datetime, field: str) -> datetime:
+    try:
+        return ensure_utc(value)
+    except OverflowError:
+        raise field_error(field, "outside the supported range of dates", value) from None
 
 
 def _hours(svc: Services, horizon: str) -> int:
@@ -128,9 +136,14 @@ async def account_forecast_window(
     model: str = MODEL,
 ) -> Response:
     svc = services(request)
-    start, end = ensure_utc(start), ensure_utc(end)
+    start, end = _utc(start, "query.start"), _utc(end, "query.end")
     if end <= start:
         raise field_error("query.end", f"must be after start {start.isoformat()}", end)
+    days = svc.settings.api_max_count_days
+    if end - start > days * DAY:
+        raise field_error(
+            "query.end", f"the window is longer than {days} days (API_MAX_COUNT_DAYS)", end
+        )
     try:
         spec = BracketSpec.parse(brackets)
     except ForecastError as exc:

@@ -108,6 +108,8 @@ def test_window_validation_names_the_field(volume_api: Api) -> None:
         f"{window}?start=2023-02-19T00:00:00&end=2023-02-20T00:00:00Z": "query.start",
         f"{window}?start=2023-02-19T00:00:00Z": "query.end",
         f"{window}?{day}&brackets=-5": "query.brackets",
+        f"{window}?start=0001-01-01T00:00:00Z&end=2023-02-20T00:00:00Z": "query.end",
+        f"{window}?start=0001-01-01T00:00:00%2B00:01&end=2000-01-01T00:00:00Z": "query.start",
         f"{window}?{day}&model=crystal_ball": "query.model",
         f"{window}?start=2023-02-19T00:00:00Z&end=2030-01-01T00:00:00Z": "query.end",
     }
