@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from musktracker.accounts import add_account
+from musktracker.api.metrics import CACHE
 from musktracker.cli.main import app as cli
 from musktracker.db.models import Forecast, RegimeShift
 from musktracker.db.session import session_scope
@@ -154,3 +155,23 @@ def test_models_carry_backtest_metrics_and_best_uses_the_winner(
     best = min(models, key=lambda m: m["metrics"]["crps"])["model_name"]
     assert trained is not None
     assert volume_api.get(f"{BASE}/forecast?horizon=3h").json()["model"] == best
+
+
+def test_forecast_answers_are_cached(
+    engine: Engine, db_url: str, posts_sample: Path, tmp_path: Path
+) -> None:
+    with session_scope(engine) as session:
+        add_account(session, "elonmusk")
+        import_archive(session, "elonmusk", posts_sample)
+    for api in build_api(engine, db_url, artifact_dir=tmp_path, api_cache_ttl_seconds=60):
+        hits = CACHE.labels("hit")._value.get()
+        for path in (f"{BASE}/forecast?horizon=4h&{CHEAP}", f"{BASE}/forecast.png?{CHEAP}"):
+            first = api.get(path)
+            assert first.status_code == 200
+            with session_scope(engine) as session:  # a hit does no model work: no new rows
+                session.execute(delete(Forecast))
+            again = api.get(path)
+            assert again.content == first.content
+            with session_scope(engine) as session:
+                assert session.scalar(select(func.count()).select_from(Forecast)) == 0
+        assert CACHE.labels("hit")._value.get() == hits + 2
