@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     api_max_count_days: int = Field(
         default=366, ge=1, description="Widest start..end range of the counts route, in days."
     )
+    api_max_forecast_hours: int = Field(
+        default=744,
+        ge=1,
+        description="Longest horizon the forecast routes sample, in hours past the data end.",
+    )
+    api_forecast_samples: int = Field(
+        default=2000, ge=10, description="Sample paths per forecast served by the API."
+    )
 
     # Worker and schedule (issue 7); times are UTC.
     worker_full_ingest_hour: int = Field(
@@ -135,6 +143,27 @@ class Settings(BaseSettings):
     worker_training_hour: int = Field(default=3, ge=0, le=23, description="Hour of that training.")
     worker_hourly_minute: int = Field(
         default=5, ge=0, le=59, description="Minute of each hour for incremental work."
+    )
+    worker_full_ingest_days: int = Field(
+        default=7, ge=1, description="Days the daily full ingestion re-fetches (free tier: 7)."
+    )
+    worker_forecast_model: str = Field(
+        default="best", description="Model of the hourly stored forecasts (`best`, a name)."
+    )
+    worker_forecast_hours: int = Field(
+        default=24, ge=1, le=24 * 31, description="Hours ahead each hourly forecast covers."
+    )
+    worker_train_models: str = Field(
+        default="all", description="Models the weekly training backtests (`all` or a list)."
+    )
+    worker_backtest_windows: int = Field(
+        default=12, ge=1, le=500, description="Rolling windows of the weekly backtest."
+    )
+    worker_train_days: float = Field(
+        default=30.0, gt=0, description="Days of history per fit in the weekly backtest."
+    )
+    worker_train_processes: int = Field(
+        default=2, ge=1, description="Processes the weekly backtest spreads its windows over."
     )
     worker_task_time_limit: int = Field(
         default=3600, ge=1, description="Seconds after which a task is killed."

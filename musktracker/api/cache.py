@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from fastapi import Request, Response
@@ -85,8 +85,10 @@ async def _render(produce: Callable[[], Any]) -> bytes:
     return bytes(JSONResponse(jsonable_encoder(await run_in_threadpool(produce))).body)
 
 
-async def _render_and_store(cache: ResponseCache, key: str, produce: Callable[[], Any]) -> bytes:
-    body = await _render(produce)
+async def _render_and_store(
+    cache: ResponseCache, key: str, render: Callable[[], Awaitable[bytes]]
+) -> bytes:
+    body = await render()
     await cache.set(key, body)
     return body
 
@@ -98,17 +100,33 @@ async def cached_json(
     its result as JSON and cache it. Concurrent misses for one key wait for a single
     computation instead of each querying the database (no stampede when an entry expires).
     Errors raised by `produce` reach every waiter and are never cached."""
+    return await cached_response(request, cache, lambda: _render(produce), JSON)
+
+
+async def cached_bytes(
+    request: Request, cache: ResponseCache | None, produce: Callable[[], bytes], media_type: str
+) -> Response:
+    """`cached_json` for a body that is already bytes (e.g. a PNG chart)."""
+    return await cached_response(request, cache, lambda: run_in_threadpool(produce), media_type)
+
+
+async def cached_response(
+    request: Request,
+    cache: ResponseCache | None,
+    render: Callable[[], Awaitable[bytes]],
+    media_type: str,
+) -> Response:
     if cache is None:
-        return Response(await _render(produce), media_type=JSON)
+        return Response(await render(), media_type=media_type)
     key = cache_key(request)
     hit = await cache.get(key)
     if hit is not None:
         metrics.CACHE.labels("hit").inc()
-        return Response(hit, media_type=JSON)
+        return Response(hit, media_type=media_type)
     metrics.CACHE.labels("miss").inc()
     pending = cache.inflight.get(key)
     if pending is None:
-        pending = asyncio.ensure_future(_render_and_store(cache, key, produce))
+        pending = asyncio.ensure_future(_render_and_store(cache, key, render))
         cache.inflight[key] = pending
         pending.add_done_callback(lambda _: cache.inflight.pop(key, None))
-    return Response(await asyncio.shield(pending), media_type=JSON)
+    return Response(await asyncio.shield(pending), media_type=media_type)

@@ -101,6 +101,13 @@ class ModelMetrics(BaseModel):
     mae: float | None
     mape: float | None
     log_likelihood: float | None
+    crps: float | None = Field(None, description="Mean CRPS over the backtest windows.")
+    log_score: float | None = None
+    coverage_95: float | None = Field(None, description="Share of hours inside the 95% band.")
+    total_mae: float | None = Field(None, description="MAE of the window totals.")
+    total_crps: float | None = None
+    fit_seconds: float | None = None
+    backtest_windows: int | None = None
 
 
 class ModelOut(BaseModel):
@@ -113,3 +120,50 @@ class ModelOut(BaseModel):
     training_end: datetime
     hyperparameters: Any = Field(description="As stored: parsed JSON, or the raw text.")
     metrics: ModelMetrics
+
+
+class SignalEventOut(BaseModel):
+    id: int
+    event_key: str
+    type: str
+    symbol: str | None
+    token_ca: str | None
+    chain: str | None
+    summary: str
+    evidence: list[dict[str, Any]]
+    start_ts: datetime
+    last_ts: datetime
+    evidence_count: int
+
+
+class SignalOut(BaseModel):
+    id: int
+    event_key: str
+    state: str
+    score: float
+    risk_level: str
+    reasons: list[str]
+    features_snapshot: dict[str, Any]
+    ts: datetime
+
+
+class EventsPage(BaseModel):
+    items: list[SignalEventOut]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+
+
+class SignalsPage(BaseModel):
+    items: list[SignalOut]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+
+
+class IngestResult(BaseModel):
+    received: int
+    stored: int
+    outbox_rows: int
+    dropped: dict[str, int]
+    scores: dict[str, float] = Field(description="Score of every stored event, by event key.")

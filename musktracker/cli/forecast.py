@@ -16,60 +16,18 @@ from musktracker.accounts import get_account
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.db.session import session_scope
 from musktracker.forecasting.brackets import Bracket, BracketSpec, WindowForecast
-from musktracker.forecasting.generate import (
-    QUANTILE_LEVELS,
-    default_as_of,
-    parse_as_of,
-    parse_horizon,
-    parse_window,
-    prepare_model,
-    resolve_model,
-    store_hourly,
-    window_forecast,
+from musktracker.forecasting.generate import parse_as_of, parse_horizon, parse_window
+from musktracker.forecasting.service import (
+    ForecastOptions,
+    horizon_json,
+    hourly_forecast,
+    window_json,
+    window_total,
 )
 from musktracker.models.base import PredictiveDistribution
-from musktracker.utc import HOUR, floor_hour
 
 DEFAULT_ACCOUNT = "elonmusk"
 HOURS_PRINTED = 48  # longer horizons are printed as daily totals
-
-
-def _key(level: float) -> str:
-    return f"{level:g}"
-
-
-def horizon_json(account: str, model: str, forecast: PredictiveDistribution) -> dict[str, Any]:
-    quantiles = forecast.quantiles(QUANTILE_LEVELS)
-    lower, upper = forecast.interval(0.95)
-    return {
-        "account": account,
-        "model": model,
-        "as_of": forecast.start.isoformat(),
-        "hours": [
-            {
-                "target_time": target.isoformat(),
-                "mean": float(forecast.mean[i]),
-                "lower_95": float(lower[i]),
-                "upper_95": float(upper[i]),
-                "quantiles": {
-                    _key(level): float(quantiles[j, i]) for j, level in enumerate(QUANTILE_LEVELS)
-                },
-            }
-            for i, target in enumerate(forecast.target_times)
-        ],
-    }
-
-
-def window_json(window: WindowForecast, brackets: list[Bracket]) -> dict[str, Any]:
-    return {
-        "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
-        "observed": window.observed,
-        "mean": window.mean,
-        "quantiles": {_key(level): value for level, value in window.quantiles().items()},
-        "brackets": [
-            {"low": b.low, "high": b.high, "probability": b.probability} for b in brackets
-        ],
-    }
 
 
 def print_hours(account: str, model: str, forecast: PredictiveDistribution) -> None:
@@ -148,36 +106,20 @@ def forecast(
         raise fail(f"--train-days {train_days}: must be positive")
     if plot is not None and plot.suffix.lower() != ".png":
         raise fail(f"--plot {str(plot)!r}: plots are PNG files (name it *.png)")
+    options = ForecastOptions(model, moment, train_days, samples, seed)
     with session_scope(database()) as session:
         account_row = get_account(session, account)
         name = account_row.username
-        if moment is None:
-            moment = default_as_of(session, account_row.id)
-        chosen, note = resolve_model(session, account_row.id, model, floor_hour(moment))
-        if note and not as_json:
-            console.print(f"[yellow]{note}[/]")
-        needs_model = span is None or span[1] > moment
-        prepared = (
-            prepare_model(session, account_row.id, chosen, moment, train_days,
-                          settings().artifact_dir)
-            if needs_model else None
-        )
-        if prepared is not None and not as_json:
-            for line in prepared.notes:
-                console.print(f"[yellow]{line}[/]")
         if span is None and spec is None:
-            assert prepared is not None
-            hourly = prepared.predict(hours, samples, seed)
-            store_hourly(session, account_row.id, prepared, hourly)
-            _report_hours(name, chosen, hourly, prepared.history.counts, as_json, plot)
+            run = hourly_forecast(session, account_row.id, hours, options, settings().artifact_dir)
+            _print_notes(run.notes, as_json)
+            _report_hours(name, run.model, run.hourly, run.prepared.history.counts, as_json, plot)
             return
-        start, end = span if span is not None else (floor_hour(moment),
-                                                    floor_hour(moment) + hours * HOUR)
-        result, hourly_or_none = window_forecast(
-            session, account_row.id, start, end, moment, prepared, samples, seed
-        )
-        if prepared is not None and hourly_or_none is not None:
-            store_hourly(session, account_row.id, prepared, hourly_or_none)
+        total = window_total(session, account_row.id, span, hours, options,
+                             settings().artifact_dir)
+    _print_notes(total.notes, as_json)
+    chosen, result = total.model, total.window
+    start, end = result.start, result.end
     table = result.brackets(spec if spec is not None else BracketSpec(width=20))
     if as_json:
         typer.echo(json.dumps(window_json(result, table)))
@@ -188,6 +130,12 @@ def forecast(
 
         bracket_bars(table, plot, f"@{name}: posts in [{start:%Y-%m-%d %H:%M}Z, "
                      f"{end:%Y-%m-%d %H:%M}Z), {chosen}, observed {result.observed}")
+
+
+def _print_notes(notes: list[str], as_json: bool) -> None:
+    if not as_json:
+        for line in notes:
+            console.print(f"[yellow]{line}[/]")
 
 
 def _report_hours(

@@ -10,13 +10,11 @@ from rich.table import Table
 from musktracker.accounts import get_account
 from musktracker.cli.runtime import console, database, handle_errors
 from musktracker.db.session import session_scope
-from musktracker.evaluation.regime_store import store_shifts
-from musktracker.evaluation.regimes import RegimeShift, detect_shifts
-from musktracker.features.buckets import hourly_counts
+from musktracker.evaluation.regime_store import detect_and_store
+from musktracker.evaluation.regimes import RegimeShift
 from musktracker.features.count_rule import CountRule
-from musktracker.forecasting.errors import ForecastError
 from musktracker.forecasting.generate import parse_as_of
-from musktracker.utc import HOUR, floor_hour
+from musktracker.utc import floor_hour
 
 
 def _table(rule: str, shifts: list[RegimeShift]) -> Table:
@@ -47,22 +45,11 @@ def regimes(
     rule = CountRule.parse(kinds)
     end = floor_hour(parse_as_of(as_of)) if as_of is not None else None
     with session_scope(database()) as session:
-        account_row = get_account(session, account)
-        counts = hourly_counts(session, account_row.id, rule, end=end)
-        if counts.empty:
-            raise ForecastError(f"account {account_row.username!r} has no hourly buckets"
-                                + (f" before {end.isoformat()}" if end else ""))
-        found = detect_shifts(counts)
-        store_shifts(session, account_row.id, rule.name, found)
+        report = detect_and_store(session, get_account(session, account), rule, end)
     if as_json:
-        typer.echo(json.dumps({
-            "account": account_row.username,
-            "count_rule": rule.name,
-            "data_end": (counts.index[-1] + HOUR).isoformat(),
-            "rules": {r: [s.as_json() for s in shifts] for r, shifts in found.items()},
-        }))
+        typer.echo(json.dumps(report.as_json()))
         return
-    for r, shifts in found.items():
+    for r, shifts in report.rules.items():
         console.print(_table(r, shifts))
 
 

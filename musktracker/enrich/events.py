@@ -15,6 +15,9 @@ from musktracker.db.models import ExogenousEvent
 from musktracker.features.build import EVENT_LOOKBACK, refresh_features, stored_rules
 from musktracker.utc import HOUR, ensure_utc, floor_hour
 
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2261
+"""Event times features can use (pandas nanosecond timestamps end in April 2262)."""
+
 
 class EventError(ValueError):
     """An event's field has a value that cannot be stored; the message names it."""
@@ -40,12 +43,23 @@ class NewEvent:
             raise EventError(f"--category {self.category!r} is longer than 64 characters")
         if not self.source.strip() or len(self.source) > 64:
             raise EventError(f"--source {self.source!r} must be 1 to 64 characters")
-        start = ensure_utc(self.start, "--start")
-        end = ensure_utc(self.end, "--end")
+        start = _in_range(self.start, "--start")
+        end = _in_range(self.end, "--end")
         if end <= start:
             raise EventError(f"--end {end.isoformat()} must be after --start {start.isoformat()}")
         if not (math.isfinite(self.intensity) and 0.0 <= self.intensity <= 1.0):
             raise EventError(f"--intensity {self.intensity} is outside 0..1")
+
+
+def _in_range(value: datetime, option: str) -> datetime:
+    """UTC, and inside the span features can represent (nanosecond timestamps: 1970..2261)."""
+    try:
+        moment = ensure_utc(value, option)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise EventError(f"{option} {value.isoformat()} is outside {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return moment
 
 
 def _refresh_for(session: Session, event: ExogenousEvent) -> None:

@@ -3,14 +3,39 @@ its counting rule, so the table always says what the newest run found."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from musktracker.db.models import Account
 from musktracker.db.models import RegimeShift as RegimeShiftRow
-from musktracker.evaluation.regimes import RegimeShift
-from musktracker.utc import utcnow
+from musktracker.evaluation.regimes import RegimeShift, detect_shifts
+from musktracker.features.buckets import bucket_span, hourly_counts
+from musktracker.features.count_rule import CountRule
+from musktracker.forecasting.errors import ForecastError
+from musktracker.utc import HOUR, utcnow
+
+
+@dataclass
+class RegimeReport:
+    """The shifts of every rule found on an account's counts up to `data_end`."""
+
+    account: str
+    count_rule: str
+    data_end: datetime | None
+    rules: dict[str, list[RegimeShift]]
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape of `musktracker regimes --json` and `GET .../regimes`."""
+        return {
+            "account": self.account,
+            "count_rule": self.count_rule,
+            "data_end": self.data_end.isoformat() if self.data_end else None,
+            "rules": {r: [s.as_json() for s in shifts] for r, shifts in self.rules.items()},
+        }
 
 
 def store_shifts(
@@ -43,3 +68,34 @@ def store_shifts(
         )
         written += len(found)
     return written
+
+
+def detect_and_store(
+    session: Session, account: Account, rule: CountRule, end: datetime | None = None
+) -> RegimeReport:
+    """Run every rule on the account's hourly counts before `end` and replace the stored
+    shifts with what it finds (so running it twice leaves the same rows)."""
+    counts = hourly_counts(session, account.id, rule, end=end)
+    if counts.empty:
+        raise ForecastError(f"account {account.username!r} has no hourly buckets"
+                            + (f" before {end.isoformat()}" if end else ""))
+    found = detect_shifts(counts)
+    store_shifts(session, account.id, rule.name, found)
+    return RegimeReport(account.username, rule.name, counts.index[-1] + HOUR, found)
+
+
+def stored_report(session: Session, account: Account, rule: CountRule) -> RegimeReport:
+    """What the newest detection run stored for the account and counting rule."""
+    rows = session.scalars(
+        select(RegimeShiftRow)
+        .where(RegimeShiftRow.account_id == account.id, RegimeShiftRow.count_rule == rule.name)
+        .order_by(RegimeShiftRow.rule, RegimeShiftRow.change_at)
+    ).all()
+    rules: dict[str, list[RegimeShift]] = {}
+    for row in rows:
+        rules.setdefault(row.rule, []).append(
+            RegimeShift(row.rule, row.change_at, row.detected_at, row.direction,
+                        row.level_before, row.level_after if row.level_after is not None else 0.0)
+        )
+    span = bucket_span(session, account.id)
+    return RegimeReport(account.username, rule.name, span[1] + HOUR if span else None, rules)

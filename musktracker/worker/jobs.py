@@ -4,9 +4,8 @@ stored posts inside one transaction per account, so a repeated or redelivered ru
 the same rows again instead of adding any.
 
 `JOBS` is the registry, in run order within a slot (ingestion before buckets before
-forecasts). Later parts add their jobs here: ingestion (daily full, hourly incremental),
-training with backtests (weekly), hourly forecasts, filling actuals, retraining checks,
-outbox dispatch and regime checks.
+forecasts). The jobs of ingestion, forecasting, training, regimes and the signals outbox
+live in `worker/pipeline_jobs.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from musktracker.config import Settings
 from musktracker.db.session import get_engine, require_schema, session_scope
 from musktracker.features.refresh import RefreshResult, rebuild_account, refresh_account
 from musktracker.logging import get_logger
+from musktracker.worker import pipeline_jobs
 
 log = get_logger(__name__)
 
@@ -28,6 +28,7 @@ log = get_logger(__name__)
 class Slot(enum.StrEnum):
     """When a job runs; the times come from Settings (see worker/schedule.py)."""
 
+    MINUTE = "minute"
     HOURLY = "hourly"
     DAILY = "daily"
     WEEKLY = "weekly"
@@ -74,8 +75,15 @@ def rebuild_all_accounts(settings: Settings) -> dict[str, Any]:
 
 
 JOBS: list[Job] = [
+    Job("musktracker.outbox.dispatch", pipeline_jobs.dispatch_outbox, (Slot.MINUTE,)),
+    Job("musktracker.ingest.incremental", pipeline_jobs.ingest_incremental, (Slot.HOURLY,)),
+    Job("musktracker.ingest.full", pipeline_jobs.ingest_full, (Slot.DAILY,)),
     Job("musktracker.features.refresh_all", refresh_all_accounts, (Slot.HOURLY,)),
     Job("musktracker.features.rebuild_all", rebuild_all_accounts, (Slot.DAILY,)),
+    Job("musktracker.forecasts.fill_actuals", pipeline_jobs.fill_all_actuals, (Slot.HOURLY,)),
+    Job("musktracker.forecasts.hourly", pipeline_jobs.forecast_all, (Slot.HOURLY,)),
+    Job("musktracker.regimes.check", pipeline_jobs.regimes_all, (Slot.DAILY,)),
+    Job("musktracker.training.backtest", pipeline_jobs.train_all, (Slot.WEEKLY,)),
 ]
 
 

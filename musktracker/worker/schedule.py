@@ -17,15 +17,16 @@ _MINUTE = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Cron:
-    """A minute of the hour, optionally an hour of the day and a weekday (0=Monday)."""
+    """A minute of the hour (None: every minute), optionally an hour of the day and a
+    weekday (0=Monday)."""
 
-    minute: int
+    minute: int | None
     hour: int | None = None
     weekday: int | None = None
 
     def matches(self, when: datetime) -> bool:
         return (
-            when.minute == self.minute
+            (self.minute is None or when.minute == self.minute)
             and (self.hour is None or when.hour == self.hour)
             and (self.weekday is None or when.weekday() == self.weekday)
         )
@@ -41,7 +42,7 @@ class Cron:
 
     def to_celery(self) -> crontab:
         return crontab(
-            minute=str(self.minute),
+            minute="*" if self.minute is None else str(self.minute),
             hour="*" if self.hour is None else str(self.hour),
             # Celery counts weekdays from Sunday = 0; Python from Monday = 0.
             day_of_week="*" if self.weekday is None else str((self.weekday + 1) % 7),
@@ -49,9 +50,11 @@ class Cron:
 
 
 def slot_crons(settings: Settings) -> dict[Slot, Cron]:
-    """Hourly at WORKER_HOURLY_MINUTE; daily full work at WORKER_FULL_INGEST_HOUR:00; weekly
-    training on WORKER_TRAINING_WEEKDAY at WORKER_TRAINING_HOUR:00."""
+    """Every minute (outbox delivery); hourly at WORKER_HOURLY_MINUTE; daily full work at
+    WORKER_FULL_INGEST_HOUR:00; weekly training on WORKER_TRAINING_WEEKDAY at
+    WORKER_TRAINING_HOUR:00."""
     return {
+        Slot.MINUTE: Cron(minute=None),
         Slot.HOURLY: Cron(minute=settings.worker_hourly_minute),
         Slot.DAILY: Cron(minute=0, hour=settings.worker_full_ingest_hour),
         Slot.WEEKLY: Cron(

@@ -1,4 +1,5 @@
-"""Trained volume models: metadata and backtest metrics from `model_metadata`."""
+"""Trained volume models: metadata and backtest metrics (CRPS, coverage, window-total
+errors, written by `musktracker train`) from `model_metadata`."""
 
 from __future__ import annotations
 
@@ -44,7 +45,10 @@ def model_out(row: ModelMetadata, username: str) -> ModelOut:
         training_end=row.training_end_date,
         hyperparameters=_hyperparameters(row.hyperparameters),
         metrics=ModelMetrics(
-            rmse=row.rmse, mae=row.mae, mape=row.mape, log_likelihood=row.log_likelihood
+            rmse=row.rmse, mae=row.mae, mape=row.mape, log_likelihood=row.log_likelihood,
+            crps=row.crps, log_score=row.log_score, coverage_95=row.coverage_95,
+            total_mae=row.total_mae, total_crps=row.total_crps, fit_seconds=row.fit_seconds,
+            backtest_windows=row.backtest_windows,
         ),
     )
 

@@ -78,6 +78,9 @@ def running_worker(
         "DATABASE_URL": db_url,
         "REDIS_URL": broker_url,
         "LOG_LEVEL": "INFO",
+        # The hourly chain ends with stored forecasts: a cheap model, artifacts beside the log.
+        "WORKER_FORECAST_MODEL": "hour_of_day_mean",
+        "ARTIFACT_DIR": str(log.parent / "artifacts"),
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -9,8 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from musktracker.db.models import Forecast
+from musktracker.db.session import session_scope
+from musktracker.worker.jobs import Slot, jobs_in
 from tests.integration.worker.conftest import (
     bucket_rows,
     client,
@@ -19,6 +23,11 @@ from tests.integration.worker.conftest import (
     store_unbucketed,
     wait_for,
 )
+
+
+def forecast_rows(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return int(session.scalar(select(func.count()).select_from(Forecast)) or 0)
 
 
 def test_worker_runs_a_job_end_to_end_and_again_idempotently(
@@ -34,7 +43,9 @@ def test_worker_runs_a_job_end_to_end_and_again_idempotently(
         assert rows == distinct > 0
         # The hourly slot, as beat would queue it: a chain with the same job.
         queued = app.send_task("musktracker.run_slot", args=["hourly"]).get(timeout=60)
-        assert queued == ["musktracker.features.refresh_all"]
+        assert queued == [job.name for job in jobs_in(Slot.HOURLY)]
+        # The chain ends with the stored hourly forecasts (WORKER_FORECAST_HOURS of them).
+        wait_for(lambda: forecast_rows(engine) == 24, 120, "the chain's hourly forecasts")
         again = app.send_task("musktracker.features.rebuild_all").get(timeout=120)
         assert again["accounts"] == 1
     assert bucket_rows(engine) == (rows, distinct)

@@ -18,6 +18,8 @@ def test_defaults_match_the_original_design() -> None:
     assert crons[Slot.DAILY] == Cron(minute=0, hour=2)
     assert crons[Slot.WEEKLY] == Cron(minute=0, hour=3, weekday=6)  # Sunday
     assert crons[Slot.HOURLY].hour is None
+    assert crons[Slot.MINUTE] == Cron(minute=None)
+    assert crons[Slot.MINUTE].to_celery().minute == set(range(60))
 
 
 def test_next_after_walks_to_the_next_matching_minute() -> None:
@@ -38,11 +40,23 @@ def test_next_slot_reports_every_slot_due_that_minute() -> None:
     settings = Settings(worker_hourly_minute=0)
     at, slots = next_slot(settings, datetime(2026, 11, 22, 2, 59, tzinfo=UTC))
     assert at == datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
-    assert set(slots) == {Slot.HOURLY, Slot.WEEKLY}
+    assert set(slots) == {Slot.MINUTE, Slot.HOURLY, Slot.WEEKLY}
+    at, slots = next_slot(settings, datetime(2026, 11, 22, 3, 0, tzinfo=UTC))
+    assert at == datetime(2026, 11, 22, 3, 1, tzinfo=UTC) and slots == [Slot.MINUTE]
 
 
 def test_registry_and_celery_app_agree() -> None:
-    assert [j.name for j in jobs_in(Slot.HOURLY)] == ["musktracker.features.refresh_all"]
+    assert [j.name for j in jobs_in(Slot.HOURLY)] == [
+        "musktracker.ingest.incremental",
+        "musktracker.features.refresh_all",
+        "musktracker.forecasts.fill_actuals",
+        "musktracker.forecasts.hourly",
+    ]
+    assert [j.name for j in jobs_in(Slot.DAILY)] == [
+        "musktracker.ingest.full", "musktracker.features.rebuild_all", "musktracker.regimes.check"
+    ]
+    assert [j.name for j in jobs_in(Slot.WEEKLY)] == ["musktracker.training.backtest"]
+    assert [j.name for j in jobs_in(Slot.MINUTE)] == ["musktracker.outbox.dispatch"]
     with pytest.raises(ValueError, match="not a known job"):
         job_named("musktracker.nothing")
     app = create_celery(Settings(worker_task_time_limit=100, worker_visibility_timeout=200))
@@ -53,4 +67,4 @@ def test_registry_and_celery_app_agree() -> None:
     assert app.conf.task_time_limit == 100
     entries = app.conf.beat_schedule
     assert {e["task"] for e in entries.values()} == {RUN_SLOT}
-    assert sorted(e["args"][0] for e in entries.values()) == ["daily", "hourly", "weekly"]
+    assert sorted(e["args"][0] for e in entries.values()) == ["daily", "hourly", "minute", "weekly"]

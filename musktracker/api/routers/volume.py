@@ -1,0 +1,198 @@
+"""Volume forecasts of one account: hourly forecasts, a window's total with bracket
+probabilities, the fan chart and the stored regime shifts. Every route reuses
+`forecasting.service` / `evaluation.regime_store`, so answers match the CLI's `--json`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime
+
+from musktracker.api.auth import require
+from musktracker.api.cache import cached_bytes, cached_json
+from musktracker.api.errors import ApiError, field_error, from_domain_error
+from musktracker.api.routers.accounts import tracked_account
+from musktracker.api.schemas import ErrorBody
+from musktracker.api.services import Services, services
+from musktracker.db.session import session_scope
+from musktracker.evaluation.regime_store import stored_report
+from musktracker.features.count_rule import CountRule
+from musktracker.forecasting.brackets import BracketSpec
+from musktracker.forecasting.errors import ForecastError
+from musktracker.forecasting.generate import default_as_of, parse_horizon
+from musktracker.forecasting.service import (
+    ForecastOptions,
+    HourlyRun,
+    fan_chart_png,
+    horizon_json,
+    hourly_forecast,
+    window_json,
+    window_total,
+)
+from musktracker.security.apikeys import Scope
+from musktracker.utc import DAY, HOUR, ensure_utc
+
+router = APIRouter(prefix="/v1/accounts", tags=["volume"])
+
+READ = [Depends(require(Scope.READ))]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
+MODEL = Query("best", max_length=64, description="A model name, `best` or `ensemble`.")
+HORIZON = Query("24h", max_length=16, description="Hours to forecast: 24h, 7d, 36, ...")
+
+
+def _forecast_error(exc: ForecastError) -> ApiError:
+    """Option errors (`--model 'x' is not a model`) name the query field; anything else
+    (no posts yet) means there is nothing to forecast from."""
+    if "--" in str(exc):
+        return from_domain_error(exc, "query")
+    return ApiError(404, str(exc))
+
+
+def _utc(value: datetime, field: str) -> datetime:
+    try:
+        return ensure_utc(value)
+    except OverflowError:
+        raise field_error(field, "outside the supported range of dates", value) from None
+
+
+def _hours(svc: Services, horizon: str) -> int:
+    try:
+        hours = parse_horizon(horizon)
+    except ForecastError as exc:
+        raise _forecast_error(exc) from None
+    limit = svc.settings.api_max_forecast_hours
+    if hours > limit:
+        raise field_error("query.horizon", f"more than {limit} hours (API_MAX_FORECAST_HOURS)",
+                          horizon)
+    return hours
+
+
+def _hourly(svc: Services, username: str, hours: int, model: str) -> tuple[str, HourlyRun]:
+    options = ForecastOptions(model=model, samples=svc.settings.api_forecast_samples)
+    try:
+        with session_scope(svc.engine) as session:
+            account = tracked_account(session, username)
+            run = hourly_forecast(session, account.id, hours, options, svc.settings.artifact_dir)
+            return account.username, run
+    except ForecastError as exc:
+        raise _forecast_error(exc) from None
+
+
+@router.get(
+    "/{username}/forecast",
+    dependencies=READ,
+    responses=NOT_FOUND,
+    summary="Hourly forecast: mean, 95% interval and 23 quantiles per hour",
+)
+async def account_forecast(
+    request: Request, username: str, horizon: str = HORIZON, model: str = MODEL
+) -> Response:
+    svc = services(request)
+    hours = _hours(svc, horizon)
+
+    def produce() -> dict[str, Any]:
+        name, run = _hourly(svc, username, hours, model)
+        return horizon_json(name, run.model, run.hourly)
+
+    return await cached_json(request, svc.cache, produce)
+
+
+@router.get(
+    "/{username}/forecast.png",
+    dependencies=READ,
+    responses={**NOT_FOUND, 200: {"content": {"image/png": {}}}},
+    response_class=Response,
+    summary="Fan chart of the hourly forecast (PNG)",
+)
+async def account_forecast_png(
+    request: Request, username: str, horizon: str = HORIZON, model: str = MODEL
+) -> Response:
+    svc = services(request)
+    hours = _hours(svc, horizon)
+
+    def produce() -> bytes:
+        name, run = _hourly(svc, username, hours, model)
+        return fan_chart_png(name, run)
+
+    return await cached_bytes(request, svc.cache, produce, "image/png")
+
+
+@router.get(
+    "/{username}/forecast/window",
+    dependencies=READ,
+    responses=NOT_FOUND,
+    summary="Distribution of the posts in [start, end) and its bracket probabilities",
+)
+async def account_forecast_window(
+    request: Request,
+    username: str,
+    start: AwareDatetime = Query(description="Window start, ISO 8601 with a zone."),
+    end: AwareDatetime = Query(description="Window end (exclusive), after start."),
+    brackets: str = Query(
+        "20", max_length=2000, description="Bracket width (20) or lower edges (0,140,160)."
+    ),
+    model: str = MODEL,
+) -> Response:
+    svc = services(request)
+    start, end = _utc(start, "query.start"), _utc(end, "query.end")
+    if end <= start:
+        raise field_error("query.end", f"must be after start {start.isoformat()}", end)
+    days = svc.settings.api_max_count_days
+    if end - start > days * DAY:
+        raise field_error(
+            "query.end", f"the window is longer than {days} days (API_MAX_COUNT_DAYS)", end
+        )
+    try:
+        spec = BracketSpec.parse(brackets)
+    except ForecastError as exc:
+        raise from_domain_error(exc, "query") from None
+    limit = svc.settings.api_max_forecast_hours
+
+    def produce() -> dict[str, Any]:
+        try:
+            with session_scope(svc.engine) as session:
+                account = tracked_account(session, username)
+                moment = default_as_of(session, account.id)
+                if end - max(moment, start) > limit * HOUR:
+                    raise field_error(
+                        "query.end",
+                        f"more than {limit} hours past the data end {moment.isoformat()} "
+                        "(API_MAX_FORECAST_HOURS)",
+                        end,
+                    )
+                options = ForecastOptions(
+                    model=model, as_of=moment, samples=svc.settings.api_forecast_samples
+                )
+                run = window_total(session, account.id, (start, end), 0, options,
+                                   svc.settings.artifact_dir)
+        except ForecastError as exc:
+            raise _forecast_error(exc) from None
+        return window_json(run.window, run.window.brackets(spec))
+
+    return await cached_json(request, svc.cache, produce)
+
+
+@router.get(
+    "/{username}/regimes",
+    dependencies=READ,
+    responses=NOT_FOUND,
+    summary="Stored regime shifts (lasting changes in posting level) per detection rule",
+)
+async def account_regimes(
+    request: Request,
+    username: str,
+    kinds: str = Query("all", max_length=200, description="Counting rule: all or a kind list."),
+) -> Response:
+    svc = services(request)
+    try:
+        rule = CountRule.parse(kinds)
+    except ValueError as exc:
+        raise from_domain_error(exc, "query") from None
+
+    def produce() -> dict[str, Any]:
+        with session_scope(svc.engine) as session:
+            return stored_report(session, tracked_account(session, username), rule).as_json()
+
+    return await cached_json(request, svc.cache, produce)
