@@ -13,6 +13,7 @@ from musktracker.cli import (
     ingest,
     migrate,
     quickstart,
+    sentiment,
     status,
     train,
 )
@@ -28,6 +29,7 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(enrich.app, name="enrich")
 app.add_typer(buckets.app, name="buckets")
+app.add_typer(sentiment.app, name="sentiment")
 for module in (quickstart, archive, status, ingest, train, forecast):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
