@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         default="musktracker-sentiment", description="Registered MLflow model name."
     )
     sentiment_torch_threads: int = Field(default=1, ge=1, description="torch threads.")
+    sentiment_int8: bool = Field(
+        default=False, description="Serve the transformer with int8 dynamic quantization."
+    )
     sentiment_train_file: str = "../shared/data/sentiment/semeval_train.tsv"
     sentiment_dev_file: str = "../shared/data/sentiment/semeval_dev.tsv"
     sentiment_batch_size: int = Field(default=64, ge=1, description="Inference batch size.")

@@ -77,8 +77,9 @@ def with_reference(meta: ModelMeta, reference: DriftReference) -> ModelMeta:
     return ModelMeta(**{**asdict(meta), "reference": reference})
 
 
-def load_model(directory: Path, threads: int = 1) -> SentimentModel:
-    """Load a saved model of either kind; the transformer needs torch installed."""
+def load_model(directory: Path, threads: int = 1, int8: bool = False) -> SentimentModel:
+    """Load a saved model of either kind; the transformer needs torch installed and is
+    int8-quantized for serving when `int8` is set."""
     meta = ModelMeta.load(directory)
     if meta.kind == "classic":
         from musktracker.sentiment.classic import ClassicModel
@@ -86,7 +87,8 @@ def load_model(directory: Path, threads: int = 1) -> SentimentModel:
         return ClassicModel.load(directory)
     from musktracker.sentiment.transformer import TransformerModel
 
-    return TransformerModel.load(directory, threads=threads)
+    model = TransformerModel.load(directory, threads=threads)
+    return model.quantized() if int8 else model
 
 
 def labels_of(probabilities: np.ndarray) -> list[str]:

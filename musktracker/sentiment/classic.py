@@ -44,9 +44,6 @@ class ClassicModel:
         # The pipeline is a pickle: load only model directories this program wrote.
         return cls(joblib.load(directory / PIPELINE_FILE), ModelMeta.load(directory))
 
-    def with_meta(self, meta: ModelMeta) -> ClassicModel:
-        return ClassicModel(self.pipeline, meta)
-
 
 def train_classic(
     train: LabelledTexts,

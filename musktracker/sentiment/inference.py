@@ -70,6 +70,7 @@ class Predictor:
         batch_size: int = 64,
         reload_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        int8: bool = False,
     ) -> None:
         self.tracker = tracker
         self.cache = cache
@@ -77,6 +78,7 @@ class Predictor:
         self.batch_size = batch_size
         self.reload_seconds = reload_seconds
         self.clock = clock
+        self.int8 = int8
         self._loaded: LoadedModel | None = None
         self._checked_at = -float("inf")
         self._lock = threading.Lock()
@@ -84,7 +86,9 @@ class Predictor:
     def _load(self, version: str) -> LoadedModel:
         chosen = self.tracker.version(int(version))
         try:
-            return LoadedModel(version, load_model(self.tracker.local_dir(chosen), self.threads))
+            return LoadedModel(
+                version, load_model(self.tracker.local_dir(chosen), self.threads, self.int8)
+            )
         except ImportError:
             classic = [v for v in self.tracker.versions() if v.tags.get("kind") == "classic"]
             if not classic:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,8 +121,12 @@ class TransformerModel:
         model.eval()
         return cls(model, tokenizer, meta)
 
-    def with_meta(self, meta: ModelMeta) -> TransformerModel:
-        return TransformerModel(self.model, self.tokenizer, meta)
+    def quantized(self) -> TransformerModel:
+        """A copy with int8 dynamic quantization of every Linear layer (CPU inference only)."""
+        from torch.ao.quantization import quantize_dynamic
+
+        model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        return TransformerModel(model, self.tokenizer, self.meta)
 
 
 def set_threads(threads: int) -> None:
@@ -250,10 +253,3 @@ def fine_tune(
         if on_epoch is not None:
             on_epoch(epoch, float(np.mean(losses)), dev_probabilities)
     return wrapped
-
-
-def timed(func: Callable[[], object]) -> float:
-    """Seconds `func` takes."""
-    started = time.perf_counter()
-    func()
-    return time.perf_counter() - started
