@@ -20,11 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
+from transformers import PreTrainedModel
 
 from musktracker.config import get_settings
 from musktracker.sentiment.artifact import labels_of
@@ -101,15 +103,16 @@ def onnx_scorer(model: TransformerModel, threads: int, folder: Path) -> Scorer:
         feeds = {k: v.astype(np.int64) for k, v in encoded.items() if k in wanted}
         logits = session.run(["logits"], feeds)[0]
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return exp / exp.sum(axis=1, keepdims=True)
+        probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return probabilities
 
     return score
 
 
 def compiled_scorer(model: TransformerModel) -> Scorer:
-    compiled = TransformerModel(
-        torch.compile(model.model, dynamic=True), model.tokenizer, model.meta
-    )
+    # torch.compile wraps the module in a callable with the same behaviour (typed loosely).
+    wrapped = cast(PreTrainedModel, torch.compile(model.model, dynamic=True))
+    compiled = TransformerModel(wrapped, model.tokenizer, model.meta)
     return lambda texts: compiled.predict_proba(texts, BATCH)
 
 
@@ -132,8 +135,8 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores, torch {torch.__version__}; dev {len(dev)} texts; "
         f"model v{chosen.version} ({chosen.tags.get('base_model', '?')})"
     )
-    params = tracker.run_params(chosen.run_id)
-    metrics = tracker.run_metrics(chosen.run_id)
+    params = tracker.run_params(chosen.run_id or "")
+    metrics = tracker.run_metrics(chosen.run_id or "")
     if "train_seconds" in metrics:
         console.print(
             f"training: {int(params.get('n_train', 0)):,} texts, {params.get('epochs', '?')} "
@@ -223,8 +226,8 @@ def main() -> None:
                 best_speed.texts_per_second >= 300,
             ),
         ]
-        for name, value, met in rows:
-            table.add_row(name, f"{value:.3f}", "yes" if met else "NO")
+        for name, measured, met in rows:
+            table.add_row(name, f"{measured:.3f}", "yes" if met else "NO")
         console.print(table)
         console.print(f"fastest within 0.5 points of fp32: {best[1]} with {best[2]} thread(s)")
 

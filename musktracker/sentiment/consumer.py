@@ -79,8 +79,8 @@ class SentimentConsumer:
             for post, pred in zip(with_text, predictions, strict=True)
         ]
         with session_scope(self.engine) as session:
-            stored = insert_ignoring_conflicts(
+            insert_ignoring_conflicts(
                 session, SentimentPrediction, rows, ["account_id", "tweet_id", "model_version"]
             )
-        log.debug("sentiment.posts_scored", posts=len(posts), scored=len(rows), stored=stored)
+        log.debug("sentiment.posts_scored", posts=len(posts), scored=len(rows))
         return [by_post.get(id(p)) for p in posts]

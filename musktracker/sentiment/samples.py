@@ -45,8 +45,12 @@ def add_samples(engine: Engine, samples: LabelledTexts, source: str) -> AddedSam
         for text, label in zip(samples.texts, samples.labels, strict=True)
     ]
     unique = list({row["text_sha256"]: row for row in rows}.values())
+    # Counted, not taken from rowcount: PostgreSQL's batched executemany reports 0 rows.
+    count = select(func.count()).select_from(LabelledSample)
     with session_scope(engine) as session:
-        added = insert_ignoring_conflicts(session, LabelledSample, unique, ["text_sha256"])
+        before = int(session.scalar(count) or 0)
+        insert_ignoring_conflicts(session, LabelledSample, unique, ["text_sha256"])
+        added = int(session.scalar(count) or 0) - before
     return AddedSamples(len(rows), added)
 
 

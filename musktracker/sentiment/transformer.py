@@ -97,7 +97,7 @@ class TransformerModel:
         """Probabilities per text, batched; texts are sorted by length to limit padding."""
         if not texts:
             return np.zeros((0, len(LABELS)))
-        self.model.eval()
+        self.model.eval()  # type: ignore[no-untyped-call]
         clean = preprocess_all(texts, self.preprocess_config)
         order = sorted(range(len(clean)), key=lambda i: len(clean[i]))
         result = np.zeros((len(clean), len(LABELS)))
@@ -125,7 +125,9 @@ class TransformerModel:
         """A copy with int8 dynamic quantization of every Linear layer (CPU inference only)."""
         from torch.ao.quantization import quantize_dynamic
 
-        model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        model = quantize_dynamic(  # type: ignore[no-untyped-call]
+            self.model, {torch.nn.Linear}, dtype=torch.qint8
+        )
         return TransformerModel(model, self.tokenizer, self.meta)
 
 
@@ -225,7 +227,8 @@ def fine_tune(
         },
     ]
     optimiser = torch.optim.AdamW(groups, lr=config.learning_rate)
-    schedule = get_linear_schedule_with_warmup(optimiser, int(total * config.warmup_ratio), total)
+    warmup = int(total * config.warmup_ratio)
+    schedule = get_linear_schedule_with_warmup(optimiser, warmup, total)  # type: ignore[no-untyped-call]
     loss_fn = torch.nn.CrossEntropyLoss(
         weight=class_weights(label_ids) if config.class_weighted else None
     )
@@ -246,7 +249,7 @@ def fine_tune(
             losses.append(float(loss.item()))
             if on_step is not None:
                 on_step(step, total, losses[-1])
-        model.eval()
+        model.eval()  # type: ignore[no-untyped-call]
         dev_probabilities = (
             wrapped.predict_proba(dev.texts) if dev is not None else np.zeros((0, len(LABELS)))
         )

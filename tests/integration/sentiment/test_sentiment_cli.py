@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -31,7 +32,7 @@ def sentiment_env(
     return engine
 
 
-def _json_lines(output: str) -> list[dict]:
+def _json_lines(output: str) -> list[dict[str, Any]]:
     """JSON rows of --json output (log lines on stderr are mixed in by CliRunner)."""
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 

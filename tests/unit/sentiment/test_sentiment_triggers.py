@@ -1,8 +1,8 @@
 from musktracker.sentiment.retrain import Thresholds, TriggerValues
 
 
-def values(**changes):
-    base = {
+def values(**changes: float | None) -> TriggerValues:
+    base: dict[str, float | None] = {
         "new_samples": 0,
         "hours_since_training": 1.0,
         "recent_predictions": 500,
@@ -10,7 +10,7 @@ def values(**changes):
         "label_psi": 0.01,
         "length_psi": 0.01,
     }
-    return TriggerValues(**{**base, **changes})
+    return TriggerValues(**{**base, **changes})  # type: ignore[arg-type]
 
 
 def test_nothing_fires_on_a_healthy_fresh_model():
