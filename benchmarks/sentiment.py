@@ -177,7 +177,11 @@ def main() -> None:
             name = f"transformer {variant}"
             if name not in scores:
                 scores[name] = evaluate_labels(dev.labels, labels_of(probabilities))
-            console.print(f"measured {variant} with {threads} thread(s)")
+            console.print(
+                f"measured {variant} with {threads} thread(s): p50 {result.p50_ms:.1f} ms, "
+                f"p95 {result.p95_ms:.1f} ms, {result.texts_per_second:.0f} texts/s, "
+                f"macro recall {scores[name].macro_recall:.4f}"
+            )
 
     table = Table("model", "macro recall", "accuracy", "macro F1", title="semeval_dev.tsv")
     for name, ev in scores.items():
