@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     )
     sentiment_torch_threads: int = Field(default=1, ge=1, description="torch threads.")
     sentiment_int8: bool = Field(
-        default=False, description="Serve the transformer with int8 dynamic quantization."
+        default=True,
+        description="Serve the transformer int8-quantized (measured fastest, -0.5 points).",
     )
     sentiment_train_file: str = "../shared/data/sentiment/semeval_train.tsv"
     sentiment_dev_file: str = "../shared/data/sentiment/semeval_dev.tsv"
