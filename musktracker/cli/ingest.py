@@ -143,9 +143,16 @@ def _check_counts(current: Settings, names: list[str]) -> None:
                 console.print(table)
 
 
-def _stream(current: Settings, names: list[str], show: bool, with_signals: bool) -> None:
+def _stream(
+    current: Settings, names: list[str], show: bool, with_sentiment: bool, with_signals: bool
+) -> None:
     if show:
         consumers.register(PrintConsumer())
+    if with_sentiment:
+        # Imported here: torch and transformers load only when sentiment is asked for.
+        from musktracker.sentiment.services import consumer as sentiment_consumer
+
+        consumers.register(sentiment_consumer(current, database()))
     if with_signals:
         consumers.register(SignalPostConsumer(build_pipeline(current, database())))
     backoff = StreamBackoff(scale=current.x_stream_backoff_scale)
@@ -189,6 +196,12 @@ def ingest(
         False, "--stream", help="Follow the filtered stream until Ctrl-C / SIGTERM."
     ),
     show: bool = typer.Option(False, "--print", help="With --stream: print each post."),
+    with_sentiment: bool = typer.Option(
+        False,
+        "--sentiment",
+        help="With --stream: score each post with the champion sentiment model as it "
+        "arrives and store the prediction (text is kept only if STORE_POST_TEXT is on).",
+    ),
     with_signals: bool = typer.Option(
         False,
         "--signals",
@@ -211,7 +224,7 @@ def ingest(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise
     names = _usernames(account, all_accounts)
     if stream:
-        _stream(current, names, show, with_signals)
+        _stream(current, names, show, with_sentiment, with_signals)
     elif verify:
         _deletions(current, names, days)
     elif check_counts:

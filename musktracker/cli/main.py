@@ -16,6 +16,7 @@ from musktracker.cli import (
     migrate,
     quickstart,
     regimes,
+    sentiment,
     serve,
     signals,
     status,
@@ -36,6 +37,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(enrich.app, name="enrich")
 app.add_typer(buckets.app, name="buckets")
 app.add_typer(signals.app, name="signals")
+app.add_typer(sentiment.app, name="sentiment")
 app.add_typer(apikeys.app, name="apikeys")
 for module in (
     quickstart,

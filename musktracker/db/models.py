@@ -482,3 +482,95 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SentimentModelVersion(Base):
+    """A mirror of one registered MLflow version of the sentiment model (MLflow is the
+    source of truth; `musktracker sentiment models` refreshes this table from it)."""
+
+    __tablename__ = "sentiment_models"
+    __table_args__ = (
+        UniqueConstraint("model_name", "version", name="uq_sentiment_models_name_version"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    run_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    base_model: Mapped[str] = mapped_column(String(512), nullable=False)
+    dev_macro_recall: Mapped[float | None] = mapped_column(Float)
+    dev_accuracy: Mapped[float | None] = mapped_column(Float)
+    dev_macro_f1: Mapped[float | None] = mapped_column(Float)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    n_train: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class SentimentPrediction(Base):
+    """The sentiment of one post by one model version. Text only with STORE_POST_TEXT;
+    the word count is kept instead so input drift can be measured without text."""
+
+    __tablename__ = "sentiment_predictions"
+    __table_args__ = (
+        UniqueConstraint(
+            "account_id", "tweet_id", "model_version", name="uq_sentiment_predictions_post"
+        ),
+        CheckConstraint(
+            "label IN ('negative', 'neutral', 'positive')", name="ck_sentiment_predictions_label"
+        ),
+        Index("ix_sentiment_predictions_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    )
+    tweet_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    label: Mapped[str] = mapped_column(String(16), nullable=False)
+    p_negative: Mapped[float] = mapped_column(Float, nullable=False)
+    p_neutral: Mapped[float] = mapped_column(Float, nullable=False)
+    p_positive: Mapped[float] = mapped_column(Float, nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False)
+    n_words: Mapped[int] = mapped_column(Integer, nullable=False)
+    model_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class LabelledSample(Base):
+    """A human-labelled text for future training; each distinct text is kept once."""
+
+    __tablename__ = "labelled_samples"
+    __table_args__ = (
+        CheckConstraint(
+            "label IN ('negative', 'neutral', 'positive')", name="ck_labelled_samples_label"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    text_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    label: Mapped[str] = mapped_column(String(16), nullable=False)
+    source: Mapped[str] = mapped_column(String(256), nullable=False)
+    used_in_training: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class RetrainDecision(Base):
+    """One `check-retrain`: trigger values, and if a challenger was trained, both scores."""
+
+    __tablename__ = "retrain_decisions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    triggers: Mapped[str] = mapped_column(Text, nullable=False)
+    fired: Mapped[str | None] = mapped_column(String(256))
+    champion_version: Mapped[int | None] = mapped_column(Integer)
+    challenger_version: Mapped[int | None] = mapped_column(Integer)
+    champion_macro_recall: Mapped[float | None] = mapped_column(Float)
+    challenger_macro_recall: Mapped[float | None] = mapped_column(Float)
+    promoted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -1,7 +1,7 @@
 """Signals: events, signals, push_outbox, onchain_features, dedup keys and checkpoints.
 
 Revision ID: 0005_signals
-Revises: 0002_volume
+Revises: 0004_sentiment
 Create Date: 2026-11-22
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005_signals"
-down_revision = "0002_volume"
+down_revision = "0004_sentiment"
 branch_labels = None
 depends_on = None
 

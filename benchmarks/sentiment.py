@@ -1,0 +1,240 @@
+"""Sentiment benchmark on semeval_dev.tsv: accuracy of the transformer against the classic
+baseline trained in the same run, and CPU inference speed of every speed-up variant.
+
+Prints three tables: dev scores (macro recall is the official TweetEval metric), speed per
+variant and thread count (p50/p95 single-text latency including preprocessing and
+tokenisation; throughput in batches of 64), and the choice (fastest variant within 0.5
+points of macro recall of fp32). Variants: fp32, int8 dynamic quantization, ONNX Runtime
+(if installed) and torch.compile.
+
+Run: .venv/bin/python -m benchmarks.sentiment [--version N] [--threads 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+from transformers import PreTrainedModel
+
+from musktracker.config import get_settings
+from musktracker.sentiment.artifact import labels_of
+from musktracker.sentiment.classic import train_classic
+from musktracker.sentiment.data import read_labelled
+from musktracker.sentiment.metrics import Evaluation, evaluate_labels
+from musktracker.sentiment.preprocess import preprocess_all
+from musktracker.sentiment.tracking import Tracker
+from musktracker.sentiment.transformer import TransformerModel, set_threads
+
+console = Console()
+Scorer = Callable[[list[str]], np.ndarray]
+BATCH = 64
+
+
+@dataclass
+class Speed:
+    p50_ms: float
+    p95_ms: float
+    texts_per_second: float
+
+
+def measure_speed(
+    score: Scorer, texts: list[str], latency_texts: list[str]
+) -> tuple[Speed, np.ndarray]:
+    """Single-text latencies over `latency_texts`; batched throughput over `texts`."""
+    score(latency_texts[:5])  # warm up
+    latencies = []
+    for text in latency_texts:
+        started = time.perf_counter()
+        score([text])
+        latencies.append((time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    probabilities = np.vstack([score(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)])
+    seconds = time.perf_counter() - started
+    q = statistics.quantiles(latencies, n=20)
+    return Speed(statistics.median(latencies), q[18], len(texts) / seconds), probabilities
+
+
+def onnx_scorer(model: TransformerModel, threads: int, folder: Path) -> Scorer:
+    """Export to ONNX (dynamic batch and length) and score with ONNX Runtime."""
+    import onnxruntime
+
+    path = folder / "model.onnx"
+    if not path.exists():
+        sample = model.encode(["an example text"])
+        names = list(sample)
+        axes = {name: {0: "batch", 1: "length"} for name in names}
+        torch.onnx.export(
+            model.model,
+            (dict(sample),),
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes={**axes, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in session.get_inputs()}
+    prep = model.preprocess_config
+
+    def score(texts: list[str]) -> np.ndarray:
+        encoded = model.tokenizer(
+            preprocess_all(texts, prep),
+            padding=True,
+            truncation=True,
+            max_length=model.meta.max_length,
+            return_tensors="np",
+        )
+        feeds = {k: v.astype(np.int64) for k, v in encoded.items() if k in wanted}
+        logits = session.run(["logits"], feeds)[0]
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return probabilities
+
+    return score
+
+
+def compiled_scorer(model: TransformerModel) -> Scorer:
+    # torch.compile wraps the module in a callable with the same behaviour (typed loosely).
+    wrapped = cast(PreTrainedModel, torch.compile(model.model, dynamic=True))
+    compiled = TransformerModel(wrapped, model.tokenizer, model.meta)
+    return lambda texts: compiled.predict_proba(texts, BATCH)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--version", type=int, help="registered version (default: champion)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--latency-texts", type=int, default=200)
+    parser.add_argument("--variants", nargs="+", default=["fp32", "int8", "onnx", "compile"])
+    args = parser.parse_args()
+    settings = get_settings()
+    tracker = Tracker(settings.mlflow_tracking_uri, settings.sentiment_model_name)
+    chosen = tracker.version(args.version) if args.version else tracker.champion()
+    if chosen is None:
+        raise SystemExit("no champion: train one or pass --version")
+    dev = read_labelled(Path(settings.sentiment_dev_file))
+    train = read_labelled(Path(settings.sentiment_train_file))
+    latency_texts = dev.texts[: args.latency_texts]
+    console.print(
+        f"machine: {os.cpu_count()} cores, torch {torch.__version__}; dev {len(dev)} texts; "
+        f"model v{chosen.version} ({chosen.tags.get('base_model', '?')})"
+    )
+    params = tracker.run_params(chosen.run_id or "")
+    metrics = tracker.run_metrics(chosen.run_id or "")
+    if "train_seconds" in metrics:
+        console.print(
+            f"training: {int(params.get('n_train', 0)):,} texts, {params.get('epochs', '?')} "
+            f"epoch(s), {metrics['train_seconds'] / 60:.1f} min wall"
+        )
+
+    scores: dict[str, Evaluation] = {}
+    started = time.perf_counter()
+    classic = train_classic(train)
+    classic_seconds = time.perf_counter() - started
+    scores["classic (TF-IDF + LR)"] = evaluate_labels(
+        dev.labels, labels_of(classic.predict_proba(dev.texts))
+    )
+
+    base = TransformerModel.load(tracker.local_dir(chosen), threads=1)
+    speed: dict[tuple[str, int], Speed | str] = {}
+    folder = Path(tempfile.mkdtemp(prefix="sentiment-bench-"))
+    int8 = base.quantized() if "int8" in args.variants else None
+    for threads in args.threads:
+        set_threads(threads)
+        for variant in args.variants:
+            try:
+                if variant == "fp32":
+                    scorer: Scorer = lambda t: base.predict_proba(t, BATCH)  # noqa: E731
+                elif variant == "int8" and int8 is not None:
+                    scorer = lambda t: int8.predict_proba(t, BATCH)  # noqa: E731
+                elif variant == "onnx":
+                    scorer = onnx_scorer(base, threads, folder)
+                elif variant == "compile":
+                    scorer = compiled_scorer(base)
+                else:
+                    continue
+                result, probabilities = measure_speed(scorer, dev.texts, latency_texts)
+            except Exception as exc:  # a variant that cannot run here is reported, not fatal
+                speed[(variant, threads)] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+                continue
+            speed[(variant, threads)] = result
+            name = f"transformer {variant}"
+            if name not in scores:
+                scores[name] = evaluate_labels(dev.labels, labels_of(probabilities))
+            console.print(
+                f"measured {variant} with {threads} thread(s): p50 {result.p50_ms:.1f} ms, "
+                f"p95 {result.p95_ms:.1f} ms, {result.texts_per_second:.0f} texts/s, "
+                f"macro recall {scores[name].macro_recall:.4f}"
+            )
+
+    table = Table("model", "macro recall", "accuracy", "macro F1", title="semeval_dev.tsv")
+    for name, ev in scores.items():
+        table.add_row(name, f"{ev.macro_recall:.4f}", f"{ev.accuracy:.4f}", f"{ev.macro_f1:.4f}")
+    console.print(table)
+    console.print(f"classic model trained on {len(train):,} texts in {classic_seconds:.0f} s")
+
+    table = Table("variant", "threads", "p50 ms", "p95 ms", "texts/s (batch 64)", title="speed")
+    for (variant, threads), value in speed.items():
+        if isinstance(value, str):
+            table.add_row(variant, str(threads), value, "", "")
+        else:
+            table.add_row(
+                variant,
+                str(threads),
+                f"{value.p50_ms:.1f}",
+                f"{value.p95_ms:.1f}",
+                f"{value.texts_per_second:.0f}",
+            )
+    console.print(table)
+
+    reference = scores.get("transformer fp32")
+    classic_recall = scores["classic (TF-IDF + LR)"].macro_recall
+    if reference is not None:
+        eligible = [
+            (value.texts_per_second, variant, threads)
+            for (variant, threads), value in speed.items()
+            if isinstance(value, Speed)
+            and reference.macro_recall - scores[f"transformer {variant}"].macro_recall <= 0.005
+        ]
+        best = max(eligible)
+        best_speed = speed[(best[1], best[2])]
+        assert isinstance(best_speed, Speed)
+        table = Table("target", "measured", "met", title="targets")
+        rows = [
+            ("macro recall >= 0.65", reference.macro_recall, reference.macro_recall >= 0.65),
+            (
+                ">= 5 points above classic",
+                (reference.macro_recall - classic_recall) * 100,
+                reference.macro_recall - classic_recall >= 0.05,
+            ),
+            (f"p95 < 30 ms ({best[1]}, {best[2]} thr)", best_speed.p95_ms, best_speed.p95_ms < 30),
+            (
+                f">= 300 texts/s ({best[1]}, {best[2]} thr)",
+                best_speed.texts_per_second,
+                best_speed.texts_per_second >= 300,
+            ),
+        ]
+        for name, measured, met in rows:
+            table.add_row(name, f"{measured:.3f}", "yes" if met else "NO")
+        console.print(table)
+        console.print(f"fastest within 0.5 points of fp32: {best[1]} with {best[2]} thread(s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,390 @@
+"""`musktracker sentiment`: train, evaluate, serve and retrain the sentiment model."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.sentiment.data import (
+    LABELS,
+    LabelledTexts,
+    SentimentDataError,
+    read_labelled,
+    read_texts,
+)
+
+# torch, transformers, mlflow and scikit-learn load only when a sentiment command runs, so
+# every other `musktracker` command starts fast (and works without the sentiment extra).
+if TYPE_CHECKING:
+    from musktracker.sentiment.metrics import Evaluation
+    from musktracker.sentiment.training import ModelChoice, TrainingResult
+
+app = typer.Typer(
+    help="Sentiment of posts: fine-tuned transformer, MLflow tracking and registry, cached "
+    "inference, self-triggering retraining.\n\n"
+    'Example: musktracker sentiment predict "what a great launch"',
+    no_args_is_help=True,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def sentiment_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Bad sentiment input or an MLflow refusal: one clear line and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except SentimentDataError as exc:
+            raise fail(str(exc)) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("mlflow."):
+                raise fail(f"MLflow: {exc}") from None
+            raise
+
+    return handle_errors(wrapper)
+
+
+def _scores_table(rows: dict[str, Evaluation], title: str) -> Table:
+    table = Table("model", "n", "macro recall", "accuracy", "macro F1", title=title)
+    for name, ev in rows.items():
+        table.add_row(
+            name, str(ev.n), f"{ev.macro_recall:.4f}", f"{ev.accuracy:.4f}", f"{ev.macro_f1:.4f}"
+        )
+    return table
+
+
+def _confusion_table(evaluation: Evaluation) -> Table:
+    table = Table("gold \\ predicted", *LABELS, title="confusion matrix")
+    for label, row in zip(LABELS, evaluation.confusion, strict=True):
+        table.add_row(label, *(str(v) for v in row))
+    return table
+
+
+def _train_with_progress(
+    kind: ModelChoice,
+    train_data: LabelledTexts,
+    dev: LabelledTexts,
+    config: object | None,
+    tags: dict[str, str] | None = None,
+) -> TrainingResult:
+    from musktracker.sentiment import services
+    from musktracker.sentiment.training import run_training
+
+    tracker = services.tracker(settings())
+    if kind == "classic":
+        with console.status("training the classic model (about a minute on the full file)"):
+            return run_training(kind, train_data, dev, tracker, tags=tags)
+    from musktracker.sentiment.transformer import TrainConfig
+
+    assert isinstance(config, TrainConfig)
+    minutes = config.expected_seconds(len(train_data)) / 60
+    console.print(
+        f"fine-tuning {config.base_model} on {len(train_data):,} texts, {config.epochs} "
+        f"epoch(s), {config.threads} thread(s): expect about {minutes:.0f} min on an idle "
+        "2-core CPU"
+    )
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("training steps", total=None)
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            progress.update(task, completed=step, total=total, description=f"loss {loss:.3f}")
+
+        return run_training(kind, train_data, dev, tracker, config, on_step, tags)
+
+
+def _transformer_config(
+    base_model: str | None, epochs: int, batch_size: int, learning_rate: float
+) -> object:
+    from musktracker.sentiment.transformer import TrainConfig
+
+    current = settings()
+    return TrainConfig(
+        base_model=base_model or current.sentiment_base_model,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        threads=current.sentiment_torch_threads,
+    )
+
+
+def _kind(classic: bool) -> ModelChoice:
+    from musktracker.sentiment import services
+
+    if classic:
+        return "classic"
+    if not services.torch_available():
+        console.print("torch is not installed: training the classic model instead")
+        return "classic"
+    return "transformer"
+
+
+@app.command("train")
+@sentiment_errors
+def train(
+    data: Path | None = typer.Option(None, "--data", help="Labelled TSV (label, text)."),
+    dev: Path | None = typer.Option(None, "--dev", help="Labelled dev TSV for evaluation."),
+    base_model: str | None = typer.Option(
+        None, "--base-model", help="Local directory or cached Hugging Face name."
+    ),
+    epochs: int = typer.Option(1, "--epochs", min=1, help="Passes over the training data."),
+    max_train: int | None = typer.Option(
+        None, "--max-train", min=1, help="Use only the first N training rows."
+    ),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    learning_rate: float = typer.Option(1e-4, "--lr", min=0.0),
+    classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
+    make_champion: bool = typer.Option(
+        False, "--promote", help="Give the new version the champion alias."
+    ),
+) -> None:
+    """Train a model, log the run to MLflow and register a new version.
+
+    The first version registered becomes the champion; later ones only with --promote
+    (or through check-retrain). The full SemEval file takes about 50 min per epoch on
+    one CPU thread for the transformer, about a minute for the classic model.
+
+    Example: musktracker sentiment train --max-train 3000 --epochs 1
+    """
+    from musktracker.sentiment import services
+    from musktracker.sentiment.registry import sync_versions
+
+    current = settings()
+    engine = database()
+    train_data = read_labelled(data or Path(current.sentiment_train_file)).head(max_train)
+    dev_data = read_labelled(dev or Path(current.sentiment_dev_file))
+    kind = _kind(classic)
+    config = (
+        _transformer_config(base_model, epochs, batch_size, learning_rate)
+        if kind == "transformer"
+        else None
+    )
+    result = _train_with_progress(kind, train_data, dev_data, config)
+    tracker = services.tracker(current)
+    if make_champion or tracker.champion() is None:
+        tracker.set_champion(result.version)
+    sync_versions(engine, tracker)
+    console.print(_scores_table({f"v{result.version} ({kind})": result.dev}, "dev set"))
+    console.print(
+        f"registered version {result.version} (run {result.run_id}) in "
+        f"{result.seconds / 60:.1f} min"
+    )
+
+
+@app.command("evaluate")
+@sentiment_errors
+def evaluate(
+    data: Path | None = typer.Option(None, "--data", help="Labelled TSV; default the dev file."),
+    version: int | None = typer.Option(None, "--version", help="Default: the champion."),
+    plot: Path | None = typer.Option(None, "--plot", help="Save the confusion matrix PNG."),
+) -> None:
+    """Macro recall (official TweetEval metric), accuracy, macro F1 and confusion matrix.
+
+    Example: musktracker sentiment evaluate --data ../shared/data/sentiment/semeval_dev.tsv
+    """
+    from musktracker.sentiment import services
+    from musktracker.sentiment.artifact import labels_of, load_model
+    from musktracker.sentiment.metrics import evaluate_labels, plot_confusion
+
+    current = settings()
+    labelled = read_labelled(data or Path(current.sentiment_dev_file))
+    tracker = services.tracker(current)
+    chosen = tracker.version(version) if version is not None else tracker.champion()
+    if chosen is None:
+        raise SentimentDataError("no champion yet: train a model or pass --version")
+    with console.status(f"scoring {len(labelled):,} texts with version {chosen.version}"):
+        model = load_model(tracker.local_dir(chosen), current.sentiment_torch_threads)
+        scores = evaluate_labels(
+            labelled.labels,
+            labels_of(model.predict_proba(labelled.texts, current.sentiment_batch_size)),
+        )
+    name = f"v{chosen.version} ({model.meta.kind})"
+    console.print(_scores_table({name: scores}, str(data or current.sentiment_dev_file)))
+    console.print(_confusion_table(scores))
+    if plot is not None:
+        console.print(f"confusion matrix plot: {plot_confusion(scores, plot, name)}")
+
+
+@app.command("predict")
+@sentiment_errors
+def predict(
+    texts: list[str] | None = typer.Argument(None, help="Texts to score."),
+    file: Path | None = typer.Option(
+        None, "--file", help="One text a line, or a TSV with a header (see --column)."
+    ),
+    column: str | None = typer.Option(
+        None, "--column", help="TSV column to read (default: 'text' when present)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per text."),
+) -> None:
+    """Label texts with the champion: label, probabilities, model version.
+
+    Example: musktracker sentiment predict "this rocket is amazing" --json
+    """
+    from musktracker.sentiment import services
+
+    inputs = list(texts or [])
+    if file is not None:
+        inputs += read_texts(file, column)
+    if not inputs:
+        raise SentimentDataError("give TEXT arguments or --file FILE")
+    predictions = services.predictor(settings()).predict(inputs)
+    if as_json:
+        for text, prediction in zip(inputs, predictions, strict=True):
+            typer.echo(json.dumps({"text": text, **prediction.to_dict()}))
+        return
+    table = Table("text", "label", "negative", "neutral", "positive", "version")
+    for text, p in zip(inputs, predictions, strict=True):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        table.add_row(
+            shown, p.label, *(f"{v:.3f}" for v in p.probabilities.values()), p.model_version
+        )
+    console.print(table)
+
+
+@app.command("models")
+@sentiment_errors
+def models() -> None:
+    """List registered versions (refreshed from MLflow into sentiment_models).
+
+    Example: musktracker sentiment models
+    """
+    from musktracker.sentiment import services
+    from musktracker.sentiment.registry import sync_versions
+
+    current = settings()
+    rows = sync_versions(database(), services.tracker(current))
+    if not rows:
+        console.print("no versions yet; train one with `musktracker sentiment train`")
+        return
+    table = Table(
+        "version", "status", "kind", "dev macro recall", "train min", "n train", "created"
+    )
+    for row in rows:
+        table.add_row(
+            str(row.version),
+            row.status,
+            row.kind,
+            f"{row.dev_macro_recall:.4f}" if row.dev_macro_recall is not None else "-",
+            f"{row.train_seconds / 60:.1f}" if row.train_seconds is not None else "-",
+            f"{row.n_train:,}" if row.n_train is not None else "-",
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+@app.command("promote")
+@sentiment_errors
+def promote_version(version: int = typer.Argument(..., help="Registered version number.")) -> None:
+    """Move the champion alias to VERSION; running predictors switch within
+    SENTIMENT_RELOAD_SECONDS.
+
+    Example: musktracker sentiment promote 3
+    """
+    from musktracker.sentiment import services
+    from musktracker.sentiment.registry import promote
+
+    current = settings()
+    promote(database(), services.tracker(current), version)
+    console.print(f"version {version} is now the champion of {current.sentiment_model_name}")
+
+
+@app.command("add-samples")
+@sentiment_errors
+def add_samples_command(
+    file: Path = typer.Argument(..., help="Labelled TSV with 'label' and 'text' columns."),
+    source: str | None = typer.Option(None, "--source", help="Where they came from."),
+) -> None:
+    """Store labelled samples for the next retraining (each distinct text once).
+
+    Example: musktracker sentiment add-samples corrections.tsv --source review-2026-11
+    """
+    from musktracker.sentiment.samples import add_samples, count_unused
+
+    labelled = read_labelled(file)
+    added = add_samples(database(), labelled, source or file.name)
+    console.print(f"read {added.read:,} samples: {added.added:,} new, {added.duplicates:,} known")
+    console.print(f"labelled samples not yet used in training: {count_unused(database()):,}")
+
+
+@app.command("check-retrain")
+@sentiment_errors
+def check_retrain_command(
+    force: bool = typer.Option(False, "--force", help="Train a challenger even if none fires."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only measure the triggers."),
+    classic: bool = typer.Option(False, "--classic", help="Challenger is the classic model."),
+    max_train: int | None = typer.Option(
+        None, "--max-train", min=1, help="Use only the first N rows of the training file."
+    ),
+    epochs: int = typer.Option(1, "--epochs", min=1),
+) -> None:
+    """Measure the retraining triggers; when one fires train a challenger and promote it
+    only if it beats the champion's dev macro recall. The decision is stored.
+
+    Example: musktracker sentiment check-retrain --dry-run
+    """
+    from musktracker.sentiment import services
+    from musktracker.sentiment.retrain import check_retrain
+
+    current = settings()
+    engine = database()
+    tracker = services.tracker(current)
+    base_train, dev = services.training_data(current)
+    base_train = base_train.head(max_train)
+    kind = _kind(classic)
+    config = _transformer_config(None, epochs, 32, 1e-4) if kind == "transformer" else None
+
+    def train_challenger(data: LabelledTexts) -> TrainingResult:
+        return _train_with_progress(kind, data, dev, config, {"trigger": "retrain"})
+
+    decision = check_retrain(
+        engine,
+        tracker,
+        base_train,
+        dev,
+        services.thresholds(current),
+        train_challenger,
+        force=force,
+        dry_run=dry_run,
+    )
+    table = Table("trigger value", "measured", title="retraining triggers")
+    for name, value in vars(decision.values).items():
+        table.add_row(name, "-" if value is None else f"{value:.4g}")
+    console.print(table)
+    console.print(f"fired: {', '.join(decision.fired) or 'none'}")
+    if decision.challenger_version is not None:
+        console.print(
+            f"challenger v{decision.challenger_version} "
+            f"{decision.challenger_macro_recall:.4f} vs champion "
+            f"{decision.champion_version} {decision.champion_macro_recall}: "
+            f"{'promoted' if decision.promoted else 'kept the champion'}"
+        )
+    console.print(decision.reason)
+
+
+if __name__ == "__main__":
+    app()

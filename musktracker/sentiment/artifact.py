@@ -1,0 +1,96 @@
+"""The on-disk form of a trained model: a directory holding the model files and
+`musktracker_model.json` (kind, labels, preprocessing, training reference for drift).
+
+The same directory is logged to MLflow as the run's `model` artifact and is what a
+registered version points at, so any version can be loaded back with `load_model`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from musktracker.sentiment.data import LABELS, SentimentDataError
+from musktracker.sentiment.preprocess import PreprocessConfig
+
+META_FILE = "musktracker_model.json"
+ModelKind = Literal["transformer", "classic"]
+
+
+@dataclass(frozen=True)
+class DriftReference:
+    """What the model saw at training time, to compare recent traffic against.
+
+    `label_shares`: share of each predicted label on the dev set; `length_edges` and
+    `length_shares`: histogram of input lengths in words over the training texts.
+    """
+
+    label_shares: list[float]
+    length_edges: list[float]
+    length_shares: list[float]
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """Everything needed to rebuild and describe a saved model."""
+
+    kind: ModelKind
+    base_model: str
+    preprocess: dict[str, Any]
+    max_length: int = 64
+    labels: list[str] = field(default_factory=lambda: list(LABELS))
+    reference: DriftReference | None = None
+
+    def preprocess_config(self) -> PreprocessConfig:
+        return PreprocessConfig.from_dict(self.preprocess)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / META_FILE).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelMeta:
+        path = directory / META_FILE
+        if not path.is_file():
+            raise SentimentDataError(f"model directory {directory} has no {META_FILE}")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        reference = data.pop("reference", None)
+        return cls(**data, reference=DriftReference(**reference) if reference else None)
+
+
+class SentimentModel(Protocol):
+    """A trained classifier: raw texts in, class probabilities (LABELS order) out."""
+
+    meta: ModelMeta
+
+    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+def with_reference(meta: ModelMeta, reference: DriftReference) -> ModelMeta:
+    """A copy of `meta` carrying the drift reference."""
+    return ModelMeta(**{**asdict(meta), "reference": reference})
+
+
+def load_model(directory: Path, threads: int = 1, int8: bool = False) -> SentimentModel:
+    """Load a saved model of either kind; the transformer needs torch installed and is
+    int8-quantized for serving when `int8` is set."""
+    meta = ModelMeta.load(directory)
+    if meta.kind == "classic":
+        from musktracker.sentiment.classic import ClassicModel
+
+        return ClassicModel.load(directory)
+    from musktracker.sentiment.transformer import TransformerModel
+
+    model = TransformerModel.load(directory, threads=threads)
+    return model.quantized() if int8 else model
+
+
+def labels_of(probabilities: np.ndarray) -> list[str]:
+    """The most probable label of each row."""
+    return [LABELS[i] for i in probabilities.argmax(axis=1)]

@@ -1,0 +1,117 @@
+"""Labels and the files they come in: labelled TSVs (SemEval layout) and plain text lists."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
+LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
+
+
+class SentimentDataError(ValueError):
+    """A data file or value cannot be used; the message names the file, line and value."""
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Texts with their gold labels, in the same order."""
+
+    texts: list[str]
+    labels: list[str]
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.labels):
+            raise SentimentDataError(
+                f"{len(self.texts)} texts but {len(self.labels)} labels; they must match"
+            )
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def label_ids(self) -> list[int]:
+        return [LABEL_INDEX[label] for label in self.labels]
+
+    def head(self, n: int | None) -> LabelledTexts:
+        """The first `n` rows (all when `n` is None)."""
+        if n is None:
+            return self
+        return LabelledTexts(self.texts[:n], self.labels[:n])
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(self.labels)
+        return {label: counted.get(label, 0) for label in LABELS}
+
+
+def check_label(label: str, where: str = "label") -> str:
+    """The label in canonical form, or an error naming it."""
+    clean = label.strip().lower()
+    if clean not in LABEL_INDEX:
+        raise SentimentDataError(f"{where}: {label!r} is not one of {', '.join(LABELS)}")
+    return clean
+
+
+def _header(path: Path, first_line: str) -> list[str]:
+    columns = [c.strip().lower() for c in first_line.rstrip("\n").split("\t")]
+    for needed in ("label", "text"):
+        if needed not in columns:
+            raise SentimentDataError(
+                f"{path}: the header needs a {needed!r} column (tab-separated); got {columns}"
+            )
+    return columns
+
+
+def read_labelled(path: Path) -> LabelledTexts:
+    """Read a tab-separated file with a header holding `label` and `text` columns.
+
+    The SemEval files are unquoted, with no tab or newline inside a field, so each line is
+    split on tabs; an empty text or an unknown label is an error naming the line.
+    """
+    if not path.is_file():
+        raise SentimentDataError(f"--data: file not found: {path}")
+    with path.open(encoding="utf-8") as handle:
+        lines = handle.readlines()
+    if not lines:
+        raise SentimentDataError(f"{path}: the file is empty")
+    columns = _header(path, lines[0])
+    text_at, label_at = columns.index("text"), columns.index("label")
+    texts: list[str] = []
+    labels: list[str] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) != len(columns):
+            raise SentimentDataError(
+                f"{path}:{number}: expected {len(columns)} tab-separated fields, got {len(fields)}"
+            )
+        text = fields[text_at].strip()
+        if not text:
+            raise SentimentDataError(f"{path}:{number}: text is empty")
+        labels.append(check_label(fields[label_at], f"{path}:{number}: label"))
+        texts.append(text)
+    if not texts:
+        raise SentimentDataError(f"{path}: no labelled rows after the header")
+    return LabelledTexts(texts, labels)
+
+
+def read_texts(path: Path, column: str | None = None) -> list[str]:
+    """Texts to score: one per line, or a column of a TSV with a header (the named
+    `column`, else `text` when the first line is a tab-separated header holding it)."""
+    if not path.is_file():
+        raise SentimentDataError(f"--file: file not found: {path}")
+    lines = [line.rstrip("\n") for line in path.open(encoding="utf-8")]
+    first = [c.strip().lower() for c in lines[0].split("\t")] if lines else []
+    if column is None and len(first) > 1 and "text" in first:
+        column = "text"
+    if column is None:
+        texts = [line.strip() for line in lines if line.strip()]
+    else:
+        if column.lower() not in first:
+            raise SentimentDataError(f"--column: {column!r} is not in the header of {path}")
+        at = first.index(column.lower())
+        texts = [line.split("\t")[at].strip() for line in lines[1:] if line.strip()]
+    if not texts:
+        raise SentimentDataError(f"--file: {path} holds no text")
+    return texts

@@ -1,0 +1,80 @@
+"""The `sentiment_models` table: a mirror of MLflow's registered versions with their dev
+metrics and status (`champion` for the version holding the alias, else `available`).
+
+MLflow stays the source of truth; `sync_versions` refreshes the mirror after every
+training or promotion and before listing, so runs registered elsewhere show up too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from musktracker.db.dialect import upsert
+from musktracker.db.models import SentimentModelVersion
+from musktracker.db.session import session_scope
+from musktracker.sentiment.tracking import Tracker
+
+CHAMPION_STATUS = "champion"
+AVAILABLE_STATUS = "available"
+_MIRRORED = (
+    "run_id",
+    "kind",
+    "base_model",
+    "dev_macro_recall",
+    "dev_accuracy",
+    "dev_macro_f1",
+    "train_seconds",
+    "n_train",
+    "status",
+)
+
+
+def sync_versions(engine: Engine, tracker: Tracker) -> list[SentimentModelVersion]:
+    """Upsert every registered version into `sentiment_models`; return them, oldest first."""
+    champion = tracker.champion()
+    champion_version = int(champion.version) if champion is not None else None
+    rows = []
+    for version in tracker.versions():
+        number = int(version.version)
+        metrics = tracker.run_metrics(version.run_id) if version.run_id else {}
+        params = tracker.run_params(version.run_id) if version.run_id else {}
+        rows.append(
+            {
+                "model_name": tracker.model_name,
+                "version": number,
+                "run_id": version.run_id or "",
+                "kind": version.tags.get("kind", params.get("kind", "unknown")),
+                "base_model": version.tags.get("base_model", params.get("base_model", "")),
+                "dev_macro_recall": metrics.get("final_dev_macro_recall"),
+                "dev_accuracy": metrics.get("final_dev_accuracy"),
+                "dev_macro_f1": metrics.get("final_dev_macro_f1"),
+                "train_seconds": metrics.get("train_seconds"),
+                "n_train": int(params["n_train"]) if "n_train" in params else None,
+                "status": CHAMPION_STATUS if number == champion_version else AVAILABLE_STATUS,
+                "created_at": datetime.fromtimestamp(version.creation_timestamp / 1000, UTC),
+            }
+        )
+    with session_scope(engine) as session:
+        upsert(session, SentimentModelVersion, rows, ["model_name", "version"], _MIRRORED)
+    return list_versions(engine, tracker.model_name)
+
+
+def list_versions(engine: Engine, model_name: str) -> list[SentimentModelVersion]:
+    """Mirrored versions of `model_name`, oldest first."""
+    with session_scope(engine) as session:
+        found = session.scalars(
+            select(SentimentModelVersion)
+            .where(SentimentModelVersion.model_name == model_name)
+            .order_by(SentimentModelVersion.version)
+        ).all()
+        session.expunge_all()
+        return list(found)
+
+
+def promote(engine: Engine, tracker: Tracker, version: int) -> list[SentimentModelVersion]:
+    """Move the `champion` alias to `version` and refresh the mirror."""
+    tracker.set_champion(version)
+    return sync_versions(engine, tracker)

@@ -1,0 +1,258 @@
+"""Fine-tuning and serving a Hugging Face encoder (AutoModelForSequenceClassification).
+
+Sized for a 2-core CPU: max length 64, dynamic padding, batches grouped by length so little
+compute is spent on padding, one torch thread by default (two threads are slower than one
+when anything else runs on the machine). Models are only ever read from local files or the
+local Hugging Face cache: HF_HUB_OFFLINE is set unless the user set it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    get_linear_schedule_with_warmup,
+)
+
+from musktracker.sentiment.artifact import ModelMeta
+from musktracker.sentiment.data import LABEL_INDEX, LABELS, LabelledTexts, SentimentDataError
+from musktracker.sentiment.preprocess import (
+    TRANSFORMER_PREPROCESS,
+    PreprocessConfig,
+    preprocess_all,
+)
+
+# Measured on this 2-core machine with one thread: about 6 s per 100 tweets per epoch.
+SECONDS_PER_TEXT_EPOCH = 0.06
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Fine-tuning hyperparameters (defaults chosen by a subset check; see docs/MODELS.md)."""
+
+    base_model: str
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    max_length: int = 64
+    class_weighted: bool = True
+    seed: int = 13
+    threads: int = 1
+
+    def expected_seconds(self, n_texts: int) -> float:
+        """Rough wall time on this machine class, shown before training starts."""
+        return n_texts * self.epochs * SECONDS_PER_TEXT_EPOCH
+
+
+StepCallback = Callable[[int, int, float], None]
+EpochCallback = Callable[[int, float, np.ndarray], None]
+
+
+class TransformerModel:
+    """A sequence classifier with its tokenizer and preprocessing."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        meta: ModelMeta,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.meta = meta
+
+    @property
+    def preprocess_config(self) -> PreprocessConfig:
+        return self.meta.preprocess_config()
+
+    def encode(self, clean_texts: list[str]) -> dict[str, torch.Tensor]:
+        """Tokenise to the longest text in the batch (dynamic padding), capped at max_length."""
+        encoded = self.tokenizer(
+            clean_texts,
+            padding=True,
+            truncation=True,
+            max_length=self.meta.max_length,
+            return_tensors="pt",
+        )
+        return dict(encoded)
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Probabilities per text, batched; texts are sorted by length to limit padding."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        self.model.eval()  # type: ignore[no-untyped-call]
+        clean = preprocess_all(texts, self.preprocess_config)
+        order = sorted(range(len(clean)), key=lambda i: len(clean[i]))
+        result = np.zeros((len(clean), len(LABELS)))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            logits = self.model(**self.encode([clean[i] for i in chunk])).logits
+            result[chunk] = torch.softmax(logits.float(), dim=-1).numpy()
+        return result
+
+    def save(self, directory: Path) -> None:
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+        self.meta.save(directory)
+
+    @classmethod
+    def load(cls, directory: Path, threads: int = 1) -> TransformerModel:
+        set_threads(threads)
+        meta = ModelMeta.load(directory)
+        model = AutoModelForSequenceClassification.from_pretrained(directory)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model.eval()
+        return cls(model, tokenizer, meta)
+
+    def quantized(self) -> TransformerModel:
+        """A copy with int8 dynamic quantization of every Linear layer (CPU inference only)."""
+        from torch.ao.quantization import quantize_dynamic
+
+        model = quantize_dynamic(  # type: ignore[no-untyped-call]
+            self.model, {torch.nn.Linear}, dtype=torch.qint8
+        )
+        return TransformerModel(model, self.tokenizer, self.meta)
+
+
+def set_threads(threads: int) -> None:
+    """Use `threads` intra-op threads (inter-op stays at one)."""
+    if threads < 1:
+        raise SentimentDataError(f"SENTIMENT_TORCH_THREADS: must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def load_base(base_model: str, max_length: int) -> TransformerModel:
+    """A fresh 3-class head on `base_model` (a local directory or a cached Hub name)."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base_model)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base_model,
+            num_labels=len(LABELS),
+            id2label=dict(enumerate(LABELS)),
+            label2id=dict(LABEL_INDEX),
+        )
+    except OSError as exc:
+        raise SentimentDataError(
+            f"SENTIMENT_BASE_MODEL / --base-model: cannot load {base_model!r} from local files "
+            f"(downloads are off): {exc}"
+        ) from None
+    meta = ModelMeta(
+        kind="transformer",
+        base_model=base_model,
+        preprocess=TRANSFORMER_PREPROCESS.to_dict(),
+        max_length=max_length,
+    )
+    return TransformerModel(model, tokenizer, meta)
+
+
+def length_grouped_batches(
+    lengths: list[int], batch_size: int, rng: random.Random, pool: int = 50
+) -> Iterator[list[int]]:
+    """Shuffled batches of indices whose texts have similar lengths.
+
+    Indices are shuffled, cut into pools of `pool` batches, sorted by length inside each
+    pool and split into batches; the batch order is shuffled again. Padding shrinks a lot
+    while batches stay random enough for SGD.
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    span = batch_size * pool
+    for start in range(0, len(order), span):
+        group = sorted(order[start : start + span], key=lambda i: lengths[i])
+        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
+    rng.shuffle(batches)
+    yield from batches
+
+
+def class_weights(label_ids: list[int]) -> torch.Tensor:
+    """Inverse-frequency weights normalised to mean 1 (macro recall rewards rare classes)."""
+    counts = np.bincount(label_ids, minlength=len(LABELS)).astype(float)
+    weights = len(label_ids) / (len(LABELS) * np.maximum(counts, 1.0))
+    return torch.tensor(weights / weights.mean(), dtype=torch.float32)
+
+
+def fine_tune(
+    train: LabelledTexts,
+    config: TrainConfig,
+    dev: LabelledTexts | None = None,
+    on_step: StepCallback | None = None,
+    on_epoch: EpochCallback | None = None,
+    base: TransformerModel | None = None,
+) -> TransformerModel:
+    """Fine-tune `config.base_model` (or `base`) on `train` with AdamW and linear warmup/decay.
+
+    `on_step(step, total_steps, loss)` is called after every optimiser step;
+    `on_epoch(epoch, mean_loss, dev_probabilities)` after each epoch (dev may be None).
+    """
+    if len(train) == 0:
+        raise SentimentDataError("training data is empty")
+    set_threads(config.threads)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    wrapped = base or load_base(config.base_model, config.max_length)
+    model, prep = wrapped.model, wrapped.preprocess_config
+    clean = preprocess_all(train.texts, prep)
+    label_ids = train.label_ids()
+    lengths = [len(t) for t in clean]
+    steps_per_epoch = math.ceil(len(clean) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+            "weight_decay": config.weight_decay,
+        },
+        {
+            "params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+            "weight_decay": 0.0,
+        },
+    ]
+    optimiser = torch.optim.AdamW(groups, lr=config.learning_rate)
+    warmup = int(total * config.warmup_ratio)
+    schedule = get_linear_schedule_with_warmup(optimiser, warmup, total)  # type: ignore[no-untyped-call]
+    loss_fn = torch.nn.CrossEntropyLoss(
+        weight=class_weights(label_ids) if config.class_weighted else None
+    )
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        losses: list[float] = []
+        for batch in length_grouped_batches(lengths, config.batch_size, rng):
+            inputs = wrapped.encode([clean[i] for i in batch])
+            targets = torch.tensor([label_ids[i] for i in batch])
+            loss = loss_fn(model(**inputs).logits, targets)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+            step += 1
+            losses.append(float(loss.item()))
+            if on_step is not None:
+                on_step(step, total, losses[-1])
+        model.eval()  # type: ignore[no-untyped-call]
+        dev_probabilities = (
+            wrapped.predict_proba(dev.texts) if dev is not None else np.zeros((0, len(LABELS)))
+        )
+        if on_epoch is not None:
+            on_epoch(epoch, float(np.mean(losses)), dev_probabilities)
+    return wrapped
