@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from musktracker.db.dialect import upsert
@@ -40,7 +40,3 @@ def write_checkpoint(session: Session, source: str, position: str) -> None:
     row = {"source": source, "position": position, "updated_at": utcnow()}
     upsert(session, SignalCheckpoint, [row], key=["source"], update=["position", "updated_at"])
 
-
-def has_table(session: Session, name: str) -> bool:
-    """Whether a table written by another part (regime detection, sentiment) exists yet."""
-    return inspect(session.connection()).has_table(name)

@@ -43,4 +43,3 @@ def read_jsonl(path: Path) -> list[RawEvent]:
     except OSError as exc:
         raise InboundError(f"cannot read {path}: {exc.strerror}") from None
     return [parse_line(line, i) for i, line in enumerate(lines, start=1) if line.strip()]
-

@@ -20,28 +20,17 @@ a prediction may arrive late, and dedup by source id (14 days) drops what was se
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import MetaData, Table, and_, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from musktracker.db.models import Account, Forecast, RegimeShift, TimeBucket
+from musktracker.db.models import Account, Forecast, RegimeShift, SentimentPrediction, TimeBucket
 from musktracker.signals.event import RawEvent
-from musktracker.signals.sources.base import has_table
 from musktracker.utc import HOUR, floor_hour, utcnow
 
 SOURCE = "internal"
-
-
-def _pick(columns: Sequence[str], *names: str) -> str | None:
-    return next((n for n in names if n in columns), None)
-
-
-def _aware(value: datetime) -> datetime:
-    """Tables reflected from other parts may store naive UTC on SQLite."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _usernames(session: Session) -> dict[int, str]:
@@ -118,12 +107,6 @@ class VolumeBurstSource:
         return None
 
 
-def _reflect(session: Session, name: str) -> Table | None:
-    if not has_table(session, name):
-        return None
-    return Table(name, MetaData(), autoload_with=session.connection())
-
-
 class RegimeShiftSource:
     """Regime shifts that `musktracker regimes` stored (evaluation/regimes.py) lately."""
 
@@ -173,29 +156,28 @@ class SentimentSwingSource:
         self.min_posts = min_posts
 
     def fetch(self, session: Session) -> list[RawEvent]:
-        table = _reflect(session, "sentiment_predictions")
-        if table is None:
-            return []
-        cols = list(table.c.keys())
-        when = _pick(cols, "post_created_at", "created_at", "predicted_at")
-        if when is None or "label" not in cols:
-            return []
+        """Scored posts of the last `history_days` + 1 days, by post time (prediction time
+        when the post time is unknown)."""
         now = utcnow()
         start = now - timedelta(days=self.history_days + 1)
-        account_col = table.c["account_id"] if "account_id" in cols else None
-        selected = [table.c[when], table.c["label"]] + (
-            [account_col] if account_col is not None else []
-        )
-        rows = session.execute(select(*selected).where(table.c[when] >= start)).all()
-        # day index 0 = the last 24 hours, 1..history_days = the days before.
+        when = func.coalesce(SentimentPrediction.posted_at, SentimentPrediction.created_at)
+        rows = session.execute(
+            select(
+                SentimentPrediction.posted_at,
+                SentimentPrediction.created_at,
+                SentimentPrediction.label,
+                SentimentPrediction.account_id,
+            ).where(when >= start)
+        ).all()
         by_account: dict[int | None, dict[int, list[int]]] = {}
-        for row in rows:
-            at = _aware(row[0])
+        for posted_at, created_at, label, owner in rows:
+            at = posted_at or created_at
+            if at < start:
+                continue
             day = int((now - at).total_seconds() // 86400)
-            counts = by_account.setdefault(row[2] if account_col is not None else None, {})
-            total_neg = counts.setdefault(day, [0, 0])
+            total_neg = by_account.setdefault(owner, {}).setdefault(day, [0, 0])
             total_neg[0] += 1
-            total_neg[1] += str(row[1]).lower() in ("negative", "neg")
+            total_neg[1] += label == "negative"
         names = _usernames(session)
         events = []
         for account_id, days in by_account.items():

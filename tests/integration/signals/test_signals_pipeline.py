@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -21,6 +21,7 @@ from musktracker.db.models import (
     PushOutbox,
     RawTweet,
     RegimeShift,
+    SentimentPrediction,
     Signal,
     SignalEvent,
     TimeBucket,
@@ -248,27 +249,26 @@ def test_volume_burst_and_absent_model_tables(engine: Engine) -> None:
 def test_sentiment_swing_and_regime_tables_when_present(engine: Engine) -> None:
     account_id = _account(engine)
     now = utcnow()
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE TABLE sentiment_predictions ("
-                "account_id INTEGER, label VARCHAR(16), created_at TIMESTAMP)"
+    rows = []
+    for day in range(0, 12):
+        negatives = 16 if day == 0 else 2 + day % 2  # usual 10-15%, today 80%
+        for i in range(20):
+            rows.append(
+                SentimentPrediction(
+                    account_id=account_id,
+                    tweet_id=day * 100 + i,
+                    posted_at=now - timedelta(days=day, hours=1, minutes=i),
+                    label="negative" if i < negatives else "positive",
+                    p_negative=0.9 if i < negatives else 0.05,
+                    p_neutral=0.05,
+                    p_positive=0.05 if i < negatives else 0.9,
+                    confidence=0.9,
+                    n_words=12,
+                    model_version="1",
+                )
             )
-        )
-        rows = []
-        for day in range(0, 12):
-            negatives = 16 if day == 0 else 2 + day % 2  # usual 10-15%, today 80%
-            for i in range(20):
-                at = (now - timedelta(days=day, hours=1, minutes=i)).replace(tzinfo=None)
-                label = "negative" if i < negatives else "positive"
-                rows.append({"a": account_id, "l": label, "t": at})
-        conn.execute(
-            text(
-                "INSERT INTO sentiment_predictions (account_id, label, created_at) "
-                "VALUES (:a, :l, :t)"
-            ),
-            rows,
-        )
+    with session_scope(engine) as session:
+        session.add_all(rows)
     with session_scope(engine) as session:
         session.add(
             RegimeShift(
