@@ -215,6 +215,10 @@ class Settings(BaseSettings):
     sentiment_retrain_window: int = Field(
         default=500, ge=10, description="Recent predictions the triggers look at."
     )
+    sentiment_retrain_classic: bool = Field(
+        default=False,
+        description="Worker/API retraining trains the classic model instead of the transformer.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -15,7 +15,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from musktracker import __version__
 from musktracker.api.errors import install_error_handlers
 from musktracker.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from musktracker.api.routers import accounts, events, health, models, signals, volume
+from musktracker.api.routers import (
+    accounts,
+    events,
+    health,
+    models,
+    sentiment,
+    signals,
+    volume,
+)
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import Services
 from musktracker.config import Settings, get_settings
@@ -55,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     install_error_handlers(app)
-    for area in (health, accounts, volume, events, models, signals):
+    for area in (health, accounts, volume, events, models, signals, sentiment):
         app.include_router(area.router)
     # Added innermost first: the body limit sits inside CORS, which sits inside the
     # request context (so every answer, even a 413 or a preflight, carries the request id).

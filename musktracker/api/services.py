@@ -4,8 +4,10 @@ Redis (when configured), the rate limiter, the response cache and verified keys.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from redis.asyncio import Redis
@@ -16,6 +18,9 @@ from musktracker.config import Settings
 from musktracker.db.session import get_engine
 from musktracker.security.apikeys import KeyIdentity
 from musktracker.security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+
+if TYPE_CHECKING:
+    from musktracker.sentiment.inference import Predictor
 
 
 @dataclass
@@ -51,6 +56,8 @@ class Services:
     limiter: RateLimiter
     cache: ResponseCache | None
     keys: KeyCache
+    _predictor: Predictor | None = None
+    _predictor_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -75,6 +82,16 @@ class Services:
             cache=cache,
             keys=KeyCache(settings.api_key_cache_seconds),
         )
+
+    def sentiment_predictor(self) -> Predictor:
+        """The champion predictor, built on first use so the app starts without loading
+        MLflow or torch; it reloads a newly promoted champion by itself."""
+        with self._predictor_lock:
+            if self._predictor is None:
+                from musktracker.sentiment import services as sentiment_services
+
+                self._predictor = sentiment_services.predictor(self.settings)
+            return self._predictor
 
     async def close(self) -> None:
         if self.redis is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -85,6 +85,8 @@ class Decision:
     challenger_macro_recall: float | None = None
     promoted: bool = False
     reason: str = ""
+    id: int | None = None
+    """The `retrain_decisions` row, once stored."""
 
 
 def measure(engine: Engine, tracker: Tracker, limits: Thresholds) -> TriggerValues:
@@ -128,27 +130,30 @@ def measure(engine: Engine, tracker: Tracker, limits: Thresholds) -> TriggerValu
     )
 
 
-def _store(engine: Engine, decision: Decision) -> None:
+def _store(engine: Engine, decision: Decision) -> Decision:
     triggers = {"values": asdict(decision.values), "thresholds": asdict(decision.limits)}
     with session_scope(engine) as session:
-        session.add(
-            RetrainDecision(
-                triggers=json.dumps(triggers),
-                fired=",".join(decision.fired) or None,
-                champion_version=decision.champion_version,
-                challenger_version=decision.challenger_version,
-                champion_macro_recall=decision.champion_macro_recall,
-                challenger_macro_recall=decision.challenger_macro_recall,
-                promoted=decision.promoted,
-                reason=decision.reason,
-            )
+        row = RetrainDecision(
+            triggers=json.dumps(triggers),
+            fired=",".join(decision.fired) or None,
+            champion_version=decision.champion_version,
+            challenger_version=decision.challenger_version,
+            champion_macro_recall=decision.champion_macro_recall,
+            challenger_macro_recall=decision.challenger_macro_recall,
+            promoted=decision.promoted,
+            reason=decision.reason,
         )
+        session.add(row)
+        session.flush()
+        stored = replace(decision, id=row.id)
     log.info(
         "sentiment.retrain_decision",
         fired=decision.fired,
         promoted=decision.promoted,
         reason=decision.reason,
+        decision_id=stored.id,
     )
+    return stored
 
 
 def check_retrain(
@@ -169,7 +174,7 @@ def check_retrain(
         reason = "no trigger fired" if not fired else "dry run: would train a challenger"
         decision = Decision(values, limits, fired, reason=reason)
         if not dry_run:
-            _store(engine, decision)
+            decision = _store(engine, decision)
         return decision
     if train is None:
         raise ValueError("a trigger fired but no training function was given")
@@ -209,5 +214,4 @@ def check_retrain(
         promoted=promoted,
         reason=reason,
     )
-    _store(engine, decision)
-    return decision
+    return _store(engine, decision)

@@ -20,7 +20,7 @@ from musktracker.config import Settings
 from musktracker.db.session import get_engine, require_schema, session_scope
 from musktracker.features.refresh import RefreshResult, rebuild_account, refresh_account
 from musktracker.logging import get_logger
-from musktracker.worker import pipeline_jobs
+from musktracker.worker import pipeline_jobs, sentiment_jobs
 
 log = get_logger(__name__)
 
@@ -74,6 +74,8 @@ def rebuild_all_accounts(settings: Settings) -> dict[str, Any]:
     return _each_account(settings, rebuild_account, "buckets rebuilt")
 
 
+SENTIMENT_RETRAIN = "musktracker.sentiment.retrain"
+
 JOBS: list[Job] = [
     Job("musktracker.outbox.dispatch", pipeline_jobs.dispatch_outbox, (Slot.MINUTE,)),
     Job("musktracker.ingest.incremental", pipeline_jobs.ingest_incremental, (Slot.HOURLY,)),
@@ -84,6 +86,8 @@ JOBS: list[Job] = [
     Job("musktracker.forecasts.hourly", pipeline_jobs.forecast_all, (Slot.HOURLY,)),
     Job("musktracker.regimes.check", pipeline_jobs.regimes_all, (Slot.DAILY,)),
     Job("musktracker.training.backtest", pipeline_jobs.train_all, (Slot.WEEKLY,)),
+    # On demand only (POST /v1/sentiment/retrain); no slot.
+    Job(SENTIMENT_RETRAIN, sentiment_jobs.retrain_sentiment, ()),
 ]
 
 
