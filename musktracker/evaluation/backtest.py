@@ -104,7 +104,11 @@ class BacktestResult:
 
 
 @dataclass(frozen=True)
-class _Task:
+class WindowTask:
+    """One unit of backtest work: fit every model on the `train_days` before `origin` and,
+    when `actual` is given, forecast and score the window; otherwise (the final fit) save
+    each fitted model into `artifact_dir`. Runs in a worker process or a Celery task."""
+
     origin: datetime
     models: tuple[tuple[str, dict[str, Any]], ...]
     train_days: float
@@ -115,6 +119,78 @@ class _Task:
     artifact_dir: Path | None
 
 
+@dataclass
+class WindowRun:
+    """What one WindowTask produced: scored forecasts, failures by model, fit seconds."""
+
+    outcomes: list[WindowOutcome] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def window_tasks(
+    plan: BacktestPlan,
+    posts: pd.DatetimeIndex,
+    models: Sequence[str],
+    hyperparameters: dict[str, dict[str, Any]] | None = None,
+    artifact_dir: Path | None = None,
+) -> list[WindowTask]:
+    """Every window of the plan (the ensemble is formed later from its members), plus the
+    final fit on the `train_days` before `as_of` when `artifact_dir` is given."""
+    params = hyperparameters or {}
+    members = [m for m in models if m != ENSEMBLE]
+    if ENSEMBLE in models and not members:
+        raise ForecastError("--model: the ensemble needs other models in the same backtest")
+    spec = tuple((m, params.get(m, {})) for m in members)
+    counts = _hourly(posts, plan.first_training_start, plan.as_of)
+    tasks = [
+        WindowTask(
+            origin,
+            spec,
+            plan.train_days,
+            plan.horizon,
+            plan.n_samples,
+            plan.seed,
+            counts.loc[origin : origin + (plan.horizon - 1) * HOUR].to_numpy(dtype="int64"),
+            None,
+        )
+        for origin in plan.origins()
+    ]
+    if artifact_dir is not None:
+        tasks.append(
+            WindowTask(plan.as_of, spec, plan.train_days, plan.horizon, 1, plan.seed, None,
+                       artifact_dir)
+        )
+    return tasks
+
+
+def run_window(
+    task: WindowTask, posts: pd.DatetimeIndex, events: list[EventWindow]
+) -> WindowRun:
+    """Fit and forecast every model for one window origin."""
+    run = WindowRun()
+    try:
+        history = history_from_posts(posts, task.origin, task.train_days, events)
+    except ModelError as exc:
+        run.failures = {name: str(exc) for name, _ in task.models}
+        return run
+    for i, (name, params) in enumerate(task.models):
+        try:
+            began = time.perf_counter()
+            model = create_model(name, **params).fit(history)
+            run.seconds[name] = time.perf_counter() - began
+            if task.actual is None:
+                if task.artifact_dir is not None:
+                    model.save(task.artifact_dir / f"{name}.pkl")
+                continue
+            forecast = model.predict(task.horizon, task.n_samples, seed=task.seed + i)
+        except (ModelError, ValueError, np.linalg.LinAlgError) as exc:
+            run.failures[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        run.outcomes.append(_outcome(name, task.origin, forecast, task.actual, run.seconds[name]))
+    return run
+
+
 _POSTS: pd.DatetimeIndex | None = None
 _EVENTS: list[EventWindow] = []
 
@@ -122,6 +198,11 @@ _EVENTS: list[EventWindow] = []
 def _init_worker(posts: pd.DatetimeIndex, events: list[EventWindow]) -> None:
     global _POSTS, _EVENTS
     _POSTS, _EVENTS = posts, events
+
+
+def _run_in_pool(task: WindowTask) -> WindowRun:
+    assert _POSTS is not None, "worker not initialised"
+    return run_window(task, _POSTS, _EVENTS)
 
 
 def _outcome(
@@ -140,33 +221,6 @@ def _outcome(
         score=score_forecast(forecast, actual),
         fit_seconds=fit_seconds,
     )
-
-
-def _run_task(task: _Task) -> tuple[list[WindowOutcome], dict[str, str], dict[str, float]]:
-    """Fit and forecast every model for one window origin (in a worker process)."""
-    assert _POSTS is not None, "worker not initialised"
-    outcomes: list[WindowOutcome] = []
-    failures: dict[str, str] = {}
-    seconds: dict[str, float] = {}
-    try:
-        history = history_from_posts(_POSTS, task.origin, task.train_days, _EVENTS)
-    except ModelError as exc:
-        return [], {name: str(exc) for name, _ in task.models}, {}
-    for i, (name, params) in enumerate(task.models):
-        try:
-            began = time.perf_counter()
-            model = create_model(name, **params).fit(history)
-            seconds[name] = time.perf_counter() - began
-            if task.actual is None:
-                if task.artifact_dir is not None:
-                    model.save(task.artifact_dir / f"{name}.pkl")
-                continue
-            forecast = model.predict(task.horizon, task.n_samples, seed=task.seed + i)
-        except (ModelError, ValueError, np.linalg.LinAlgError) as exc:
-            failures[name] = f"{type(exc).__name__}: {exc}"
-            continue
-        outcomes.append(_outcome(name, task.origin, forecast, task.actual, seconds[name]))
-    return outcomes, failures, seconds
 
 
 def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
@@ -192,6 +246,28 @@ def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
         result.ensemble_weights = weights_from_forecasts(list(zip(windows, actuals, strict=True)))
 
 
+def collect(
+    plan: BacktestPlan,
+    models: Sequence[str],
+    runs: Sequence[tuple[WindowTask, WindowRun]],
+) -> tuple[BacktestResult, dict[str, float]]:
+    """The backtest result from every window's run (in any order), with the ensemble formed
+    when it was asked for; also the final fit's seconds per model."""
+    result = BacktestResult(plan)
+    final_seconds: dict[str, float] = {}
+    for task, run in runs:
+        result.outcomes.extend(run.outcomes)
+        for name, message in run.failures.items():
+            result.failures[(name, task.origin)] = message
+        if task.actual is None:
+            final_seconds = run.seconds
+    members = [m for m in models if m != ENSEMBLE]
+    if ENSEMBLE in models:
+        defaults = [m.strip() for m in DEFAULT_MEMBERS.split(",")]
+        _ensemble_outcomes(result, [m for m in members if m in defaults] or members)
+    return result, final_seconds
+
+
 def run_backtest(
     plan: BacktestPlan,
     posts: pd.DatetimeIndex,
@@ -202,50 +278,20 @@ def run_backtest(
     artifact_dir: Path | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[BacktestResult, dict[str, float]]:
-    """Run every window (and, with `artifact_dir`, a final fit on the `train_days` before
-    `as_of` whose artifacts are saved there). Returns the result and final fit seconds."""
-    params = hyperparameters or {}
-    members = [m for m in models if m != ENSEMBLE]
-    if ENSEMBLE in models and not members:
-        raise ForecastError("--model: the ensemble needs other models in the same backtest")
-    spec = tuple((m, params.get(m, {})) for m in members)
-    counts = _hourly(posts, plan.first_training_start, plan.as_of)
-    tasks = [
-        _Task(
-            origin,
-            spec,
-            plan.train_days,
-            plan.horizon,
-            plan.n_samples,
-            plan.seed,
-            counts.loc[origin : origin + (plan.horizon - 1) * HOUR].to_numpy(dtype="int64"),
-            None,
-        )
-        for origin in plan.origins()
-    ]
-    if artifact_dir is not None:
-        tasks.append(
-            _Task(plan.as_of, spec, plan.train_days, plan.horizon, 1, plan.seed, None, artifact_dir)
-        )
-    result = BacktestResult(plan)
-    final_seconds: dict[str, float] = {}
+    """Run every window in a pool of worker processes (and, with `artifact_dir`, a final fit
+    on the `train_days` before `as_of` whose artifacts are saved there). Returns the result
+    and final fit seconds. The worker's weekly training runs the same windows as a Celery
+    group instead (worker/backtest_tasks.py)."""
+    tasks = window_tasks(plan, posts, models, hyperparameters, artifact_dir)
+    runs: list[tuple[WindowTask, WindowRun]] = []
     workers = workers or min(len(tasks), os.cpu_count() or 1)
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(posts, events)) as pool:
-        futures = {pool.submit(_run_task, task): task for task in tasks}
+        futures = {pool.submit(_run_in_pool, task): task for task in tasks}
         for done, future in enumerate(as_completed(futures), start=1):
-            task = futures[future]
-            outcomes, failures, seconds = future.result()
-            result.outcomes.extend(outcomes)
-            for name, message in failures.items():
-                result.failures[(name, task.origin)] = message
-            if task.actual is None:
-                final_seconds = seconds
+            runs.append((futures[future], future.result()))
             if on_progress is not None:
                 on_progress(done, len(tasks))
-    if ENSEMBLE in models:
-        defaults = [m.strip() for m in DEFAULT_MEMBERS.split(",")]
-        _ensemble_outcomes(result, [m for m in members if m in defaults] or members)
-    return result, final_seconds
+    return collect(plan, models, runs)
 
 
 def _hourly(posts: pd.DatetimeIndex, start: datetime, end: datetime) -> pd.Series:

@@ -19,6 +19,7 @@ tests. Conventions (also in docs/MODELS.md, section Metrics):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -120,6 +121,13 @@ class WindowScore:
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> WindowScore:
+        """The inverse of `as_dict` (counts come back as integers)."""
+        values: dict[str, Any] = {k: float(v) for k, v in data.items()}
+        values["hours"], values["total_actual"] = int(data["hours"]), int(data["total_actual"])
+        return cls(**values)
 
 
 def score_forecast(forecast: PredictiveDistribution, actual: ArrayLike) -> WindowScore:

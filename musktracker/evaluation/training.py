@@ -17,6 +17,7 @@ from musktracker.db.session import session_scope
 from musktracker.evaluation.backtest import ENSEMBLE, BacktestPlan, BacktestResult, run_backtest
 from musktracker.evaluation.regimes import RegimeShift, cusum_shifts
 from musktracker.evaluation.results import model_version, store_backtest
+from musktracker.features.build import EventWindow
 from musktracker.features.count_rule import ALL_KINDS, CountRule
 from musktracker.forecasting.errors import ForecastError
 from musktracker.models.ensemble import DEFAULT_MEMBERS
@@ -106,6 +107,67 @@ def shifted_origins(plan: BacktestPlan, shifts: Sequence[RegimeShift]) -> set[da
     return marked
 
 
+@dataclass(frozen=True)
+class TrainingTarget:
+    """Which account a backtest is for and what storing it needs besides the result."""
+
+    account_id: int
+    account: str
+    shifts: list[RegimeShift]
+    shifted_origins: set[datetime]
+    run_dir: Path  # where the final fits' artifacts go
+
+
+@dataclass(frozen=True)
+class TrainingInput:
+    """Everything a backtest of one account needs, read from the database in one go."""
+
+    target: TrainingTarget
+    posts: pd.DatetimeIndex
+    events: list[EventWindow]
+
+
+def prepare_training(
+    engine: Engine, username: str, plan: BacktestPlan, artifact_dir: Path,
+    rule: CountRule = ALL_KINDS,
+) -> TrainingInput:
+    """Load the posts the plan's windows need (plus a regime lookback) and detect shifts."""
+    with session_scope(engine) as session:
+        account = get_account(session, username)
+        account_id, name = account.id, account.username
+        span = plan.as_of - plan.first_training_start + REGIME_LOOKBACK
+        history = load_history(session, account_id, plan.as_of, span / timedelta(days=1), rule)
+    posts = pd.DatetimeIndex(pd.to_datetime(history.post_times, unit="s", utc=True))
+    shifts = cusum_shifts(history.counts)
+    run_dir = artifact_dir / str(account_id) / f"backtest-{model_version(plan.as_of)}"
+    target = TrainingTarget(account_id, name, shifts, shifted_origins(plan, shifts), run_dir)
+    return TrainingInput(target, posts, history.events)
+
+
+def store_training(
+    engine: Engine,
+    target: TrainingTarget,
+    models: Sequence[str],
+    result: BacktestResult,
+    final_seconds: dict[str, float],
+) -> TrainReport:
+    """Store a finished backtest (nothing is written when no model could be backtested)."""
+    if not result.outcomes:
+        problems = "; ".join(f"{m}: {msg}" for (m, _), msg in list(result.failures.items())[:3])
+        raise ForecastError(f"no model could be backtested as of "
+                            f"{result.plan.as_of.isoformat()}: {problems}")
+    run_dir = target.run_dir
+    artifacts = {m: run_dir / f"{m}.pkl" for m in models if (run_dir / f"{m}.pkl").is_file()}
+    with session_scope(engine) as session:
+        params = {m: create_model(m).get_params() for m in models if m != ENSEMBLE}
+        if result.ensemble_weights:
+            weights = result.ensemble_weights
+            params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights}
+        ids = store_backtest(session, target.account_id, result, params, artifacts,
+                             final_seconds, target.shifted_origins)
+    return TrainReport(target.account, result, target.shifts, target.shifted_origins, ids)
+
+
 def train_account(
     engine: Engine,
     username: str,
@@ -116,30 +178,11 @@ def train_account(
     rule: CountRule = ALL_KINDS,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> TrainReport:
-    """Backtest and store; reading and writing happen in separate short transactions, and
-    nothing is written unless every step before storing succeeded."""
-    with session_scope(engine) as session:
-        account = get_account(session, username)
-        account_id, name = account.id, account.username
-        span = plan.as_of - plan.first_training_start + REGIME_LOOKBACK
-        history = load_history(session, account_id, plan.as_of, span / timedelta(days=1), rule)
-    posts = pd.to_datetime(history.post_times, unit="s", utc=True)
-    shifts = cusum_shifts(history.counts)
-    marked = shifted_origins(plan, shifts)
-    run_dir = artifact_dir / str(account_id) / f"backtest-{model_version(plan.as_of)}"
+    """Backtest in a local process pool and store; reading and writing happen in separate
+    short transactions, and nothing is written unless every step before storing succeeded."""
+    prepared = prepare_training(engine, username, plan, artifact_dir, rule)
     result, final_seconds = run_backtest(
-        plan, pd.DatetimeIndex(posts), history.events, models, workers=workers,
-        artifact_dir=run_dir, on_progress=on_progress,
+        plan, prepared.posts, prepared.events, models, workers=workers,
+        artifact_dir=prepared.target.run_dir, on_progress=on_progress,
     )
-    if not result.outcomes:
-        problems = "; ".join(f"{m}: {msg}" for (m, _), msg in list(result.failures.items())[:3])
-        raise ForecastError(f"no model could be backtested as of {plan.as_of.isoformat()}: "
-                            f"{problems}")
-    artifacts = {m: run_dir / f"{m}.pkl" for m in models if (run_dir / f"{m}.pkl").is_file()}
-    with session_scope(engine) as session:
-        params = {m: create_model(m).get_params() for m in models if m != ENSEMBLE}
-        if result.ensemble_weights:
-            weights = result.ensemble_weights
-            params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights}
-        ids = store_backtest(session, account_id, result, params, artifacts, final_seconds, marked)
-    return TrainReport(name, result, shifts, marked, ids)
+    return store_training(engine, prepared.target, models, result, final_seconds)

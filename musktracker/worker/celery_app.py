@@ -18,6 +18,12 @@ from sqlalchemy.exc import DBAPIError
 
 from musktracker.config import Settings, get_settings
 from musktracker.logging import get_logger
+from musktracker.worker.backtest_tasks import (
+    COLLECT_TASK,
+    WINDOW_TASK,
+    collect_training,
+    run_window_task,
+)
 from musktracker.worker.jobs import JOBS, Job, Slot, jobs_in
 from musktracker.worker.schedule import slot_crons
 
@@ -42,6 +48,8 @@ TASK_OPTIONS: dict[str, Any] = {
 
 def _register(app: Celery, job: Job) -> Task[Any, Any]:
     def run_job() -> dict[str, Any]:
+        if job.on_workers is not None:
+            return job.on_workers(get_settings(), app)
         return job.run(get_settings())
 
     run_job.__doc__ = job.run.__doc__
@@ -84,6 +92,8 @@ def create_celery(settings: Settings) -> Celery:
     )
     for job in JOBS:
         _register(app, job)
+    app.task(name=WINDOW_TASK, **TASK_OPTIONS)(run_window_task)
+    app.task(name=COLLECT_TASK, **TASK_OPTIONS)(collect_training)
 
     def run_slot(slot: str) -> list[str]:
         """Queue the slot's jobs as a chain: each starts after the previous succeeded."""

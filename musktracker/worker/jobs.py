@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from celery import Celery
+
 from musktracker.accounts import list_accounts
 from musktracker.config import Settings
 from musktracker.db.session import get_engine, require_schema, session_scope
@@ -40,6 +42,8 @@ class Job:
     """Celery task name; also how `musktracker run --job` names it."""
     run: Callable[[Settings], dict[str, Any]]
     slots: tuple[Slot, ...]
+    on_workers: Callable[[Settings, Celery], dict[str, Any]] | None = None
+    """How a Celery worker runs the job instead, when it spreads the work over tasks."""
 
 
 def _each_account(
@@ -85,7 +89,8 @@ JOBS: list[Job] = [
     Job("musktracker.forecasts.fill_actuals", pipeline_jobs.fill_all_actuals, (Slot.HOURLY,)),
     Job("musktracker.forecasts.hourly", pipeline_jobs.forecast_all, (Slot.HOURLY,)),
     Job("musktracker.regimes.check", pipeline_jobs.regimes_all, (Slot.DAILY,)),
-    Job("musktracker.training.backtest", pipeline_jobs.train_all, (Slot.WEEKLY,)),
+    Job("musktracker.training.backtest", pipeline_jobs.train_all, (Slot.WEEKLY,),
+        on_workers=pipeline_jobs.train_all_on_workers),
     # On demand only (POST /v1/sentiment/retrain); no slot.
     Job(SENTIMENT_RETRAIN, sentiment_jobs.retrain_sentiment, ()),
 ]

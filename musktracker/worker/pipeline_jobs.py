@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from celery import Celery
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -132,12 +133,12 @@ def regimes_all(settings: Settings) -> dict[str, Any]:
     return _per_account(settings, "regimes checked", step)
 
 
-def train_all(settings: Settings) -> dict[str, Any]:
-    """Backtest WORKER_TRAIN_MODELS on WORKER_BACKTEST_WINDOWS rolling windows ending at each
-    account's data end and store the ranked results and final fits (`musktracker train`).
-    The windows run in a process pool of WORKER_TRAIN_PROCESSES inside this one task. An
-    account already trained up to the same data end is skipped, so a redelivered task does
-    not store a second run."""
+def _train_each_account(
+    settings: Settings, train: Callable[[Engine, str, BacktestPlan, list[str]], dict[str, Any]]
+) -> dict[str, Any]:
+    """Plan WORKER_BACKTEST_WINDOWS rolling windows ending at each account's data end and
+    hand them to `train`; an account already trained up to the same data end is skipped, so
+    a redelivered task does not store a second run."""
     engine = _engine(settings)
     models = parse_models(settings.worker_train_models)
     results: dict[str, Any] = {}
@@ -158,15 +159,40 @@ def train_all(settings: Settings) -> dict[str, Any]:
             else:
                 plan = BacktestPlan(as_of, settings.worker_backtest_windows,
                                     settings.worker_train_days, 24, timedelta(days=1))
-                report = train_account(engine, username, plan, models, settings.artifact_dir,
-                                       workers=settings.worker_train_processes)
-                best, row = report.ranking()[0]
-                results[username] = {"as_of": as_of.isoformat(), "best": best,
-                                     "crps": row["crps"], "models": len(report.ranking())}
+                results[username] = train(engine, username, plan, models)
         except ForecastError as exc:
             results[username] = f"skipped: {exc}"
         log.info("trained", account=username, result=results[username])
     return results
+
+
+def train_all(settings: Settings) -> dict[str, Any]:
+    """Backtest WORKER_TRAIN_MODELS for every account and store the ranked results and final
+    fits (`musktracker train`), the windows in a local pool of WORKER_TRAIN_PROCESSES."""
+
+    def train(engine: Engine, username: str, plan: BacktestPlan, models: list[str]) -> dict[
+        str, Any
+    ]:
+        report = train_account(engine, username, plan, models, settings.artifact_dir,
+                               workers=settings.worker_train_processes)
+        best, row = report.ranking()[0]
+        return {"as_of": plan.as_of.isoformat(), "best": best, "crps": row["crps"],
+                "models": len(report.ranking())}
+
+    return _train_each_account(settings, train)
+
+
+def train_all_on_workers(settings: Settings, app: Celery) -> dict[str, Any]:
+    """The same backtests with the windows fanned out over the Celery workers as a group;
+    a chord callback stores each account's run (worker/backtest_tasks.py)."""
+    from musktracker.worker.backtest_tasks import launch_training
+
+    def train(engine: Engine, username: str, plan: BacktestPlan, models: list[str]) -> dict[
+        str, Any
+    ]:
+        return launch_training(app, settings, engine, username, plan, models)
+
+    return _train_each_account(settings, train)
 
 
 def dispatch_outbox(settings: Settings) -> dict[str, Any]:

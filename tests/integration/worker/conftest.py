@@ -70,9 +70,11 @@ def client(db_url: str, broker_url: str) -> Celery:
 
 @contextmanager
 def running_worker(
-    db_url: str, broker_url: str, log: Path, concurrency: int = 1
+    db_url: str, broker_url: str, log: Path, concurrency: int = 1,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`musktracker worker` in its own process group; stopped (and its children) on exit."""
+    """`musktracker worker` in its own process group (with extra environment `settings`);
+    stopped (and its children) on exit."""
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -81,6 +83,7 @@ def running_worker(
         # The hourly chain ends with stored forecasts: a cheap model, artifacts beside the log.
         "WORKER_FORECAST_MODEL": "hour_of_day_mean",
         "ARTIFACT_DIR": str(log.parent / "artifacts"),
+        **(settings or {}),
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
