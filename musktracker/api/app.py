@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 
 from musktracker import __version__
 from musktracker.api.errors import install_error_handlers
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Start loading a registered sentiment champion now, not on the first request.
+        await run_in_threadpool(svc.sentiment_readiness)
         yield
         await svc.close()
 

@@ -27,7 +27,8 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     checks: dict[str, str] = Field(
-        description="Each dependency: 'ok', 'not configured' or why not."
+        description="Each dependency: 'ok', 'not configured' or why not; for the sentiment "
+        "model 'not registered', 'loading', 'loaded: version N' or 'failed: ...'."
     )
 
 

@@ -58,6 +58,8 @@ class Services:
     keys: KeyCache
     _predictor: Predictor | None = None
     _predictor_lock: threading.Lock = field(default_factory=threading.Lock)
+    _warming: threading.Thread | None = None
+    _sentiment_status: str = "not registered"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -92,6 +94,40 @@ class Services:
 
                 self._predictor = sentiment_services.predictor(self.settings)
             return self._predictor
+
+    def sentiment_readiness(self) -> str:
+        """'not registered' (nothing to serve, fine), 'loading', 'loaded: version N' or
+        'failed: ...'. When a champion is registered and not yet in memory, loading starts in
+        a thread, so the first prediction does not pay for it and /readyz reports not ready
+        until it is done."""
+        with self._predictor_lock:
+            if self._warming is not None and self._warming.is_alive():
+                return "loading"
+            if self._sentiment_status.startswith(("loaded", "failed")):
+                return self._sentiment_status
+            try:
+                registered = self._champion_registered()
+            except Exception as exc:  # the database check reports the cause
+                return f"failed: {exc.__class__.__name__}"
+            if not registered:
+                return "not registered"
+            self._warming = threading.Thread(target=self._warm_sentiment, daemon=True)
+            self._warming.start()
+            return "loading"
+
+    def _champion_registered(self) -> bool:
+        from musktracker.sentiment.registry import CHAMPION_STATUS, list_versions
+
+        versions = list_versions(self.engine, self.settings.sentiment_model_name)
+        return any(v.status == CHAMPION_STATUS for v in versions)
+
+    def _warm_sentiment(self) -> None:
+        try:
+            loaded = self.sentiment_predictor().current()
+            status = f"loaded: version {loaded.version}"
+        except Exception as exc:  # reported by /readyz; the routes give their own 503
+            status = f"failed: {exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
+        self._sentiment_status = status
 
     async def close(self) -> None:
         if self.redis is not None:

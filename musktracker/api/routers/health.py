@@ -44,7 +44,8 @@ async def _check_redis(svc: Services) -> str:
     "/readyz",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A dependency is not ready."}},
-    summary="Readiness: the database (migrated) and Redis (when configured) answer",
+    summary="Readiness: the database (migrated), Redis (when configured) and the sentiment "
+    "champion (when one is registered: loaded into memory) are ready",
 )
 async def readyz(request: Request) -> JSONResponse:
     svc = services(request)
@@ -52,7 +53,12 @@ async def readyz(request: Request) -> JSONResponse:
         "database": await run_in_threadpool(_check_database, svc),
         "redis": await _check_redis(svc),
     }
-    ready = all(v in ("ok", "not configured") for v in checks.values())
+    if checks["database"] == "ok":
+        checks["sentiment_model"] = await run_in_threadpool(svc.sentiment_readiness)
+    ready = all(
+        v in ("ok", "not configured", "not registered") or v.startswith("loaded")
+        for v in checks.values()
+    )
     body = Readiness(status="ready" if ready else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

@@ -142,7 +142,7 @@ def test_readiness_reports_each_dependency(engine: Engine, db_url: str) -> None:
     for api in build_api(engine, db_url, redis_url=_redis_or_skip()):
         assert api.client.get("/readyz").json() == {
             "status": "ready",
-            "checks": {"database": "ok", "redis": "ok"},
+            "checks": {"database": "ok", "redis": "ok", "sentiment_model": "not registered"},
         }
 
 

@@ -3,6 +3,7 @@ classic model trained on a slice of the real SemEval file into a per-test MLflow
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,37 @@ def test_sentiment_routes_need_a_key_and_the_scope(bare: Api) -> None:
     missing = bare.get("/v1/sentiment/model", key="read")
     assert missing.status_code == 404
     assert "no champion" in missing.json()["error"]["message"]
+
+
+def test_readiness_waits_for_the_registered_champion_to_load(trained: Api) -> None:
+    """The app starts loading the champion at startup; /readyz is 503 'loading' until the
+    model is in memory, then ready with its version (and nothing is registered: ready)."""
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = trained.client.get("/readyz")
+        seen.append((answer.status_code, answer.json()["checks"]["sentiment_model"]))
+        if answer.status_code == 200:
+            break
+        time.sleep(0.05)
+    assert seen[-1] == (200, "loaded: version 1"), seen
+    assert all(state == (503, "loading") for state in seen[:-1]), seen
+    services = trained.app.state.services
+    assert services.sentiment_predictor().current().version == "1"  # already in memory
+
+
+def test_readiness_reports_a_champion_that_cannot_load(trained: Api, settings: Settings) -> None:
+    tracker = sentiment_services.tracker(settings)
+    for path in Path(tracker.local_dir(tracker.version(1))).rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"corrupt")
+    for api in _api(trained.engine, settings):
+        deadline = time.monotonic() + 60
+        while (answer := api.client.get("/readyz")).json()["checks"]["sentiment_model"] == \
+                "loading" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert answer.status_code == 503
+        assert answer.json()["checks"]["sentiment_model"].startswith("failed: ")
 
 
 def test_predict_validation_names_the_field(bare: Api) -> None:
