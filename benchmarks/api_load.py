@@ -2,8 +2,10 @@
 bounded request loops in a second process (keep-alive HTTP/1.1 over asyncio sockets, so the
 client costs little CPU next to the server on a 2-core machine).
 
-Prints requests/s and p50/p95/p99 latency per route. Goal for cached GET routes: at least
-1,000 requests/s with p95 under 50 ms.
+Prints requests/s and p50/p95/p99 latency per route. Goals: at least 1,000 requests/s with
+p95 under 50 ms for cached GET routes; p95 under 500 ms for POST /v1/sentiment/predict with a
+batch of 32 real SemEval dev tweets (no prediction cache, so every text goes through the
+model), served by the champion in the MLflow store given by --mlflow (skipped if none).
 
     .venv/bin/python benchmarks/api_load.py --posts 5000 --requests 20000 --concurrency 16
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import os
 import socket
@@ -29,9 +32,13 @@ from musktracker.db import migrate
 from musktracker.db.session import get_engine, session_scope
 from musktracker.ingest.importer import import_archive
 from musktracker.security.apikeys import create_key, parse_scopes
+from musktracker.sentiment.data import read_labelled
+from musktracker.sentiment.tracking import Tracker
 
 REPO = Path(__file__).resolve().parents[1]
 POSTS = REPO.parent / "shared" / "data" / "elonmusk" / "posts.csv"
+DEV_TWEETS = REPO.parent / "shared" / "data" / "sentiment" / "semeval_dev.tsv"
+BATCH = 32
 COUNTS = "/v1/accounts/elonmusk/counts?start=2022-11-07T00:00:00Z&end=2022-11-14T00:00:00Z"
 
 
@@ -41,8 +48,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(workdir: Path, posts: int) -> tuple[str, str]:
-    """A migrated SQLite database with real posts, bucketed; and a read key."""
+def prepare(workdir: Path, posts: int) -> tuple[str, str, str]:
+    """A migrated SQLite database with real posts, bucketed; a read key and a write key."""
     sample = workdir / "posts.csv"
     with POSTS.open() as src:
         sample.write_text("".join(line for _, line in zip(range(posts + 1), src, strict=False)))
@@ -52,17 +59,38 @@ def prepare(workdir: Path, posts: int) -> tuple[str, str]:
         add_account(session, "elonmusk")
         import_archive(session, "elonmusk", sample)
         _, key = create_key(session, "bench", parse_scopes("read"))
+        _, write_key = create_key(session, "bench-write", parse_scopes("write"))
     get_engine(url).dispose()
-    return url, key
+    return url, key, write_key
+
+
+def get_request(path: str, key: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n".encode()
+
+
+def predict_requests(key: str) -> list[bytes]:
+    """POST /v1/sentiment/predict bodies of 32 consecutive real dev tweets each."""
+    texts = read_labelled(DEV_TWEETS).texts
+    requests = []
+    for start in range(0, len(texts) - BATCH + 1, BATCH):
+        body = json.dumps({"texts": texts[start : start + BATCH]}).encode()
+        head = (
+            "POST /v1/sentiment/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"X-API-Key: {key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        requests.append(head.encode() + body)
+    return requests
 
 
 async def _one_connection(
-    port: int, request: bytes, count: int, latencies: list[float], errors: list[int]
+    port: int, requests: list[bytes], first: int, count: int, latencies: list[float],
+    errors: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    for _ in range(count):
+    for n in range(count):
         started = time.perf_counter()
-        writer.write(request)
+        writer.write(requests[(first + n) % len(requests)])
         head = await reader.readuntil(b"\r\n\r\n")
         length = 0
         for line in head.split(b"\r\n"):
@@ -76,9 +104,8 @@ async def _one_connection(
 
 
 def _drive(
-    port: int, path: str, key: str, total: int, concurrency: int, out: mp.Queue[Any]
+    port: int, requests: list[bytes], total: int, concurrency: int, out: mp.Queue[Any]
 ) -> None:
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n").encode()
     latencies: list[float] = []
     errors: list[int] = []
 
@@ -86,7 +113,8 @@ def _drive(
         per = total // concurrency
         started = time.perf_counter()
         await asyncio.gather(
-            *(_one_connection(port, request, per, latencies, errors) for _ in range(concurrency))
+            *(_one_connection(port, requests, c * per, per, latencies, errors)
+              for c in range(concurrency))
         )
         return time.perf_counter() - started
 
@@ -94,14 +122,14 @@ def _drive(
     out.put((elapsed, latencies, len(errors)))
 
 
-def measure(port: int, path: str, key: str, total: int, concurrency: int) -> dict[str, float]:
-    """Run the load in a second process and summarise it."""
+def measure(port: int, requests: list[bytes], total: int, concurrency: int) -> dict[str, float]:
+    """Run the load in a second process and summarise it (after a short warm-up)."""
     queue: mp.Queue[Any] = mp.Queue()
-    warm = mp.Process(target=_drive, args=(port, path, key, 200, 4, queue))
+    warm = mp.Process(target=_drive, args=(port, requests, min(200, total), 4, queue))
     warm.start()
     queue.get()
     warm.join()
-    proc = mp.Process(target=_drive, args=(port, path, key, total, concurrency, queue))
+    proc = mp.Process(target=_drive, args=(port, requests, total, concurrency, queue))
     proc.start()
     elapsed, latencies, errors = queue.get()
     proc.join()
@@ -117,7 +145,8 @@ def measure(port: int, path: str, key: str, total: int, concurrency: int) -> dic
 
 
 def serve(
-    url: str, port: int, workers: int, cache_ttl: float, log_level: str
+    url: str, port: int, workers: int, cache_ttl: float, log_level: str,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -125,6 +154,7 @@ def serve(
         "API_CACHE_TTL_SECONDS": str(cache_ttl),
         "API_RATE_LIMIT_PER_MINUTE": "100000000",
         "LOG_LEVEL": log_level,
+        **(extra or {}),
     }
     env.pop("REDIS_URL", None)
     proc = subprocess.Popen(
@@ -159,27 +189,50 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="Open connections.")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
     parser.add_argument("--log-level", default="WARNING", help="Server LOG_LEVEL.")
+    parser.add_argument(
+        "--mlflow", default=os.environ.get("MLFLOW_TRACKING_URI", "mlruns"),
+        help="MLflow store whose sentiment champion serves the predict route.",
+    )
+    parser.add_argument("--predict-requests", type=int, default=300,
+                        help="Batches of 32 texts sent to the sentiment route.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         print(f"preparing: {args.posts} real @elonmusk posts into SQLite ...", flush=True)
-        url, key = prepare(Path(tmp), args.posts)
+        url, key, write_key = prepare(Path(tmp), args.posts)
+        routes: list[tuple[str, list[bytes], float, int, int, dict[str, str]]] = [
+            ("GET counts (7 days hourly), cached", [get_request(COUNTS, key)], 5.0,
+             args.requests, args.concurrency, {}),
+            ("GET accounts, cached", [get_request("/v1/accounts", key)], 5.0, args.requests,
+             args.concurrency, {}),
+            ("GET counts (7 days hourly), no cache", [get_request(COUNTS, key)], 0.0,
+             args.requests, args.concurrency, {}),
+            ("GET healthz (no key, no DB)", [get_request("/healthz", key)], 5.0,
+             args.requests, args.concurrency, {}),
+        ]
+        champion = Tracker(args.mlflow, "musktracker-sentiment").champion()
+        if champion is None:
+            print(f"sentiment route skipped: no champion in {args.mlflow} "
+                  "(train one with `musktracker sentiment train`)")
+        else:
+            # One request at a time per worker: the model uses every core it is given.
+            routes.append((f"POST sentiment predict, {BATCH} texts", predict_requests(write_key),
+                           0.0, args.predict_requests, args.workers,
+                           {"MLFLOW_TRACKING_URI": args.mlflow, "SENTIMENT_CACHE_SIZE": "0"}))
         rows = []
         load_before = os.getloadavg()[0]
-        for label, path, ttl in [
-            ("GET counts (7 days hourly), cached", COUNTS, 5.0),
-            ("GET accounts, cached", "/v1/accounts", 5.0),
-            ("GET counts (7 days hourly), no cache", COUNTS, 0.0),
-            ("GET healthz (no key, no DB)", "/healthz", 5.0),
-        ]:
+        for label, requests, ttl, total, concurrency, extra in routes:
             port = _free_port()
-            server = serve(url, port, args.workers, ttl, args.log_level)
+            server = serve(url, port, args.workers, ttl, args.log_level, extra)
             try:
-                rows.append((label, measure(port, path, key, args.requests, args.concurrency)))
+                rows.append((label, measure(port, requests, total, concurrency)))
             finally:
                 server.terminate()
                 server.wait(timeout=30)
 
+    if champion is not None:
+        print(f"sentiment champion: version {champion.version} of {args.mlflow} "
+              f"({champion.tags.get('kind', '?')}), prediction cache off")
     print(
         f"\nload average (1 min) before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f}; "
         f"machine: {os.cpu_count()} cores; server: musktracker serve --workers {args.workers}, "
