@@ -12,13 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from musktracker.config import Settings
-from musktracker.db.models import LabelledSample, RetrainDecision
+from musktracker.db.models import LabelledSample
 from musktracker.db.session import session_scope
 from musktracker.sentiment import services as sentiment_services
 from musktracker.sentiment.data import LABELS, read_labelled
 from musktracker.sentiment.registry import sync_versions
 from musktracker.sentiment.training import run_training
 from tests.integration.api.conftest import Api, build_api
+from tests.integration.sentiment.conftest import assert_forced_decision_stored
 from tests.integration.sentiment.conftest import small_dev as small_dev  # shared fixtures
 from tests.integration.sentiment.conftest import small_train as small_train
 
@@ -210,9 +211,4 @@ def test_retrain_runs_here_without_a_broker_and_returns_the_decision(
     assert body["status"] == "finished"
     assert body["id"] == str(body["decision_id"])
     assert body["challenger_version"] == 2
-    with session_scope(engine) as session:
-        stored = session.get(RetrainDecision, body["decision_id"])
-        assert stored is not None
-        assert stored.challenger_version == 2
-        assert "forced" in (stored.fired or "")
-        assert stored.promoted == body["promoted"]
+    assert_forced_decision_stored(engine, body["decision_id"], 2, body["promoted"])

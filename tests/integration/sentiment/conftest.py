@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
+from musktracker.db.models import RetrainDecision
+from musktracker.db.session import session_scope
 from musktracker.logging import configure_logging
 from musktracker.sentiment.data import LabelledTexts, read_labelled
 from musktracker.sentiment.tracking import Tracker
@@ -33,6 +36,18 @@ def small_dev(tmp_path_factory: pytest.TempPathFactory) -> Path:
     full = read_labelled(SENTIMENT_DATA / "semeval_dev.tsv")
     picked = LabelledTexts(full.texts[::5], full.labels[::5])
     return _write(tmp_path_factory.mktemp("data") / "dev_small.tsv", picked)
+
+
+def assert_forced_decision_stored(
+    engine: Engine, decision_id: int, challenger_version: int, promoted: bool
+) -> None:
+    """A forced retrain's decision row holds what the route or task answered."""
+    with session_scope(engine) as session:
+        stored = session.get(RetrainDecision, decision_id)
+        assert stored is not None
+        assert stored.challenger_version == challenger_version
+        assert "forced" in (stored.fired or "")
+        assert stored.promoted == promoted
 
 
 @pytest.fixture(autouse=True)

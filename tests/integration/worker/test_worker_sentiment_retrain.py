@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from musktracker.db.models import RetrainDecision
-from musktracker.db.session import session_scope
 from musktracker.sentiment.tracking import Tracker
 from tests.integration.api.conftest import build_api
+from tests.integration.sentiment.conftest import assert_forced_decision_stored
 from tests.integration.sentiment.conftest import small_dev as small_dev  # shared fixtures
 from tests.integration.sentiment.conftest import small_train as small_train
 from tests.integration.worker.conftest import client, running_worker
@@ -42,11 +41,6 @@ def test_queued_retrain_runs_on_a_worker_and_stores_its_decision(
             outcome = client(db_url, broker).AsyncResult(body["id"]).get(timeout=300)
     assert outcome["kind"] == "classic"
     assert outcome["challenger_version"] == 1
-    with session_scope(engine) as session:
-        decision = session.get(RetrainDecision, outcome["decision_id"])
-        assert decision is not None
-        assert decision.challenger_version == 1
-        assert "forced" in (decision.fired or "")
-        assert decision.promoted == outcome["promoted"]
+    assert_forced_decision_stored(engine, outcome["decision_id"], 1, outcome["promoted"])
     versions = Tracker(mlruns, MODEL_NAME).versions()
     assert [int(v.version) for v in versions] == [1]
