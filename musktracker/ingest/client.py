@@ -86,6 +86,22 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _page_params(
+    since_id: str | None, until_id: str | None, start_time: datetime | None,
+    end_time: datetime | None,
+) -> dict[str, Any]:
+    """The paging and time bounds the timeline and recent search share (they differ only in
+    how they name the next-page token)."""
+    return {
+        "max_results": PAGE_SIZE,
+        "tweet.fields": TWEET_FIELDS,
+        "since_id": since_id,
+        "until_id": until_id,
+        "start_time": _iso(start_time),
+        "end_time": _iso(end_time),
+    }
+
+
 def _detail(response: httpx.Response) -> str:
     """X's own explanation from an error body, if it gave one."""
     try:
@@ -291,12 +307,7 @@ class XClient:
     ) -> TweetPage:
         """One page (up to 100 posts, newest first) of `/2/users/:id/tweets`."""
         params = {
-            "max_results": PAGE_SIZE,
-            "tweet.fields": TWEET_FIELDS,
-            "since_id": since_id,
-            "until_id": until_id,
-            "start_time": _iso(start_time),
-            "end_time": _iso(end_time),
+            **_page_params(since_id, until_id, start_time, end_time),
             "pagination_token": pagination_token,
         }
         return self._call(TweetPage, "user timeline", f"/2/users/{user_id}/tweets", params=params)
@@ -314,12 +325,7 @@ class XClient:
         """One page of `/2/tweets/search/recent` (the last 7 days only)."""
         params = {
             "query": query,
-            "max_results": PAGE_SIZE,
-            "tweet.fields": TWEET_FIELDS,
-            "since_id": since_id,
-            "until_id": until_id,
-            "start_time": _iso(start_time),
-            "end_time": _iso(end_time),
+            **_page_params(since_id, until_id, start_time, end_time),
             "next_token": next_token,
         }
         return self._call(TweetPage, "recent search", "/2/tweets/search/recent", params=params)
