@@ -87,10 +87,11 @@ class SignalPipeline:
         for event, outcome, _ in scored:
             result.scores[event.event_key] = outcome.score
             PIPELINE_LATENCY_MS.observe((done - event.received_at).total_seconds() * 1000)
-        dropped = {e.dedup_id: e.dropped for e in events if e.dropped is not None}
-        result.dropped.update(_drop_kind(reason) for reason in dropped.values())
+        # Counted per event, not per id: a repeat of a dropped item in the same batch counts.
+        dropped = [(e.dedup_id, e.dropped) for e in events if e.dropped is not None]
+        result.dropped.update(_drop_kind(reason) for _, reason in dropped)
         # One line per batch (a line per event would cost more than scoring it).
-        log.debug("batch stored", stage="store", scores=result.scores, dropped=dropped)
+        log.debug("batch stored", stage="store", scores=result.scores, dropped=dict(dropped))
         result.stored = len(scored)
         EVENTS_PROCESSED.labels(outcome="stored").inc(result.stored)
         for kind, n in result.dropped.items():
