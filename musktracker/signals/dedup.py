@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import redis
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from musktracker.db.dialect import insert_ignoring_conflicts
@@ -71,17 +71,19 @@ class DatabaseDedupStore:
         if not wanted:
             return found
         columns = [DedupKey.band_0, DedupKey.band_1, DedupKey.band_2, DedupKey.band_3]
-        rows = session.execute(
-            select(DedupKey.key, *columns).where(
-                DedupKey.kind == TEXT_KIND,
-                DedupKey.expires_at > utcnow(),
-                or_(*(columns[i].in_(values) for i, values in wanted.items())),
+        now = utcnow()
+        # One SELECT per band so each reads its own band index. Only fingerprint rows have
+        # bands (id rows leave them NULL, which no IN matches), so there is no kind filter,
+        # and there must not be: with `kind = 'text'` SQLite walks the (kind, key) index
+        # through every stored fingerprint instead.
+        parts = [
+            select(literal(position), DedupKey.key, columns[position]).where(
+                columns[position].in_(values), DedupKey.expires_at > now
             )
-        )
-        for row in rows:
-            for position, band in enumerate(row[1:]):
-                if band in wanted.get(position, set()):
-                    found.setdefault(f"{position}:{band}", set()).add(int(row[0], 16))
+            for position, values in wanted.items()
+        ]
+        for position, key, band in session.execute(union_all(*parts)):
+            found.setdefault(f"{position}:{band}", set()).add(int(key, 16))
         return found
 
     def remember(
