@@ -9,12 +9,13 @@ sends the same event to a channel twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from musktracker.db.models import Base, Signal, SignalEvent, SignalState
+from musktracker.db.dialect import bulk_insert
+from musktracker.db.models import Signal, SignalEvent, SignalState
 from musktracker.signals import outbox, render
 from musktracker.signals.event import PipelineEvent
 from musktracker.signals.features import FEATURE_DEFAULTS
@@ -46,11 +47,6 @@ def _evidence(event: PipelineEvent) -> dict[str, Any]:
         "text": raw.text[:280],
         "url": raw.url,
     }
-
-
-def _table(model: type[Base]) -> Table:
-    """The Core table: plain executemany INSERTs, without the ORM's per-row bookkeeping."""
-    return cast(Table, model.__table__)
 
 
 def snapshot(features: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +110,7 @@ def store_scored(
             }
         latest[key] = (event, scored, features)
     if new_events:
-        session.execute(insert(_table(SignalEvent)), list(new_events.values()))
+        bulk_insert(session, SignalEvent, list(new_events.values()))
     now = utcnow()
     messages = []
     new_signals = []
@@ -138,6 +134,6 @@ def store_scored(
             message = render.payload(event, scored)
             messages += [(channel, key, message) for channel in channels]
     if new_signals:
-        session.execute(insert(_table(Signal)), new_signals)
+        bulk_insert(session, Signal, new_signals)
     session.flush()
     return outbox.enqueue(session, messages)
