@@ -176,23 +176,20 @@ class Deduplicator:
         """Mark repeats as dropped; reads only, so no lock is held during enrichment."""
         live = [e for e in events if e.dropped is None]
         seen = self.store.seen_ids(session, [e.dedup_id for e in live])
-        for event, print_ in zip(
-            live, fp.simhashes([e.normalized_text for e in live]), strict=True
-        ):
-            event.fingerprint = print_
-        bands = sorted(
-            {b for e in live if e.fingerprint is not None for b in fp.bands(e.fingerprint)}
+        prints = fp.simhashes([e.normalized_text for e in live])
+        all_bands = [fp.bands(p) if p is not None else [] for p in prints]
+        known = self.store.fingerprints_in_bands(
+            session, sorted({b for own in all_bands for b in own})
         )
-        known = self.store.fingerprints_in_bands(session, bands)
         kept_ids = self._kept_ids = []
         kept_prints = self._kept_prints = []
-        for event in live:
+        for event, print_, own_bands in zip(live, prints, all_bands, strict=True):
+            event.fingerprint = print_
             if event.dedup_id in seen:
                 event.dropped = f"duplicate: {event.dedup_id} seen before"
                 continue
             seen.add(event.dedup_id)
             if event.fingerprint is not None:
-                own_bands = fp.bands(event.fingerprint)
                 candidates = set().union(*(known.get(b, set()) for b in own_bands))
                 near = [
                     p for p in candidates if fp.distance(p, event.fingerprint) <= fp.MAX_DISTANCE

@@ -93,3 +93,9 @@ def test_fingerprints_stay_what_earlier_versions_stored() -> None:
         None,
     ]
     assert prints[:3] == [fp.simhash(normalize_text(t)) for t in texts[:3]]
+
+
+def test_bands_are_the_four_16_bit_slices() -> None:
+    for print_ in (0, 2**64 - 1, 0x0123_4567_89AB_CDEF, 0xF00D_0000_0000_BEEF):
+        expected = [f"{i}:{(print_ >> (16 * i)) & 0xFFFF:04x}" for i in range(fp.BANDS)]
+        assert fp.bands(print_) == expected
