@@ -156,6 +156,8 @@ class RuleSet:
         self.rules = rules
         self._evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
         self._conditions = [self._condition(rule) for rule in rules]
+        # Few combinations of fired rules occur: each is combined into a score once.
+        self._outcome = lru_cache(maxsize=CONDITION_CACHE_SIZE)(self._combine)
         self._lock = threading.Lock()
 
     def _condition(self, rule: Rule) -> Callable[[dict[str, Any]], bool]:
@@ -183,7 +185,15 @@ class RuleSet:
     def evaluate(self, features: dict[str, Any]) -> Scored:
         """Total score, reasons and risk level for one event's features."""
         with self._lock:
-            holds = [condition(features) for condition in self._conditions]
+            holds = tuple(condition(features) for condition in self._conditions)
+        goplus_risk = str(features.get("goplus_risk", "unknown"))
+        score, reasons, fired, risk = self._outcome(holds, goplus_risk)
+        return Scored(score=score, reasons=list(reasons), fired=list(fired), risk_level=risk)
+
+    def _combine(
+        self, holds: tuple[bool, ...], goplus_risk: str
+    ) -> tuple[float, tuple[str, ...], tuple[str, ...], str]:
+        """Score, reasons, fired rule names and risk level from which rules hold."""
         best_in_group: dict[str, Rule] = {}
         fired: list[Rule] = []
         for rule, condition in zip(self.rules, holds, strict=True):
@@ -197,13 +207,13 @@ class RuleSet:
                     best_in_group[rule.priority] = rule
         fired += best_in_group.values()
         fired.sort(key=lambda r: -r.score)
-        risks = [r.risk for r in fired if r.risk] + [str(features.get("goplus_risk", "unknown"))]
+        risks = [r.risk for r in fired if r.risk] + [goplus_risk]
         risk = max(risks, key=lambda r: RISK_ORDER.get(r, 0))
-        return Scored(
-            score=round(sum(r.score for r in fired), 4),
-            reasons=[r.reason for r in fired],
-            fired=[r.name for r in fired],
-            risk_level=risk if risk in RISK_ORDER else "unknown",
+        return (
+            round(sum(r.score for r in fired), 4),
+            tuple(r.reason for r in fired),
+            tuple(r.name for r in fired),
+            risk if risk in RISK_ORDER else "unknown",
         )
 
 
