@@ -54,14 +54,18 @@ def snapshot(features: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in features.items() if v != FEATURE_DEFAULTS.get(k)}
 
 
-def _state(event: PipelineEvent, scored: Scored) -> str:
+# A provider backs a signal when it answered (has_*) with live, not cached, data (*_stale).
+_LIVE_DATA = (("has_dex", "dex_stale"), ("has_goplus", "goplus_stale"))
+
+
+def signal_state(event: PipelineEvent, scored: Scored) -> str:
+    """downgraded when the risk is red, verified when a provider answered with live data."""
     if scored.risk_level == "red":
         return SignalState.DOWNGRADED.value
-    live = [
-        event.enrichment.get(f"has_{p}") and not event.enrichment.get(f"{p}_stale")
-        for p in ("dex", "goplus")
-    ]
-    return SignalState.VERIFIED.value if any(live) else SignalState.CANDIDATE.value
+    data = event.enrichment
+    if data and any(data.get(has) and not data.get(stale) for has, stale in _LIVE_DATA):
+        return SignalState.VERIFIED.value
+    return SignalState.CANDIDATE.value
 
 
 def store_scored(
@@ -116,7 +120,7 @@ def store_scored(
     new_signals = []
     for key, (event, scored, features) in latest.items():
         values = {
-            "state": _state(event, scored),
+            "state": signal_state(event, scored),
             "score": scored.score,
             "risk_level": scored.risk_level,
             "reasons": scored.reasons,
