@@ -122,12 +122,13 @@ def run(engine: Engine, store: DedupStore, batch: int) -> dict[str, Any]:
     )
     events = stream()
     dropped: Counter[str] = Counter()
-    stored = 0
+    stored = queued = 0
     for i in range(0, len(events), batch):
         result = pipe.process(events[i : i + batch])
         dropped.update(result.dropped)
         stored += result.stored
-    return {"stored": stored, "dropped": dict(dropped), **snapshot(engine)}
+        queued += result.outbox_rows
+    return {"stored": stored, "queued": queued, "dropped": dict(dropped), **snapshot(engine)}
 
 
 @pytest.fixture
