@@ -5,11 +5,9 @@ time, with dedup memory in the database and in Redis."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -129,21 +127,6 @@ def run(engine: Engine, store: DedupStore, batch: int) -> dict[str, Any]:
         stored += result.stored
         queued += result.outbox_rows
     return {"stored": stored, "queued": queued, "dropped": dict(dropped), **snapshot(engine)}
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    server = os.environ.get("MUSKTRACKER_TEST_REDIS_URL", "redis://localhost:6379")
-    url = server.split("://")[0] + "://" + server.split("://")[1].split("/")[0] + "/14"
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis not reachable at {url} (CI must run the Redis tests)")
-        pytest.skip(f"Redis not reachable at {url}")
-    yield client
-    client.close()
 
 
 def _redis_store(client: redis.Redis, prefixes: list[str]) -> RedisDedupStore:
