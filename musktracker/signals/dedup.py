@@ -44,6 +44,21 @@ class DedupStore(Protocol):
         """Called once the batch's transaction committed."""
 
 
+def _dedup_row(
+    kind: str, key: str, bands: tuple[str | None, ...], expires_at: datetime
+) -> dict[str, object]:
+    band_0, band_1, band_2, band_3 = bands
+    return {
+        "kind": kind,
+        "key": key,
+        "band_0": band_0,
+        "band_1": band_1,
+        "band_2": band_2,
+        "band_3": band_3,
+        "expires_at": expires_at,
+    }
+
+
 class DatabaseDedupStore:
     """Dedup memory in the `signal_dedup_keys` table: a row per id, a row per fingerprint."""
 
@@ -89,11 +104,8 @@ class DatabaseDedupStore:
     def remember(
         self, session: Session, ids: Sequence[str], prints: Sequence[int], expires_at: datetime
     ) -> None:
-        no_bands = {f"band_{i}": None for i in range(fp.BANDS)}
-        rows = [{"kind": ID_KIND, "key": i, **no_bands, "expires_at": expires_at} for i in ids]
-        for p in prints:
-            bands = {f"band_{i}": b.split(":")[1] for i, b in enumerate(fp.bands(p))}
-            rows.append({"kind": TEXT_KIND, "key": f"{p:016x}", **bands, "expires_at": expires_at})
+        rows = [_dedup_row(ID_KIND, i, (None, None, None, None), expires_at) for i in ids]
+        rows += [_dedup_row(TEXT_KIND, f"{p:016x}", fp.band_values(p), expires_at) for p in prints]
         # A key stored before (an expired row not yet purged) keeps its row.
         insert_ignoring_conflicts(session, DedupKey, rows, ["kind", "key"])
         self._purge_expired(session)

@@ -65,9 +65,14 @@ def distance(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
-def bands(fingerprint: int) -> list[str]:
-    """The band keys under which `fingerprint` is stored and looked up: band i is bits
-    16i to 16i+15 as four hex digits (sliced from the hex form: a third of the cost of
-    shifting and formatting each band)."""
+def band_values(fingerprint: int) -> tuple[str, str, str, str]:
+    """Bands 0 to 3: band i is bits 16i to 16i+15, as four hex digits (sliced from the hex
+    form: a third of the cost of shifting and formatting each band)."""
     h = f"{fingerprint:016x}"
-    return [f"0:{h[12:]}", f"1:{h[8:12]}", f"2:{h[4:8]}", f"3:{h[:4]}"]
+    return h[12:], h[8:12], h[4:8], h[:4]
+
+
+def bands(fingerprint: int) -> list[str]:
+    """The band keys ("<band>:<hex>") under which `fingerprint` is stored and looked up."""
+    b0, b1, b2, b3 = band_values(fingerprint)
+    return [f"0:{b0}", f"1:{b1}", f"2:{b2}", f"3:{b3}"]
