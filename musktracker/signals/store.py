@@ -49,9 +49,12 @@ def _evidence(event: PipelineEvent) -> dict[str, Any]:
     }
 
 
+_neutral = FEATURE_DEFAULTS.get  # bound once: this runs for every feature of every event
+
+
 def snapshot(features: dict[str, Any]) -> dict[str, Any]:
     """The features that differ from their neutral value (the rest are FEATURE_DEFAULTS)."""
-    return {k: v for k, v in features.items() if v != FEATURE_DEFAULTS.get(k)}
+    return {k: v for k, v in features.items() if v != _neutral(k)}
 
 
 # A provider backs a signal when it answered (has_*) with live, not cached, data (*_stale).
