@@ -28,7 +28,7 @@ from musktracker.signals.filter import FilterConfig, apply_filter
 from musktracker.signals.metrics import EVENTS_PROCESSED, PIPELINE_LATENCY_MS
 from musktracker.signals.refine import SentimentScorer, apply_refine
 from musktracker.signals.rules import RuleSet, Scored
-from musktracker.signals.store import existing_counts, store_scored
+from musktracker.signals.store import store_scored, stored_events
 from musktracker.utc import utcnow
 
 log = get_logger(__name__)
@@ -137,8 +137,9 @@ class SignalPipeline:
                 with stage("enrich"):
                     self.enricher.apply(live)
             with stage("store"):
-                counts = existing_counts(session, [e.event_key for e in live])
+                stored = stored_events(session, [e.event_key for e in live])
             with stage("rules"):
+                counts = {key: event.evidence_count for key, event in stored.items()}
                 rules = self.rules()
                 scored = []
                 for event in live:
@@ -146,7 +147,7 @@ class SignalPipeline:
                     features = rule_features(event, counts[event.event_key])
                     scored.append((event, rules.evaluate(features), features))
             with stage("store"):
-                result.outbox_rows = store_scored(session, scored, self.thresholds)
+                result.outbox_rows = store_scored(session, scored, self.thresholds, stored)
             with stage("dedup"):
                 self.dedup.remember(session)
             if on_commit is not None:

@@ -25,16 +25,13 @@ from musktracker.utc import utcnow
 MAX_EVIDENCE = 20
 
 
-def existing_counts(session: Session, keys: Sequence[str]) -> dict[str, int]:
-    """Evidence counts already stored for these event keys."""
+def stored_events(session: Session, keys: Sequence[str]) -> dict[str, SignalEvent]:
+    """The events already stored under these keys: their evidence counts feed the rules,
+    and `store_scored` updates them."""
     if not keys:
         return {}
-    rows = session.execute(
-        select(SignalEvent.event_key, SignalEvent.evidence_count).where(
-            SignalEvent.event_key.in_(set(keys))
-        )
-    )
-    return {key: count for key, count in rows}
+    rows = session.scalars(select(SignalEvent).where(SignalEvent.event_key.in_(set(keys))))
+    return {row.event_key: row for row in rows}
 
 
 def _evidence(event: PipelineEvent) -> dict[str, Any]:
@@ -75,17 +72,21 @@ def store_scored(
     session: Session,
     items: Sequence[tuple[PipelineEvent, Scored, dict[str, Any]]],
     thresholds: dict[str, float],
+    stored: dict[str, SignalEvent],
 ) -> int:
-    """Write events, signals and outbox rows; returns outbox rows added."""
-    keys = list(dict.fromkeys(e.event_key for e, _, _ in items))
-    stored = {
-        row.event_key: row
-        for row in session.scalars(select(SignalEvent).where(SignalEvent.event_key.in_(keys)))
-    }
-    signals = {
-        row.event_key: row
-        for row in session.scalars(select(Signal).where(Signal.event_key.in_(keys)))
-    }
+    """Write events, signals and outbox rows; returns outbox rows added.
+
+    `stored` is `stored_events` for the items' keys. Only those events can have a signal
+    (signals.event_key references events), so only their signals are looked up.
+    """
+    signals = (
+        {
+            row.event_key: row
+            for row in session.scalars(select(Signal).where(Signal.event_key.in_(stored)))
+        }
+        if stored
+        else {}
+    )
     # New events and signals go in as bulk INSERTs (the common case, and the fast path);
     # events seen before are updated through the ORM.
     new_events: dict[str, dict[str, Any]] = {}
