@@ -31,6 +31,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Checkpoint (copy the WAL back, fsync) every ~40 MB of WAL instead of every 4 MB: a
+    # batch of signals dirties ~1,000 random index pages, so the default checkpointed after
+    # nearly every commit, rewriting the same pages each time (benchmarks/signals.py: wall
+    # time 3-9% lower in each of 4 interleaved pairs). Durability is unchanged.
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.close()
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import redis
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from musktracker.db.dialect import insert_ignoring_conflicts
@@ -44,6 +44,21 @@ class DedupStore(Protocol):
         """Called once the batch's transaction committed."""
 
 
+def _dedup_row(
+    kind: str, key: str, bands: tuple[str | None, ...], expires_at: datetime
+) -> dict[str, object]:
+    band_0, band_1, band_2, band_3 = bands
+    return {
+        "kind": kind,
+        "key": key,
+        "band_0": band_0,
+        "band_1": band_1,
+        "band_2": band_2,
+        "band_3": band_3,
+        "expires_at": expires_at,
+    }
+
+
 class DatabaseDedupStore:
     """Dedup memory in the `signal_dedup_keys` table: a row per id, a row per fingerprint."""
 
@@ -71,27 +86,26 @@ class DatabaseDedupStore:
         if not wanted:
             return found
         columns = [DedupKey.band_0, DedupKey.band_1, DedupKey.band_2, DedupKey.band_3]
-        rows = session.execute(
-            select(DedupKey.key, *columns).where(
-                DedupKey.kind == TEXT_KIND,
-                DedupKey.expires_at > utcnow(),
-                or_(*(columns[i].in_(values) for i, values in wanted.items())),
+        now = utcnow()
+        # One SELECT per band so each reads its own band index. Only fingerprint rows have
+        # bands (id rows leave them NULL, which no IN matches), so there is no kind filter,
+        # and there must not be: with `kind = 'text'` SQLite walks the (kind, key) index
+        # through every stored fingerprint instead.
+        parts = [
+            select(literal(position), DedupKey.key, columns[position]).where(
+                columns[position].in_(values), DedupKey.expires_at > now
             )
-        )
-        for row in rows:
-            for position, band in enumerate(row[1:]):
-                if band in wanted.get(position, set()):
-                    found.setdefault(f"{position}:{band}", set()).add(int(row[0], 16))
+            for position, values in wanted.items()
+        ]
+        for position, key, band in session.execute(union_all(*parts)):
+            found.setdefault(f"{position}:{band}", set()).add(int(key, 16))
         return found
 
     def remember(
         self, session: Session, ids: Sequence[str], prints: Sequence[int], expires_at: datetime
     ) -> None:
-        no_bands = {f"band_{i}": None for i in range(fp.BANDS)}
-        rows = [{"kind": ID_KIND, "key": i, **no_bands, "expires_at": expires_at} for i in ids]
-        for p in prints:
-            bands = {f"band_{i}": b.split(":")[1] for i, b in enumerate(fp.bands(p))}
-            rows.append({"kind": TEXT_KIND, "key": f"{p:016x}", **bands, "expires_at": expires_at})
+        rows = [_dedup_row(ID_KIND, i, (None, None, None, None), expires_at) for i in ids]
+        rows += [_dedup_row(TEXT_KIND, f"{p:016x}", fp.band_values(p), expires_at) for p in prints]
         # A key stored before (an expired row not yet purged) keeps its row.
         insert_ignoring_conflicts(session, DedupKey, rows, ["kind", "key"])
         self._purge_expired(session)
@@ -174,23 +188,20 @@ class Deduplicator:
         """Mark repeats as dropped; reads only, so no lock is held during enrichment."""
         live = [e for e in events if e.dropped is None]
         seen = self.store.seen_ids(session, [e.dedup_id for e in live])
-        for event, print_ in zip(
-            live, fp.simhashes([e.normalized_text for e in live]), strict=True
-        ):
-            event.fingerprint = print_
-        bands = sorted(
-            {b for e in live if e.fingerprint is not None for b in fp.bands(e.fingerprint)}
+        prints = fp.simhashes([e.normalized_text for e in live])
+        all_bands = [fp.bands(p) if p is not None else [] for p in prints]
+        known = self.store.fingerprints_in_bands(
+            session, sorted({b for own in all_bands for b in own})
         )
-        known = self.store.fingerprints_in_bands(session, bands)
         kept_ids = self._kept_ids = []
         kept_prints = self._kept_prints = []
-        for event in live:
+        for event, print_, own_bands in zip(live, prints, all_bands, strict=True):
+            event.fingerprint = print_
             if event.dedup_id in seen:
                 event.dropped = f"duplicate: {event.dedup_id} seen before"
                 continue
             seen.add(event.dedup_id)
             if event.fingerprint is not None:
-                own_bands = fp.bands(event.fingerprint)
                 candidates = set().union(*(known.get(b, set()) for b in own_bands))
                 near = [
                     p for p in candidates if fp.distance(p, event.fingerprint) <= fp.MAX_DISTANCE

@@ -94,18 +94,24 @@ def detect_language(text: str, allowed: frozenset[str] = frozenset()) -> str | N
 
 
 def spam_reason(text: str) -> str | None:
-    """Why `text` looks like spam, or None. Heuristics aimed at crypto reply spam."""
-    if len(_CASHTAG.findall(text)) > 5:
+    """Why `text` looks like spam, or None. Heuristics aimed at crypto reply spam.
+
+    Each regex runs only when a cheap count says it could match (six cashtags need six
+    '$'; bait needs a link), and capitals over 80% of 20+ letters means more than 16.
+    """
+    if text.count("$") > 5 and len(_CASHTAG.findall(text)) > 5:
         return "more than 5 cashtags"
-    if len(_MENTION.findall(text)) > 5:
+    if text.count("@") > 5 and len(_MENTION.findall(text)) > 5:
         return "more than 5 mentions"
     if _REPEAT.search(text):
         return "a character repeated 8+ times"
-    if _BAIT.search(text) and "http" in text:
+    if "http" in text and _BAIT.search(text):
         return "giveaway/airdrop bait with a link"
-    letters = sum(map(str.isalpha, text))
-    if letters >= 20 and sum(map(str.isupper, text)) / letters > 0.8:
-        return "mostly capital letters"
+    upper = sum(map(str.isupper, text))
+    if upper > 16:
+        letters = sum(map(str.isalpha, text))
+        if letters >= 20 and upper / letters > 0.8:
+            return "mostly capital letters"
     return None
 
 

@@ -41,20 +41,10 @@ def idempotency_key(channel: str, event_key: str) -> str:
 def enqueue(session: Session, messages: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
     """Queue (channel, event_key, payload) messages in the caller's transaction.
 
-    A message queued before for the same channel and event is left alone (never sent twice);
-    returns how many were new.
+    A message queued before for the same channel and event is left alone (never sent twice:
+    the unique key skips it); returns how many were new.
     """
     now = utcnow()
-    keys = {(channel, key) for channel, key, _ in messages}
-    if not keys:
-        return 0
-    queued = set(
-        session.execute(
-            select(PushOutbox.channel, PushOutbox.event_key).where(
-                PushOutbox.event_key.in_({key for _, key in keys})
-            )
-        ).all()
-    )
     rows = [
         {
             "channel": channel,
@@ -67,10 +57,8 @@ def enqueue(session: Session, messages: Sequence[tuple[str, str, dict[str, Any]]
             "created_at": now,
         }
         for channel, key, payload in messages
-        if (channel, key) not in queued
     ]
-    insert_ignoring_conflicts(session, PushOutbox, rows, ["channel", "event_key"])
-    return len(rows)
+    return insert_ignoring_conflicts(session, PushOutbox, rows, ["channel", "event_key"])
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ signal exists without its outbox rows and no event is lost or stored twice.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +28,7 @@ from musktracker.signals.filter import FilterConfig, apply_filter
 from musktracker.signals.metrics import EVENTS_PROCESSED, PIPELINE_LATENCY_MS
 from musktracker.signals.refine import SentimentScorer, apply_refine
 from musktracker.signals.rules import RuleSet, Scored
-from musktracker.signals.store import existing_counts, store_scored
+from musktracker.signals.store import store_scored, stored_events
 from musktracker.utc import utcnow
 
 log = get_logger(__name__)
@@ -40,6 +42,19 @@ class BatchResult:
     outbox_rows: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     scores: dict[str, float] = field(default_factory=dict)
+    # CPU seconds of this process spent in each stage (filter, refine, dedup, enrich, rules,
+    # store, commit): where a batch's time goes, for the logs and benchmarks/signals.py.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the process CPU time of the block to stage `name` (a failed block too)."""
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            spent = time.process_time() - start
+            self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + spent
 
 
 def _drop_kind(reason: str) -> str:
@@ -73,8 +88,10 @@ class SignalPipeline:
         """Run a batch through every stage; `on_commit` writes in the same transaction."""
         events = [r if isinstance(r, PipelineEvent) else PipelineEvent(raw=r) for r in raws]
         result = BatchResult()
-        apply_filter(events, self.filter_config)
-        apply_refine(events, self.scorer)
+        with result.stage("filter"):
+            apply_filter(events, self.filter_config)
+        with result.stage("refine"):
+            apply_refine(events, self.scorer)
         try:
             scored = self._score_and_store(events, result, on_commit)
         except IntegrityError:
@@ -82,15 +99,23 @@ class SignalPipeline:
             # event keys or dedup keys first; a second pass sees its rows and builds on them.
             log.info("batch raced another writer; retrying once", stage="store")
             scored = self._score_and_store(events, result, on_commit)
-        self.dedup.after_commit()
+        with result.stage("dedup"):
+            self.dedup.after_commit()
         done = utcnow()
         for event, outcome, _ in scored:
             result.scores[event.event_key] = outcome.score
             PIPELINE_LATENCY_MS.observe((done - event.received_at).total_seconds() * 1000)
-        dropped = {e.dedup_id: e.dropped for e in events if e.dropped is not None}
-        result.dropped.update(_drop_kind(reason) for reason in dropped.values())
+        # Counted per event, not per id: a repeat of a dropped item in the same batch counts.
+        dropped = [(e.dedup_id, e.dropped) for e in events if e.dropped is not None]
+        result.dropped.update(_drop_kind(reason) for _, reason in dropped)
         # One line per batch (a line per event would cost more than scoring it).
-        log.debug("batch stored", stage="store", scores=result.scores, dropped=dropped)
+        log.debug(
+            "batch stored",
+            stage="store",
+            scores=result.scores,
+            dropped=dict(dropped),
+            cpu_ms={k: round(v * 1000, 1) for k, v in result.cpu_seconds.items()},
+        )
         result.stored = len(scored)
         EVENTS_PROCESSED.labels(outcome="stored").inc(result.stored)
         for kind, n in result.dropped.items():
@@ -103,20 +128,30 @@ class SignalPipeline:
         result: BatchResult,
         on_commit: Callable[[Session], None] | None,
     ) -> list[tuple[PipelineEvent, Scored, dict[str, Any]]]:
+        stage = result.stage
         with session_scope(self.engine) as session:
-            self.dedup.apply(session, events)
+            with stage("dedup"):
+                self.dedup.apply(session, events)
             live = [e for e in events if e.dropped is None]
             if self.enricher is not None:
-                self.enricher.apply(live)
-            rules = self.rules()
-            counts = existing_counts(session, [e.event_key for e in live])
-            scored = []
-            for event in live:
-                counts[event.event_key] = counts.get(event.event_key, 0) + 1
-                features = rule_features(event, counts[event.event_key])
-                scored.append((event, rules.evaluate(features), features))
-            result.outbox_rows = store_scored(session, scored, self.thresholds)
-            self.dedup.remember(session)
+                with stage("enrich"):
+                    self.enricher.apply(live)
+            with stage("store"):
+                stored = stored_events(session, [e.event_key for e in live])
+            with stage("rules"):
+                counts = {key: event.evidence_count for key, event in stored.items()}
+                rules = self.rules()
+                scored = []
+                for event in live:
+                    counts[event.event_key] = counts.get(event.event_key, 0) + 1
+                    features = rule_features(event, counts[event.event_key])
+                    scored.append((event, rules.evaluate(features), features))
+            with stage("store"):
+                result.outbox_rows = store_scored(session, scored, self.thresholds, stored)
+            with stage("dedup"):
+                self.dedup.remember(session)
             if on_commit is not None:
                 on_commit(session)
+            with stage("commit"):  # here rather than on leaving the scope, to time it
+                session.commit()
         return scored

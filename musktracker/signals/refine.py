@@ -23,7 +23,7 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 _CASHTAG = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z0-9]{0,9})\b")
 _EVM = re.compile(r"\b0x[0-9a-fA-F]{40}\b")
 _SOLANA_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[1-9A-HJ-NP-Za-km-z]{32,44}(?![A-Za-z0-9])")
-_SPACES = re.compile(r"\s+")
+_MENTION = re.compile(r"@\w+")
 _PUNCTUATION = re.compile(r"[^\w\s$]")
 
 
@@ -31,9 +31,9 @@ def normalize_text(text: str) -> str:
     """NFKC, lower case, no URLs, mentions or punctuation, single spaces: the dedup form."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _URL.sub(" ", text)
-    text = re.sub(r"@\w+", " ", text)
-    text = _PUNCTUATION.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
+    text = _MENTION.sub(" ", text)
+    # split() breaks on exactly the characters re's \s matches (both use Py_UNICODE_ISSPACE).
+    return " ".join(_PUNCTUATION.sub(" ", text).split())
 
 
 def is_solana_address(candidate: str) -> bool:
@@ -56,8 +56,11 @@ def refine(event: PipelineEvent, scorer: SentimentScorer | None = None) -> None:
     event.normalized_text = normalize_text(text)
     event.urls = _unique(u.rstrip(".,;:!?)") for u in _URL.findall(text))
     without_urls = _URL.sub(" ", text)
-    event.cashtags = _unique(tag.upper() for tag in _CASHTAG.findall(without_urls))
-    event.evm_addresses = _unique(a.lower() for a in _EVM.findall(without_urls))
+    # Most posts name no token: a cashtag needs a '$', a contract '0x'.
+    if "$" in without_urls:
+        event.cashtags = _unique(tag.upper() for tag in _CASHTAG.findall(without_urls))
+    if "0x" in without_urls:
+        event.evm_addresses = _unique(a.lower() for a in _EVM.findall(without_urls))
     event.solana_addresses = _unique(
         c for c in _SOLANA_CANDIDATE.findall(without_urls) if is_solana_address(c)
     )

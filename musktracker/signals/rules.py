@@ -19,7 +19,10 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ log = get_logger(__name__)
 FUNCTIONS: dict[str, Any] = {"abs": abs, "min": min, "max": max, "round": round}
 RISK_ORDER = {"unknown": 0, "green": 1, "yellow": 2, "red": 3}
 MAX_POWER_EXPONENT = 8
+CONDITION_CACHE_SIZE = 4096  # answers kept per rule
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ALLOWED_NODES = (
     ast.Expression,
@@ -139,22 +143,57 @@ def check_condition(tree: ast.AST) -> None:
 
 
 class RuleSet:
-    """Loaded rules plus one evaluator; `evaluate` is safe to call from several threads."""
+    """Loaded rules plus one evaluator; `evaluate` is safe to call from several threads.
+
+    A checked condition reads feature names and literals and calls only pure functions, so
+    whether it holds depends on nothing but the values of the names it reads. Each rule
+    keeps its last answers by those values (typed: 1, 1.0 and True are distinct keys) and
+    simpleeval runs only for values it has not seen; most events share them (no token,
+    neutral market data), so this skips most evaluations. Errors are not cached.
+    """
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
-        self._evaluator = EvalWithCompoundTypes(functions=FUNCTIONS, names=dict(FEATURE_DEFAULTS))
-        # Every condition as one tuple expression: one evaluator call per event, not per rule.
-        self._all_conditions = ast.Expr(
-            value=ast.Tuple(elts=[rule.parsed.value for rule in rules], ctx=ast.Load())
-        )
+        self._evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
+        self._conditions = [self._condition(rule) for rule in rules]
+        # Few combinations of fired rules occur: each is combined into a score once.
+        self._outcome = lru_cache(maxsize=CONDITION_CACHE_SIZE)(self._combine)
         self._lock = threading.Lock()
+
+    def _condition(self, rule: Rule) -> Callable[[dict[str, Any]], bool]:
+        """Whether `rule` holds for an event's features; reads only the names it uses."""
+        nodes = list(ast.walk(rule.parsed))
+        names = sorted({n.id for n in nodes if isinstance(n, ast.Name) and n.id in FEATURE_NAMES})
+
+        def holds(*values: Any) -> bool:
+            self._evaluator.names = dict(zip(names, values, strict=True))
+            return bool(self._evaluator.eval(rule.condition, previously_parsed=rule.parsed))
+
+        # `%` formats numbers into strings, where -0.0 and 0.0 differ although they are
+        # equal (and so one cache key): such conditions are always evaluated.
+        check = (
+            holds
+            if any(isinstance(n, ast.Mod) for n in nodes)
+            else lru_cache(maxsize=CONDITION_CACHE_SIZE, typed=True)(holds)
+        )
+        if len(names) == 1:
+            name = names[0]
+            return lambda features: check(features[name])
+        get = itemgetter(*names) if names else lambda _: ()
+        return lambda features: check(*get(features))
 
     def evaluate(self, features: dict[str, Any]) -> Scored:
         """Total score, reasons and risk level for one event's features."""
         with self._lock:
-            self._evaluator.names = features
-            holds = self._evaluator.eval("rules", previously_parsed=self._all_conditions)
+            holds = tuple(condition(features) for condition in self._conditions)
+        goplus_risk = str(features.get("goplus_risk", "unknown"))
+        score, reasons, fired, risk = self._outcome(holds, goplus_risk)
+        return Scored(score=score, reasons=list(reasons), fired=list(fired), risk_level=risk)
+
+    def _combine(
+        self, holds: tuple[bool, ...], goplus_risk: str
+    ) -> tuple[float, tuple[str, ...], tuple[str, ...], str]:
+        """Score, reasons, fired rule names and risk level from which rules hold."""
         best_in_group: dict[str, Rule] = {}
         fired: list[Rule] = []
         for rule, condition in zip(self.rules, holds, strict=True):
@@ -168,13 +207,13 @@ class RuleSet:
                     best_in_group[rule.priority] = rule
         fired += best_in_group.values()
         fired.sort(key=lambda r: -r.score)
-        risks = [r.risk for r in fired if r.risk] + [str(features.get("goplus_risk", "unknown"))]
+        risks = [r.risk for r in fired if r.risk] + [goplus_risk]
         risk = max(risks, key=lambda r: RISK_ORDER.get(r, 0))
-        return Scored(
-            score=round(sum(r.score for r in fired), 4),
-            reasons=[r.reason for r in fired],
-            fired=[r.name for r in fired],
-            risk_level=risk if risk in RISK_ORDER else "unknown",
+        return (
+            round(sum(r.score for r in fired), 4),
+            tuple(r.reason for r in fired),
+            tuple(r.name for r in fired),
+            risk if risk in RISK_ORDER else "unknown",
         )
 
 

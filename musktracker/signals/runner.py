@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Sequence
 
@@ -44,6 +45,20 @@ def poll_once(engine: Engine, pipeline: SignalPipeline, sources: Sequence[Source
     return total
 
 
+def freeze_startup_heap() -> None:
+    """Hide everything alive now (modules, settings, rules, clients) from the cyclic garbage
+    collector, for the rest of the process.
+
+    Those ~130,000 objects never die, yet every full collection walked them all: measured
+    with benchmarks/signals.py, ~40 us of CPU per event. Called once, after start-up and
+    before the first batch; what is garbage already is collected first. One of them that
+    later turns into cyclic garbage (the first rules, after a reload) is never freed: a
+    few kilobytes, once.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run_forever(
     engine: Engine,
     pipeline: SignalPipeline,
@@ -51,6 +66,7 @@ def run_forever(
     poll_seconds: float,
     stop: threading.Event,
 ) -> None:
+    freeze_startup_heap()
     while not stop.is_set():
         try:
             poll_once(engine, pipeline, sources)

@@ -9,12 +9,13 @@ sends the same event to a channel twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from musktracker.db.models import Base, Signal, SignalEvent, SignalState
+from musktracker.db.dialect import bulk_insert
+from musktracker.db.models import Signal, SignalEvent, SignalState
 from musktracker.signals import outbox, render
 from musktracker.signals.event import PipelineEvent
 from musktracker.signals.features import FEATURE_DEFAULTS
@@ -24,16 +25,13 @@ from musktracker.utc import utcnow
 MAX_EVIDENCE = 20
 
 
-def existing_counts(session: Session, keys: Sequence[str]) -> dict[str, int]:
-    """Evidence counts already stored for these event keys."""
+def stored_events(session: Session, keys: Sequence[str]) -> dict[str, SignalEvent]:
+    """The events already stored under these keys: their evidence counts feed the rules,
+    and `store_scored` updates them."""
     if not keys:
         return {}
-    rows = session.execute(
-        select(SignalEvent.event_key, SignalEvent.evidence_count).where(
-            SignalEvent.event_key.in_(set(keys))
-        )
-    )
-    return {key: count for key, count in rows}
+    rows = session.scalars(select(SignalEvent).where(SignalEvent.event_key.in_(set(keys))))
+    return {row.event_key: row for row in rows}
 
 
 def _evidence(event: PipelineEvent) -> dict[str, Any]:
@@ -48,41 +46,47 @@ def _evidence(event: PipelineEvent) -> dict[str, Any]:
     }
 
 
-def _table(model: type[Base]) -> Table:
-    """The Core table: plain executemany INSERTs, without the ORM's per-row bookkeeping."""
-    return cast(Table, model.__table__)
+_neutral = FEATURE_DEFAULTS.get  # bound once: this runs for every feature of every event
 
 
 def snapshot(features: dict[str, Any]) -> dict[str, Any]:
     """The features that differ from their neutral value (the rest are FEATURE_DEFAULTS)."""
-    return {k: v for k, v in features.items() if v != FEATURE_DEFAULTS.get(k)}
+    return {k: v for k, v in features.items() if v != _neutral(k)}
 
 
-def _state(event: PipelineEvent, scored: Scored) -> str:
+# A provider backs a signal when it answered (has_*) with live, not cached, data (*_stale).
+_LIVE_DATA = (("has_dex", "dex_stale"), ("has_goplus", "goplus_stale"))
+
+
+def signal_state(event: PipelineEvent, scored: Scored) -> str:
+    """downgraded when the risk is red, verified when a provider answered with live data."""
     if scored.risk_level == "red":
         return SignalState.DOWNGRADED.value
-    live = [
-        event.enrichment.get(f"has_{p}") and not event.enrichment.get(f"{p}_stale")
-        for p in ("dex", "goplus")
-    ]
-    return SignalState.VERIFIED.value if any(live) else SignalState.CANDIDATE.value
+    data = event.enrichment
+    if data and any(data.get(has) and not data.get(stale) for has, stale in _LIVE_DATA):
+        return SignalState.VERIFIED.value
+    return SignalState.CANDIDATE.value
 
 
 def store_scored(
     session: Session,
     items: Sequence[tuple[PipelineEvent, Scored, dict[str, Any]]],
     thresholds: dict[str, float],
+    stored: dict[str, SignalEvent],
 ) -> int:
-    """Write events, signals and outbox rows; returns outbox rows added."""
-    keys = list(dict.fromkeys(e.event_key for e, _, _ in items))
-    stored = {
-        row.event_key: row
-        for row in session.scalars(select(SignalEvent).where(SignalEvent.event_key.in_(keys)))
-    }
-    signals = {
-        row.event_key: row
-        for row in session.scalars(select(Signal).where(Signal.event_key.in_(keys)))
-    }
+    """Write events, signals and outbox rows; returns outbox rows added.
+
+    `stored` is `stored_events` for the items' keys. Only those events can have a signal
+    (signals.event_key references events), so only their signals are looked up.
+    """
+    signals = (
+        {
+            row.event_key: row
+            for row in session.scalars(select(Signal).where(Signal.event_key.in_(stored)))
+        }
+        if stored
+        else {}
+    )
     # New events and signals go in as bulk INSERTs (the common case, and the fast path);
     # events seen before are updated through the ORM.
     new_events: dict[str, dict[str, Any]] = {}
@@ -114,13 +118,13 @@ def store_scored(
             }
         latest[key] = (event, scored, features)
     if new_events:
-        session.execute(insert(_table(SignalEvent)), list(new_events.values()))
+        bulk_insert(session, SignalEvent, list(new_events.values()))
     now = utcnow()
     messages = []
     new_signals = []
     for key, (event, scored, features) in latest.items():
         values = {
-            "state": _state(event, scored),
+            "state": signal_state(event, scored),
             "score": scored.score,
             "risk_level": scored.risk_level,
             "reasons": scored.reasons,
@@ -138,6 +142,6 @@ def store_scored(
             message = render.payload(event, scored)
             messages += [(channel, key, message) for channel in channels]
     if new_signals:
-        session.execute(insert(_table(Signal)), new_signals)
+        bulk_insert(session, Signal, new_signals)
     session.flush()
     return outbox.enqueue(session, messages)

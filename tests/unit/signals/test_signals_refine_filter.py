@@ -74,3 +74,28 @@ def test_raw_event_validation_names_field() -> None:
         RawEvent(source="t", source_id="1", created_at=datetime(2026, 1, 1), text="x")
     with pytest.raises(ValidationError, match="source"):
         RawEvent(source="Bad Source!", source_id="1", created_at=T0)
+
+
+def test_fingerprints_stay_what_earlier_versions_stored() -> None:
+    """Stored fingerprints (database rows, Redis keys) live 14 days: a faster SimHash must
+    give the same bits, or near copies of posts seen before an upgrade slip through."""
+    texts = [
+        "The rocket launch is scheduled for Friday at dawn",
+        "Gas by my house hit $3.39!!!! I\u2019m going to Chapel Hill on Sat. :)",
+        "one two three four",
+        "too short",
+    ]
+    prints = fp.simhashes([normalize_text(t) for t in texts])
+    assert [None if p is None else f"{p:016x}" for p in prints] == [
+        "92ff9f796e64bc2c",
+        "fd3ac92b95628c75",
+        "0044101151421a32",
+        None,
+    ]
+    assert prints[:3] == [fp.simhash(normalize_text(t)) for t in texts[:3]]
+
+
+def test_bands_are_the_four_16_bit_slices() -> None:
+    for print_ in (0, 2**64 - 1, 0x0123_4567_89AB_CDEF, 0xF00D_0000_0000_BEEF):
+        expected = [f"{i}:{(print_ >> (16 * i)) & 0xFFFF:04x}" for i in range(fp.BANDS)]
+        assert fp.bands(print_) == expected

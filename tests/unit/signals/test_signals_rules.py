@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import pytest
 
 from musktracker.signals.features import FEATURE_DEFAULTS
-from musktracker.signals.rules import RulesError, parse_rules
+from musktracker.signals.rules import RulesError, RuleSet, parse_rules
 
 
 def rules_yaml(condition: str, name: str = "r") -> str:
@@ -81,7 +84,49 @@ def test_shape_errors_name_the_rule() -> None:
 
 
 def test_shipped_rules_load() -> None:
-    from pathlib import Path
-
     rules = parse_rules(Path("rules/rules.yml").read_text(), "rules.yml")
     assert len(rules.rules) >= 10
+
+
+def test_remembered_answers_equal_fresh_evaluation() -> None:
+    """Rules remember answers by the values they read: on 1,000 mixed feature sets, a
+    RuleSet that has seen hundreds of them scores exactly like a new one (whose every
+    answer comes from simpleeval)."""
+    extra = """
+- {name: mixed, condition: "abs(sentiment) * 10 // 3 >= cashtag_count + 1", score: 1, reason: m}
+- {name: ratio, condition: "volume_ratio / 2 > 1 if has_dex else dex_pair_count in (0, 2)",
+   score: 1, reason: r}
+"""
+    warm = parse_rules(Path("rules/rules.yml").read_text() + extra)
+    rng = random.Random(6)
+    for _ in range(1000):
+        values = features(
+            type=rng.choice(["post", "volume_burst", "regime_shift", "sentiment_swing"]),
+            cashtag_count=rng.choice([0, 1, 2, True, False]),
+            has_contract=rng.choice([True, False, 0, 1]),
+            sentiment=rng.choice([0.0, -0.0, 0.8, 0.7, -0.8, 0.69999]),
+            has_sentiment=rng.choice([True, False]),
+            evidence_count=rng.randint(1, 4),
+            dex_liquidity=rng.choice([0.0, 50000, 49999.5, 600000.0]),
+            dex_pair_count=rng.choice([0, 1, 2]),
+            has_dex=rng.choice([True, False]),
+            volume_ratio=rng.choice([0.0, 1.5, 2, 2.5]),
+            goplus_risk=rng.choice(["unknown", "green", "red"]),
+            goplus_is_honeypot=rng.choice([True, False]),
+            goplus_sell_tax=rng.choice([0.0, 0.2]),
+            negative_share=rng.choice([0.1, 0.4]),
+        )
+        assert warm.evaluate(values) == RuleSet(warm.rules).evaluate(values)
+
+
+def test_remembered_answers_keep_types_apart_and_errors_uncached() -> None:
+    rules = parse_rules(rules_yaml("'ab' * evidence_count == 'abab' or cashtag_count > 5"))
+    assert rules.evaluate(features(evidence_count=2)).fired == ["r"]
+    with pytest.raises(TypeError):  # 2.0 == 2, but a string times a float is an error
+        rules.evaluate(features(evidence_count=2.0))
+    with pytest.raises(TypeError):
+        rules.evaluate(features(evidence_count=2.0))
+    # '%' formats numbers, where -0.0 and 0.0 differ although they are equal: not remembered.
+    signed = parse_rules(rules_yaml("'%s' % sentiment == '-0.0'"))
+    assert signed.evaluate(features(sentiment=0.0)).fired == []
+    assert signed.evaluate(features(sentiment=-0.0)).fired == ["r"]
