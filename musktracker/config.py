@@ -196,9 +196,9 @@ class Settings(BaseSettings):
         default="musktracker-sentiment", description="Registered MLflow model name."
     )
     sentiment_torch_threads: int = Field(default=1, ge=1, description="torch threads.")
-    sentiment_int8: bool = Field(
-        default=True,
-        description="Serve the transformer int8-quantized (measured fastest, -0.5 points).",
+    sentiment_runtime: Literal["torch", "torch-int8", "onnx-int8"] = Field(
+        default="torch-int8",
+        description="How the transformer is served: torch fp32, torch int8, ONNX Runtime int8.",
     )
     sentiment_train_file: str = "../shared/data/sentiment/semeval_train.tsv"
     sentiment_dev_file: str = "../shared/data/sentiment/semeval_dev.tsv"

@@ -61,8 +61,13 @@ class OnnxModel:
             str(path), options, providers=["CPUExecutionProvider"]
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
+        self.source = source
         self.tokenizer = source.tokenizer
         self.meta: ModelMeta = source.meta
+
+    def save(self, directory: Path) -> None:
+        """Saves the torch model it was exported from (the ONNX file is rebuilt on load)."""
+        self.source.save(directory)
 
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities per text, batched and sorted by length as in the torch model."""

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from musktracker.sentiment.artifact import Runtime, load_model
 from musktracker.sentiment.data import read_labelled
 from musktracker.sentiment.transformer import load_base
 
@@ -32,3 +33,15 @@ def test_onnx_export_scores_like_torch(
     # int8 accuracy is measured on the real model by benchmarks/sentiment.py; here it runs
     int8 = OnnxModel(export_onnx(model, tmp_path / "model.onnx", int8=True), model)
     assert np.allclose(int8.predict_proba(texts).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "torch-int8", "onnx-int8"])
+def test_every_serving_runtime_loads_a_saved_model(
+    tiny_base_model: Path, tmp_path: Path, runtime: Runtime
+):
+    model = load_base(str(tiny_base_model), 64)
+    model.save(tmp_path / "model")
+    served = load_model(tmp_path / "model", runtime=runtime)
+    assert type(served).__name__ == {"onnx-int8": "OnnxModel"}.get(runtime, "TransformerModel")
+    probabilities = served.predict_proba(["I love it", "this is awful", "ok"])
+    assert probabilities.shape == (3, 3) and np.allclose(probabilities.sum(axis=1), 1.0)
