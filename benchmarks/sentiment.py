@@ -41,7 +41,9 @@ from musktracker.sentiment.transformer import TransformerModel, set_threads
 
 console = Console()
 Scorer = Callable[[list[str]], np.ndarray]
-BATCH = 64
+BATCH = 64  # texts per call, as the throughput target is stated
+# texts per forward pass inside a call (sorted by length first), as served
+CHUNK = get_settings().sentiment_batch_size
 
 
 @dataclass
@@ -75,14 +77,14 @@ def onnx_scorer(model: TransformerModel, threads: int, folder: Path, int8: bool)
     if not path.exists():
         path = export_onnx(model, folder / "model.onnx", int8=int8)
     scorer = OnnxModel(path, model, threads)
-    return lambda texts: scorer.predict_proba(texts, BATCH)
+    return lambda texts: scorer.predict_proba(texts, CHUNK)
 
 
 def compiled_scorer(model: TransformerModel) -> Scorer:
     # torch.compile wraps the module in a callable with the same behaviour (typed loosely).
     wrapped = cast(PreTrainedModel, torch.compile(model.model, dynamic=True))
     compiled = TransformerModel(wrapped, model.tokenizer, model.meta)
-    return lambda texts: compiled.predict_proba(texts, BATCH)
+    return lambda texts: compiled.predict_proba(texts, CHUNK)
 
 
 def load() -> str:
@@ -136,9 +138,9 @@ def main() -> None:
         for variant in args.variants:
             try:
                 if variant == "fp32":
-                    scorer: Scorer = lambda t: base.predict_proba(t, BATCH)  # noqa: E731
+                    scorer: Scorer = lambda t: base.predict_proba(t, CHUNK)  # noqa: E731
                 elif variant == "int8" and int8 is not None:
-                    scorer = lambda t: int8.predict_proba(t, BATCH)  # noqa: E731
+                    scorer = lambda t: int8.predict_proba(t, CHUNK)  # noqa: E731
                 elif variant in ("onnx", "onnx-int8"):
                     scorer = onnx_scorer(base, threads, folder, int8=variant == "onnx-int8")
                 elif variant == "compile":

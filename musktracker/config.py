@@ -202,7 +202,12 @@ class Settings(BaseSettings):
     )
     sentiment_train_file: str = "../shared/data/sentiment/semeval_train.tsv"
     sentiment_dev_file: str = "../shared/data/sentiment/semeval_dev.tsv"
-    sentiment_batch_size: int = Field(default=64, ge=1, description="Inference batch size.")
+    sentiment_batch_size: int = Field(
+        default=8,
+        ge=1,
+        description="Texts per forward pass at inference, after sorting a request by length "
+        "(small batches waste little on padding; 8 measured fastest with ONNX Runtime).",
+    )
     sentiment_cache_size: int = Field(default=10_000, ge=0, description="In-memory entries.")
     sentiment_cache_ttl_seconds: int = Field(default=7 * 86_400, ge=1)
     sentiment_reload_seconds: float = Field(
