@@ -98,8 +98,8 @@ def _train_with_progress(
     minutes = config.expected_seconds(len(train_data)) / 60
     console.print(
         f"fine-tuning {config.base_model} on {len(train_data):,} texts, {config.epochs} "
-        f"epoch(s), {config.threads} thread(s): expect about {minutes:.0f} min on an idle "
-        "2-core CPU"
+        f"epoch(s), {config.threads} thread(s): expect about {minutes:.0f} min on a lightly "
+        "loaded 2-core CPU (longer when other jobs share it)"
     )
     with Progress(
         TextColumn("[progress.description]{task.description}"),

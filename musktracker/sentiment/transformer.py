@@ -4,8 +4,8 @@ Sized for a 2-core CPU: max length 64, dynamic padding, batches grouped by lengt
 compute is spent on padding, the word-embedding matrix frozen (its dense AdamW update was a
 third of every step), one torch thread by default (two threads are slower than one when
 anything else runs on the machine). The default head mean-pools the token states
-(`mean_pooled.py`). Models are only ever read from
-local files or the local Hugging Face cache: HF_HUB_OFFLINE is set unless the user set it.
+(`mean_pooled.py`). Models are only ever read from local files or the local Hugging Face
+cache: HF_HUB_OFFLINE is set unless the user set it.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from musktracker.sentiment.preprocess import (
     preprocess_all,
 )
 
-# Measured on this 2-core machine with one thread and frozen word embeddings: about 6 s
-# per 100 tweets per epoch (load average 3; 9.5 s with the embeddings trained).
+# Measured on this 2-core machine with one thread and frozen word embeddings: 5.9 s per 100
+# tweets per epoch in the full-data run (load average 1.5-3 from other jobs).
 SECONDS_PER_TEXT_EPOCH = 0.06
 
 Pooling = Literal["mean", "cls"]
@@ -58,7 +58,7 @@ class TrainConfig:
     `class_weighting`: loss weights from class frequencies: "inverse" (balanced; the best for
     macro recall on held-out train and dev), "sqrt" (its square root) or "none".
     `frozen_layers`: lowest encoder layers kept frozen with all embeddings (no backward pass
-    through them: each one saves about a tenth of a step on CPU).
+    through them; three made steps about a quarter faster and cost about a point).
     """
 
     base_model: str
@@ -76,7 +76,7 @@ class TrainConfig:
     threads: int = 1
 
     def expected_seconds(self, n_texts: int) -> float:
-        """Rough wall time on an idle machine of this class, shown before training starts."""
+        """Rough wall time on a lightly loaded machine of this class, shown before training."""
         return n_texts * self.epochs * SECONDS_PER_TEXT_EPOCH
 
 
