@@ -98,8 +98,8 @@ def _train_with_progress(
     minutes = config.expected_seconds(len(train_data)) / 60
     console.print(
         f"fine-tuning {config.base_model} on {len(train_data):,} texts, {config.epochs} "
-        f"epoch(s), {config.threads} thread(s): expect about {minutes:.0f} min on an idle "
-        "2-core CPU"
+        f"epoch(s), {config.threads} thread(s): expect about {minutes:.0f} min on a lightly "
+        "loaded 2-core CPU (longer when other jobs share it)"
     )
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -118,17 +118,29 @@ def _train_with_progress(
 
 
 def _transformer_config(
-    base_model: str | None, epochs: int, batch_size: int, learning_rate: float
+    base_model: str | None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    pooling: str | None = None,
 ) -> object:
+    """A TrainConfig with its own defaults wherever an option was not given."""
     from musktracker.sentiment.transformer import TrainConfig
 
     current = settings()
+    given: dict[str, object] = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+    }
+    if pooling is not None:
+        if pooling not in ("mean", "cls"):
+            raise SentimentDataError(f"--pooling: {pooling!r} is not one of mean, cls")
+        given["pooling"] = pooling
     return TrainConfig(
         base_model=base_model or current.sentiment_base_model,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
         threads=current.sentiment_torch_threads,
+        **{k: v for k, v in given.items() if v is not None},  # type: ignore[arg-type]
     )
 
 
@@ -151,12 +163,19 @@ def train(
     base_model: str | None = typer.Option(
         None, "--base-model", help="Local directory or cached Hugging Face name."
     ),
-    epochs: int = typer.Option(1, "--epochs", min=1, help="Passes over the training data."),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, help="Passes over the training data (default 1)."
+    ),
     max_train: int | None = typer.Option(
         None, "--max-train", min=1, help="Use only the first N training rows."
     ),
-    batch_size: int = typer.Option(32, "--batch-size", min=1),
-    learning_rate: float = typer.Option(1e-4, "--lr", min=0.0),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Default 32."),
+    learning_rate: float | None = typer.Option(None, "--lr", min=0.0, help="Default 1e-4."),
+    pooling: str | None = typer.Option(
+        None,
+        "--pooling",
+        help="mean (default; BERT-architecture bases such as all-MiniLM) or cls (any base).",
+    ),
     classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
     make_champion: bool = typer.Option(
         False, "--promote", help="Give the new version the champion alias."
@@ -165,8 +184,8 @@ def train(
     """Train a model, log the run to MLflow and register a new version.
 
     The first version registered becomes the champion; later ones only with --promote
-    (or through check-retrain). The full SemEval file takes about 50 min per epoch on
-    one CPU thread for the transformer, about a minute for the classic model.
+    (or through check-retrain). The transformer's expected time is printed before it
+    starts (README: what to expect); the classic model takes about a minute.
 
     Example: musktracker sentiment train --max-train 3000 --epochs 1
     """
@@ -179,7 +198,7 @@ def train(
     dev_data = read_labelled(dev or Path(current.sentiment_dev_file))
     kind = _kind(classic)
     config = (
-        _transformer_config(base_model, epochs, batch_size, learning_rate)
+        _transformer_config(base_model, epochs, batch_size, learning_rate, pooling)
         if kind == "transformer"
         else None
     )
@@ -340,7 +359,7 @@ def check_retrain_command(
     max_train: int | None = typer.Option(
         None, "--max-train", min=1, help="Use only the first N rows of the training file."
     ),
-    epochs: int = typer.Option(1, "--epochs", min=1),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Default 1."),
 ) -> None:
     """Measure the retraining triggers; when one fires train a challenger and promote it
     only if it beats the champion's dev macro recall. The decision is stored.
@@ -356,7 +375,7 @@ def check_retrain_command(
     base_train, dev = services.training_data(current)
     base_train = base_train.head(max_train)
     kind = _kind(classic)
-    config = _transformer_config(None, epochs, 32, 1e-4) if kind == "transformer" else None
+    config = _transformer_config(None, epochs) if kind == "transformer" else None
 
     def train_challenger(data: LabelledTexts) -> TrainingResult:
         return _train_with_progress(kind, data, dev, config, {"trigger": "retrain"})

@@ -8,6 +8,7 @@ registered version points at, so any version can be loaded back with `load_model
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -19,6 +20,8 @@ from musktracker.sentiment.preprocess import PreprocessConfig
 
 META_FILE = "musktracker_model.json"
 ModelKind = Literal["transformer", "classic"]
+# How a transformer is served (SENTIMENT_RUNTIME); benchmarks/sentiment.py measures each.
+Runtime = Literal["torch", "torch-int8", "onnx-int8"]
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,10 @@ def with_reference(meta: ModelMeta, reference: DriftReference) -> ModelMeta:
     return ModelMeta(**{**asdict(meta), "reference": reference})
 
 
-def load_model(directory: Path, threads: int = 1, int8: bool = False) -> SentimentModel:
-    """Load a saved model of either kind; the transformer needs torch installed and is
-    int8-quantized for serving when `int8` is set."""
+def load_model(directory: Path, threads: int = 1, runtime: Runtime = "torch") -> SentimentModel:
+    """Load a saved model of either kind. The transformer needs torch and is served by
+    `runtime`: torch fp32, torch int8 dynamic quantization, or ONNX Runtime int8 (exported
+    to a temporary directory on load, a few seconds; the stored artifact is untouched)."""
     meta = ModelMeta.load(directory)
     if meta.kind == "classic":
         from musktracker.sentiment.classic import ClassicModel
@@ -88,7 +92,14 @@ def load_model(directory: Path, threads: int = 1, int8: bool = False) -> Sentime
     from musktracker.sentiment.transformer import TransformerModel
 
     model = TransformerModel.load(directory, threads=threads)
-    return model.quantized() if int8 else model
+    if runtime == "torch-int8":
+        return model.quantized()
+    if runtime == "onnx-int8":
+        from musktracker.sentiment.onnx_runtime import OnnxModel, export_onnx
+
+        folder = Path(tempfile.mkdtemp(prefix="musktracker-onnx-"))
+        return OnnxModel(export_onnx(model, folder / "model.onnx", int8=True), model, threads)
+    return model
 
 
 def labels_of(probabilities: np.ndarray) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import structlog
 
-from musktracker.sentiment.artifact import SentimentModel, load_model
+from musktracker.sentiment.artifact import Runtime, SentimentModel, load_model
 from musktracker.sentiment.cache import PredictionCache, cache_key
 from musktracker.sentiment.data import LABELS, SentimentDataError
 from musktracker.sentiment.tracking import Tracker
@@ -70,7 +70,7 @@ class Predictor:
         batch_size: int = 64,
         reload_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
-        int8: bool = False,
+        runtime: Runtime = "torch",
     ) -> None:
         self.tracker = tracker
         self.cache = cache
@@ -78,7 +78,7 @@ class Predictor:
         self.batch_size = batch_size
         self.reload_seconds = reload_seconds
         self.clock = clock
-        self.int8 = int8
+        self.runtime = runtime
         self._loaded: LoadedModel | None = None
         self._checked_at = -float("inf")
         self._lock = threading.Lock()
@@ -87,7 +87,7 @@ class Predictor:
         chosen = self.tracker.version(int(version))
         try:
             return LoadedModel(
-                version, load_model(self.tracker.local_dir(chosen), self.threads, self.int8)
+                version, load_model(self.tracker.local_dir(chosen), self.threads, self.runtime)
             )
         except ImportError:
             classic = [v for v in self.tracker.versions() if v.tags.get("kind") == "classic"]

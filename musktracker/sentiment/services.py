@@ -29,7 +29,7 @@ def predictor(settings: Settings) -> Predictor:
         threads=settings.sentiment_torch_threads,
         batch_size=settings.sentiment_batch_size,
         reload_seconds=settings.sentiment_reload_seconds,
-        int8=settings.sentiment_int8,
+        runtime=settings.sentiment_runtime,
     )
 
 

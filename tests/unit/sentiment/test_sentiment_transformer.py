@@ -1,16 +1,21 @@
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import torch
+from transformers import AutoModelForSequenceClassification
 
 from musktracker.sentiment.artifact import load_model
 from musktracker.sentiment.data import LabelledTexts, SentimentDataError, read_labelled
+from musktracker.sentiment.mean_pooled import MeanPooledBertForSequenceClassification
 from musktracker.sentiment.transformer import (
     TrainConfig,
     class_weights,
     fine_tune,
     length_grouped_batches,
+    load_base,
 )
 
 
@@ -26,9 +31,69 @@ def test_length_grouped_batches_cover_every_index_once():
 
 
 def test_class_weights_favour_rare_classes():
-    weights = class_weights([0] + [1] * 5 + [2] * 4).tolist()
-    assert weights[0] > weights[2] > weights[1]
-    assert np.mean(weights) == pytest.approx(1.0)
+    labels = [0] + [1] * 5 + [2] * 4
+    inverse = class_weights(labels, "inverse").tolist()
+    sqrt = class_weights(labels, "sqrt").tolist()
+    assert inverse[0] > inverse[2] > inverse[1]
+    assert sqrt[0] > sqrt[2] > sqrt[1]
+    assert sqrt[0] / sqrt[1] == pytest.approx((inverse[0] / inverse[1]) ** 0.5)
+    assert class_weights(labels, "none").tolist() == [1.0, 1.0, 1.0]
+    assert np.mean(inverse) == pytest.approx(1.0) and np.mean(sqrt) == pytest.approx(1.0)
+
+
+def test_mean_pooled_head_reads_the_mean_of_unpadded_token_states(tiny_base_model: Path):
+    wrapped = load_base(str(tiny_base_model), 64)
+    assert isinstance(wrapped.model, MeanPooledBertForSequenceClassification)
+    model: Any = wrapped.model
+    model.eval()
+    inputs = wrapped.encode(["a short one", "a much longer text about rockets and electric cars"])
+    with torch.no_grad():
+        states = model.bert(**inputs).last_hidden_state
+        n = int(inputs["attention_mask"][0].sum())
+        expected = model.classifier(states[0, :n].mean(dim=0))
+        assert torch.allclose(model(**inputs).logits[0], expected, atol=1e-5)
+
+
+def test_mean_pooled_model_reloads_through_the_auto_class(tiny_base_model: Path, tmp_path: Path):
+    wrapped = load_base(str(tiny_base_model), 64)
+    wrapped.save(tmp_path / "model")
+    again = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model")
+    assert isinstance(again, MeanPooledBertForSequenceClassification)
+    texts = ["I love it", "this is awful"]
+    assert np.allclose(
+        load_model(tmp_path / "model").predict_proba(texts), wrapped.predict_proba(texts), atol=1e-5
+    )
+
+
+def test_cls_pooling_is_the_standard_head(tiny_base_model: Path):
+    model = load_base(str(tiny_base_model), 64, pooling="cls").model
+    assert type(model).__name__ == "BertForSequenceClassification"
+
+
+def _weights(model: Any) -> dict[str, torch.Tensor]:
+    return {
+        "words": model.get_input_embeddings().weight.detach().clone(),
+        "positions": model.bert.embeddings.position_embeddings.weight.detach().clone(),
+        "layer0": model.bert.encoder.layer[0].output.dense.weight.detach().clone(),
+        "layer1": model.bert.encoder.layer[1].output.dense.weight.detach().clone(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("frozen_layers", "unchanged"),
+    [(0, {"words"}), (1, {"words", "positions", "layer0"})],
+)
+def test_fine_tune_freezes_word_embeddings_and_the_lowest_layers(
+    tiny_base_model: Path, semeval_train: Path, frozen_layers: int, unchanged: set[str]
+):
+    data = read_labelled(semeval_train).head(32)
+    base = load_base(str(tiny_base_model), 64)
+    before = _weights(base.model)
+    config = TrainConfig(
+        base_model=str(tiny_base_model), batch_size=16, frozen_layers=frozen_layers
+    )
+    after = _weights(fine_tune(data, config, base=base).model)
+    assert {name for name in before if torch.equal(before[name], after[name])} == unchanged
 
 
 def test_fine_tune_a_few_steps_then_save_and_reload(
