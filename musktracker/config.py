@@ -195,10 +195,13 @@ class Settings(BaseSettings):
     sentiment_model_name: str = Field(
         default="musktracker-sentiment", description="Registered MLflow model name."
     )
-    sentiment_torch_threads: int = Field(default=1, ge=1, description="torch threads.")
-    sentiment_runtime: Literal["torch", "torch-int8", "onnx-int8"] = Field(
-        default="torch-int8",
-        description="How the transformer is served: torch fp32, torch int8, ONNX Runtime int8.",
+    sentiment_torch_threads: int = Field(
+        default=1, ge=1, description="Threads of torch or ONNX Runtime per process."
+    )
+    sentiment_runtime: Literal["torch", "torch-int8", "onnx", "onnx-int8"] = Field(
+        default="onnx",
+        description="How the transformer is served: torch fp32 or int8, ONNX Runtime fp32 or "
+        "int8 (onnx: fastest measured with no loss of macro recall).",
     )
     sentiment_train_file: str = "../shared/data/sentiment/semeval_train.tsv"
     sentiment_dev_file: str = "../shared/data/sentiment/semeval_dev.tsv"

@@ -21,7 +21,7 @@ from musktracker.sentiment.preprocess import PreprocessConfig
 META_FILE = "musktracker_model.json"
 ModelKind = Literal["transformer", "classic"]
 # How a transformer is served (SENTIMENT_RUNTIME); benchmarks/sentiment.py measures each.
-Runtime = Literal["torch", "torch-int8", "onnx-int8"]
+Runtime = Literal["torch", "torch-int8", "onnx", "onnx-int8"]
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,9 @@ def with_reference(meta: ModelMeta, reference: DriftReference) -> ModelMeta:
 
 def load_model(directory: Path, threads: int = 1, runtime: Runtime = "torch") -> SentimentModel:
     """Load a saved model of either kind. The transformer needs torch and is served by
-    `runtime`: torch fp32, torch int8 dynamic quantization, or ONNX Runtime int8 (exported
-    to a temporary directory on load, a few seconds; the stored artifact is untouched)."""
+    `runtime`: torch fp32, torch int8 dynamic quantization, or ONNX Runtime fp32 or int8
+    (exported on load, a few seconds, into a temporary directory that is removed once the
+    session holds the graph; the stored artifact is untouched)."""
     meta = ModelMeta.load(directory)
     if meta.kind == "classic":
         from musktracker.sentiment.classic import ClassicModel
@@ -94,11 +95,12 @@ def load_model(directory: Path, threads: int = 1, runtime: Runtime = "torch") ->
     model = TransformerModel.load(directory, threads=threads)
     if runtime == "torch-int8":
         return model.quantized()
-    if runtime == "onnx-int8":
+    if runtime in ("onnx", "onnx-int8"):
         from musktracker.sentiment.onnx_runtime import OnnxModel, export_onnx
 
-        folder = Path(tempfile.mkdtemp(prefix="musktracker-onnx-"))
-        return OnnxModel(export_onnx(model, folder / "model.onnx", int8=True), model, threads)
+        with tempfile.TemporaryDirectory(prefix="musktracker-onnx-") as folder:
+            graph = export_onnx(model, Path(folder) / "model.onnx", int8=runtime == "onnx-int8")
+            return OnnxModel(graph, model, threads)
     return model
 
 

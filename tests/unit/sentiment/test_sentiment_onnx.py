@@ -1,3 +1,4 @@
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,31 @@ def test_onnx_export_scores_like_torch(
     assert np.allclose(int8.predict_proba(texts).sum(axis=1), 1.0)
 
 
-@pytest.mark.parametrize("runtime", ["torch", "torch-int8", "onnx-int8"])
+@pytest.mark.parametrize("runtime", ["torch", "torch-int8", "onnx", "onnx-int8"])
 def test_every_serving_runtime_loads_a_saved_model(
     tiny_base_model: Path, tmp_path: Path, runtime: Runtime
 ):
     model = load_base(str(tiny_base_model), 64)
     model.save(tmp_path / "model")
     served = load_model(tmp_path / "model", runtime=runtime)
-    assert type(served).__name__ == {"onnx-int8": "OnnxModel"}.get(runtime, "TransformerModel")
-    probabilities = served.predict_proba(["I love it", "this is awful", "ok"])
+    onnx = runtime.startswith("onnx")
+    assert type(served).__name__ == ("OnnxModel" if onnx else "TransformerModel")
+    texts = ["I love it", "this is awful", "ok"]
+    probabilities = served.predict_proba(texts)
     assert probabilities.shape == (3, 3) and np.allclose(probabilities.sum(axis=1), 1.0)
+    if runtime == "onnx":  # fp32 ONNX Runtime scores like fp32 torch
+        reference = load_model(tmp_path / "model", runtime="torch").predict_proba(texts)
+        assert np.allclose(probabilities, reference, rtol=0, atol=1e-5)
+
+
+def test_onnx_runtime_leaves_no_exported_files(
+    tiny_base_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    load_base(str(tiny_base_model), 64).save(tmp_path / "model")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    served = load_model(tmp_path / "model", runtime="onnx")
+    assert list(scratch.iterdir()) == []  # the session holds the graph; the file is gone
+    assert served.predict_proba(["still scores"]).shape == (1, 3)
