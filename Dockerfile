@@ -8,20 +8,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LOG_FORMAT=json
 
 # PyTorch (for the sentiment model) is pinned to the CPU build: a plain `torch` requirement
-# pulls a multi-GB CUDA build. Set TORCH_VERSION= (empty) to leave it out.
+# pulls a multi-GB CUDA build.
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
 WORKDIR /app
-RUN if [ -n "$TORCH_VERSION" ]; then \
-        pip install --index-url "$TORCH_INDEX_URL" "torch==${TORCH_VERSION}"; \
-    fi
+RUN pip install --index-url "$TORCH_INDEX_URL" "torch==${TORCH_VERSION}"
 
 COPY pyproject.toml README.md LICENSE ./
 COPY musktracker ./musktracker
-RUN pip install ".[postgres]" \
+# The sentiment extra (transformers, MLflow, ONNX Runtime) on top of the CPU torch above.
+RUN pip install ".[postgres,sentiment]" \
     && useradd --create-home --uid 1000 musktracker \
-    && chown musktracker /app
+    && mkdir -p /data/artifacts \
+    && chown musktracker /app /data/artifacts
 USER musktracker
 
 EXPOSE 8000
