@@ -144,17 +144,22 @@ def per_window(result: BacktestResult, field: str) -> dict[str, np.ndarray]:
 
 
 def gain_table(
-    title: str, scores: dict[str, np.ndarray], unit: str, rng: np.random.Generator
+    title: str, scores: dict[str, np.ndarray], unit: str, rng: np.random.Generator,
+    coverage: dict[str, np.ndarray],
 ) -> Table:
+    """Mean CRPS and gain over the baseline with its interval; the 95% interval coverage
+    where the forecast has sample paths (the oracles have none)."""
     table = Table(title=title)
-    for column in ("forecast", f"mean CRPS ({unit})", "vs baseline", "95% interval"):
+    for column in ("forecast", f"mean CRPS ({unit})", "vs baseline", "95% interval",
+                   "95% coverage"):
         table.add_column(column, justify="left" if column == "forecast" else "right")
     base = scores[BASELINE]
     for name in sorted(scores, key=lambda n: scores[n].mean()):
         gain, low, high = bootstrap_gain(scores[name], base, rng)
         label = name + (" (baseline)" if name in BASELINES else "")
+        covered = f"{100 * coverage[name].mean():.1f}%" if name in coverage else "-"
         table.add_row(label, f"{scores[name].mean():.3f}", f"{gain:+.1f}%",
-                      f"{low:+.1f}% .. {high:+.1f}%")
+                      f"{low:+.1f}% .. {high:+.1f}%", covered)
     return table
 
 
@@ -186,6 +191,7 @@ def main() -> None:
         f"24-hour forecasts: {len(origins)} origins every {args.days_apart} days, "
         f"{origins[0]:%Y-%m-%d} to {origins[-1]:%Y-%m-%d}, 30 days of training "
         f"({time.perf_counter() - began:.0f} s)", scores, "posts per hour", rng,
+        per_window(hourly, "coverage_95"),
     ))
 
     began = time.perf_counter()
@@ -210,6 +216,7 @@ def main() -> None:
         f"7-day totals: {len(week_origins)} weekly origins, {week_origins[0]:%Y-%m-%d} to "
         f"{week_origins[-1]:%Y-%m-%d}, 60 days of training "
         f"({time.perf_counter() - began:.0f} s)", totals, "posts per week", rng,
+        per_window(weekly, "total_coverage_95"),
     ))
 
 
