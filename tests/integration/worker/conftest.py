@@ -1,5 +1,6 @@
 """Real Celery workers as subprocesses (`musktracker worker`) on the real Redis (db 13 by
-default, flushed per test) and a real database with real posts stored but not bucketed."""
+default, flushed per test; one database per pytest-xdist worker) and a real database with
+real posts stored but not bucketed."""
 
 from __future__ import annotations
 
@@ -26,7 +27,19 @@ from musktracker.ingest.archive import parse_archive
 from musktracker.ingest.store import store_posts
 from musktracker.worker.celery_app import create_celery
 
-BROKER_URL = os.environ.get("MUSKTRACKER_TEST_CELERY_REDIS_URL", "redis://localhost:6379/13")
+
+def _broker_url() -> str:
+    """db 13 (or MUSKTRACKER_TEST_CELERY_REDIS_URL), counting down by pytest-xdist worker
+    (gw1 gets 12): every test empties its broker, so two workers must not share one."""
+    base = os.environ.get("MUSKTRACKER_TEST_CELERY_REDIS_URL", "redis://localhost:6379/13")
+    server, _, database = base.rpartition("/")
+    number = int(database) - int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    if number < 0:
+        raise RuntimeError(f"too many xdist workers for a broker database below {base}")
+    return f"{server}/{number}"
+
+
+BROKER_URL = _broker_url()
 
 
 @pytest.fixture
