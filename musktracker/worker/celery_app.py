@@ -36,6 +36,9 @@ RUN_SLOT = "musktracker.run_slot"
 RETRY_ON: tuple[type[Exception], ...] = (DBAPIError, redis.exceptions.ConnectionError)
 
 TASK_OPTIONS: dict[str, Any] = {
+    # Each app keeps its own tasks: a shared task is copied into every later app of the
+    # process, whose own closures (over its settings and broker) would then be ignored.
+    "shared": False,
     "acks_late": True,
     "reject_on_worker_lost": True,
     "autoretry_for": RETRY_ON,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime
 
 import pytest
@@ -68,3 +69,14 @@ def test_registry_and_celery_app_agree() -> None:
     entries = app.conf.beat_schedule
     assert {e["task"] for e in entries.values()} == {RUN_SLOT}
     assert sorted(e["args"][0] for e in entries.values()) == ["daily", "hourly", "minute", "weekly"]
+
+
+def test_each_celery_app_runs_its_own_tasks() -> None:
+    """A second app in one process (the API's, a test's) must not run the first app's
+    closures, which hold the first app and its broker."""
+    first = create_celery(Settings(redis_url="redis://localhost:6379/1"))
+    second = create_celery(Settings(redis_url="redis://localhost:6379/2"))
+    for name in (RUN_SLOT, *(job.name for job in JOBS)):
+        run = inspect.unwrap(second.tasks[name].run)  # under the retry wrapper
+        assert run is not inspect.unwrap(first.tasks[name].run)
+        assert any(cell.cell_contents is second for cell in run.__closure__ or ()), name
