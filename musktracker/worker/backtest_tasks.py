@@ -229,8 +229,9 @@ def collect_training(runs: list[Json], plan: Json, models: list[str], target: Js
     pairs = [(decode_task(done["task"]), decode_run(done["run"])) for done in runs]
     result, final_seconds = collect(decoded_plan, models, pairs)
     report = store_training(engine, decoded_target, models, result, final_seconds)
-    best, row = report.ranking()[0]
+    ranking = report.ranking()
+    best, row = ranking[0]
     log.info("backtest stored", account=report.account, as_of=decoded_plan.as_of.isoformat(),
              best=best, crps=row["crps"], window_tasks=len(pairs))
     return {"as_of": decoded_plan.as_of.isoformat(), "best": best, "crps": row["crps"],
-            "models": len(report.ranking()), "window_tasks": len(pairs)}
+            "models": len(ranking), "window_tasks": len(pairs)}
