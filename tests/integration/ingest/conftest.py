@@ -101,19 +101,27 @@ FAST_SETTINGS = {
 
 
 @pytest.fixture
-def x_env(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[XEmulator], str]:
-    """Point the in-process CLI at an emulator with short waits; returns the DB URL."""
+def serve_cli(
+    cli_env: str, serve: Callable[..., XEmulator], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., XEmulator]:
+    """Start an emulator (as `serve`) and point the in-process CLI at it with short waits."""
 
-    def point(emulator: XEmulator) -> str:
+    def start(*archives: Path, **options: Any) -> XEmulator:
+        emulator = serve(*archives, **options)
         for key, value in FAST_SETTINGS.items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("X_API_BASE_URL", emulator.base_url)
         from musktracker.config import get_settings
 
         get_settings.cache_clear()
-        return cli_env
+        return emulator
 
-    return point
+    return start
+
+
+def flat(output: str) -> str:
+    """CLI output with its line wrapping undone, so a message can be matched whole."""
+    return " ".join(output.split())
 
 
 def subprocess_env(db_url: str, emulator: XEmulator) -> dict[str, str]:

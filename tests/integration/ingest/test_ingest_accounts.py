@@ -15,29 +15,23 @@ from musktracker.db.session import session_scope
 from musktracker.ingest.client import XClient
 from musktracker.ingest.emulator import XEmulator
 from musktracker.ingest.pipeline import Ingestor
-from tests.integration.ingest.conftest import Weeks, stored_posts, track
-
-
-def _flat(output: str) -> str:
-    return " ".join(output.split())
+from tests.integration.ingest.conftest import Weeks, flat, stored_posts, track
 
 
 def test_one_failing_account_does_not_stop_the_others(
     runner: CliRunner,
     engine: Engine,
     split_weeks: tuple[Weeks, Weeks],
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
 ) -> None:
     elon, spacex = split_weeks
-    emulator = serve(elon.path, spacex.path)
-    x_env(emulator)
+    emulator = serve_cli(elon.path, spacex.path)
     track(engine, "elonmusk", "ghost", "spacex")  # X does not know "ghost"
 
     result = runner.invoke(app, ["ingest", "--all", "--backfill-days", "7"])
 
     assert result.exit_code == 1
-    assert "@ghost" in _flat(result.output) and "404" in _flat(result.output)
+    assert "@ghost" in flat(result.output) and "404" in flat(result.output)
     assert stored_posts(engine, "elonmusk") == elon.window(emulator.now)
     assert stored_posts(engine, "spacex") == spacex.window(emulator.now)
 
@@ -46,11 +40,9 @@ def test_verify_deletions_soft_deletes_what_x_no_longer_returns(
     runner: CliRunner,
     engine: Engine,
     weeks: Weeks,
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
 ) -> None:
-    emulator = serve(weeks.path)
-    x_env(emulator)
+    emulator = serve_cli(weeks.path)
     track(engine, "elonmusk")
     assert runner.invoke(app, ["ingest", "--backfill-days", "7"]).exit_code == 0
     window = weeks.window(emulator.now)
@@ -61,7 +53,7 @@ def test_verify_deletions_soft_deletes_what_x_no_longer_returns(
     result = runner.invoke(app, ["ingest", "--verify-deletions", "--days", "7"])
 
     assert result.exit_code == 0, result.output
-    assert f"{len(window)} posts of the last 7 days checked, 6 no longer on X" in _flat(
+    assert f"{len(window)} posts of the last 7 days checked, 6 no longer on X" in flat(
         result.output
     )
     with session_scope(engine) as session:
@@ -74,23 +66,21 @@ def test_verify_deletions_soft_deletes_what_x_no_longer_returns(
     assert rows == len(window)  # rows are kept
     assert hourly == len(window) - len(gone)  # but leave the counts
     again = runner.invoke(app, ["ingest", "--verify-deletions"])
-    assert "0 no longer on X" in _flat(again.output)
+    assert "0 no longer on X" in flat(again.output)
     check = runner.invoke(app, ["ingest", "--check-counts"])
-    assert "0 differ" in _flat(check.output)
+    assert "0 differ" in flat(check.output)
 
 
 def test_counts_cross_check_spots_missing_posts(
     runner: CliRunner,
     engine: Engine,
     weeks: Weeks,
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
 ) -> None:
-    emulator = serve(weeks.path)
-    x_env(emulator)
+    serve_cli(weeks.path)
     track(engine, "elonmusk")
     assert runner.invoke(app, ["ingest", "--backfill-days", "7"]).exit_code == 0
-    assert "0 differ" in _flat(runner.invoke(app, ["ingest", "--check-counts"]).output)
+    assert "0 differ" in flat(runner.invoke(app, ["ingest", "--check-counts"]).output)
     with session_scope(engine) as session:
         newest = session.scalars(select(RawTweet).order_by(RawTweet.created_at.desc())).first()
         assert newest is not None

@@ -16,7 +16,7 @@ from musktracker.db.session import session_scope
 from musktracker.ingest.client import RetryPolicy, XClient
 from musktracker.ingest.emulator import XEmulator, emulated_reference
 from musktracker.ingest.pipeline import Ingestor
-from tests.integration.ingest.conftest import Weeks, snapshot, stored_posts, track
+from tests.integration.ingest.conftest import Weeks, flat, snapshot, stored_posts, track
 
 KIND_OF_REFERENCE = {
     None: PostKind.ORIGINAL,
@@ -35,13 +35,11 @@ def test_backfill_stores_exactly_seven_days_under_faults(
     runner: CliRunner,
     engine: Engine,
     weeks: Weeks,
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
 ) -> None:
-    emulator = serve(
+    emulator = serve_cli(
         weeks.path, rate_limit_every=5, unavailable_every=4, drop_every=7, reset_seconds=1
     )
-    x_env(emulator)
     track(engine, "elonmusk")
 
     code, output = _ingest(runner, "--account", "elonmusk", "--backfill-days", "7")
@@ -74,11 +72,9 @@ def test_incremental_fetches_only_newer_posts(
     runner: CliRunner,
     engine: Engine,
     weeks: Weeks,
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
 ) -> None:
-    emulator = serve(weeks.path)
-    x_env(emulator)
+    emulator = serve_cli(weeks.path)
     track(engine, "elonmusk")
     final_now = emulator.now
     emulator.now = final_now - timedelta(days=2)
@@ -118,19 +114,17 @@ def test_malformed_page_changes_nothing_and_names_the_problem(
     runner: CliRunner,
     engine: Engine,
     weeks: Weeks,
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
 ) -> None:
-    emulator = serve(weeks.path, malformed_every=2, malformed_kind=kind)  # 1st timeline page
-    x_env(emulator)
+    serve_cli(weeks.path, malformed_every=2, malformed_kind=kind)  # 1st timeline page
     track(engine, "elonmusk")
     before = snapshot(engine)
 
     code, output = _ingest(runner, "--account", "elonmusk", "--backfill-days", "7")
 
     assert code == 1
-    flat = " ".join(output.split())
-    assert "user timeline" in flat and problem in flat and "nothing" in flat
+    assert "user timeline" in flat(output) and problem in flat(output)
+    assert "nothing" in flat(output)
     assert snapshot(engine) == before
 
 
@@ -138,17 +132,14 @@ def test_malformed_later_page_keeps_earlier_pages_and_resumes(
     runner: CliRunner,
     engine: Engine,
     weeks: Weeks,
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
 ) -> None:
-    broken = serve(weeks.path, malformed_every=4)  # lookup, page 1, page 2, page 3 broken
-    x_env(broken)
+    serve_cli(weeks.path, malformed_every=4)  # lookup, page 1, page 2, page 3 broken
     track(engine, "elonmusk")
     assert _ingest(runner, "--backfill-days", "7")[0] == 1
     assert len(stored_posts(engine)) == 200
 
-    fixed = serve(weeks.path)
-    x_env(fixed)
+    fixed = serve_cli(weeks.path)
     code, output = _ingest(runner, "--backfill-days", "7")
     assert code == 0, output
     assert "resumed" in output
@@ -168,17 +159,14 @@ def test_auth_failures_stop_with_what_is_missing(
     runner: CliRunner,
     engine: Engine,
     weeks: Weeks,
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
 ) -> None:
-    emulator = serve(weeks.path, **fault)
-    x_env(emulator)
+    emulator = serve_cli(weeks.path, **fault)
     track(engine, "elonmusk", "spacex")
     code, output = _ingest(runner, "--all", "--backfill-days", "7")
-    flat = " ".join(output.split())
     assert code == 1
     for word in words:
-        assert word in flat
+        assert word in flat(output)
     assert emulator.stats.requests <= 2  # stopped at once: no retries, no second account
 
 
@@ -186,11 +174,10 @@ def test_missing_token_is_named(
     runner: CliRunner,
     engine: Engine,
     weeks: Weeks,
-    serve: Callable[..., XEmulator],
-    x_env: Callable[[XEmulator], str],
+    serve_cli: Callable[..., XEmulator],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    x_env(serve(weeks.path))
+    serve_cli(weeks.path)
     monkeypatch.setenv("X_BEARER_TOKEN", "")
     from musktracker.config import get_settings
 
