@@ -36,22 +36,26 @@ def store_posts(
     if not records:
         return StoreResult(0, None)
     now = utcnow()
-    rows: list[dict[str, Any]] = [
-        {
-            "account_id": account_id,
-            "tweet_id": r.tweet_id,
-            "created_at": r.created_at,
-            "kind": r.kind.value,
-            "source": source,
-            "ingest_time": now,
-            "is_deleted": False,
-            "text": r.text if store_text else None,
-        }
-        for r in records
-    ]
+    rows = [_row(account_id, r, source, now, r.text if store_text else None) for r in records]
     inserted = insert_ignoring_conflicts(session, RawTweet, rows, key=["account_id", "tweet_id"])
     times = [r.created_at for r in records]
     return StoreResult(inserted, (min(times), max(times)) if inserted else None)
+
+
+def _row(
+    account_id: int, record: PostRecord, source: str, now: datetime, text: str | None
+) -> dict[str, Any]:
+    """A raw_tweets row for `record` as stored now: not deleted, with `text` (or none)."""
+    return {
+        "account_id": account_id,
+        "tweet_id": record.tweet_id,
+        "created_at": record.created_at,
+        "kind": record.kind.value,
+        "source": source,
+        "ingest_time": now,
+        "is_deleted": False,
+        "text": text,
+    }
 
 
 def _span(times: Sequence[datetime]) -> tuple[datetime, datetime] | None:
@@ -94,16 +98,7 @@ def store_api_posts(
     if changed:
         now = utcnow()
         rows = [
-            {
-                "account_id": account_id,
-                "tweet_id": r.tweet_id,
-                "created_at": r.created_at,
-                "kind": r.kind.value,
-                "source": source,
-                "ingest_time": now,
-                "is_deleted": False,
-                "text": r.text if store_text else old_text,
-            }
+            _row(account_id, r, source, now, r.text if store_text else old_text)
             for r, old_text in changed
         ]
         upsert(session, RawTweet, rows, ["account_id", "tweet_id"], ["kind", "is_deleted", "text"])

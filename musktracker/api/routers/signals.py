@@ -4,11 +4,12 @@ ingest FILE.jsonl` and runs the same pipeline (`signals.factory.build_pipeline`)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from pydantic import ValidationError
-from sqlalchemy import select
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Select, select
+from sqlalchemy.engine import Engine
 
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
@@ -30,6 +31,7 @@ from musktracker.signals.factory import build_pipeline
 from musktracker.signals.rules import RulesError
 
 router = APIRouter(tags=["signals"])
+PageT = TypeVar("PageT", bound=BaseModel)
 
 MAX_PAGE = 500
 MAX_INGEST_EVENTS = 1000
@@ -54,8 +56,16 @@ INGEST_BODY: dict[str, Any] = {
 }
 
 
-def _next(offset: int, limit: int, fetched: int) -> int | None:
-    return offset + limit if fetched > limit else None
+def _page(
+    engine: Engine, query: Select[Any], item: type[BaseModel], page: type[PageT],
+    limit: int, offset: int,
+) -> PageT:
+    """One page of `query`'s rows as `item`s; one row more is read to know if a next exists."""
+    with session_scope(engine) as session:
+        rows = session.scalars(query.offset(offset).limit(limit + 1)).all()
+        items = [item.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    next_offset = offset + limit if len(rows) > limit else None
+    return page(items=items, limit=limit, offset=offset, next_offset=next_offset)
 
 
 @router.get(
@@ -66,20 +76,11 @@ def _next(offset: int, limit: int, fetched: int) -> int | None:
 )
 async def events_list(request: Request, limit: int = LIMIT, offset: int = OFFSET) -> Response:
     svc = services(request)
-
-    def produce() -> EventsPage:
-        with session_scope(svc.engine) as session:
-            rows = session.scalars(
-                select(SignalEvent)
-                .order_by(SignalEvent.last_ts.desc(), SignalEvent.id.desc())
-                .offset(offset)
-                .limit(limit + 1)
-            ).all()
-            items = [SignalEventOut.model_validate(r, from_attributes=True) for r in rows[:limit]]
-        return EventsPage(items=items, limit=limit, offset=offset,
-                          next_offset=_next(offset, limit, len(rows)))
-
-    return await cached_json(request, svc.cache, produce)
+    query = select(SignalEvent).order_by(SignalEvent.last_ts.desc(), SignalEvent.id.desc())
+    return await cached_json(
+        request, svc.cache,
+        lambda: _page(svc.engine, query, SignalEventOut, EventsPage, limit, offset),
+    )
 
 
 @router.get(
@@ -90,19 +91,10 @@ async def events_list(request: Request, limit: int = LIMIT, offset: int = OFFSET
 )
 async def signals_list(request: Request, limit: int = LIMIT, offset: int = OFFSET) -> Response:
     svc = services(request)
-
-    def produce() -> SignalsPage:
-        with session_scope(svc.engine) as session:
-            rows = session.scalars(
-                select(Signal).order_by(Signal.ts.desc(), Signal.id.desc())
-                .offset(offset)
-                .limit(limit + 1)
-            ).all()
-            items = [SignalOut.model_validate(r, from_attributes=True) for r in rows[:limit]]
-        return SignalsPage(items=items, limit=limit, offset=offset,
-                           next_offset=_next(offset, limit, len(rows)))
-
-    return await cached_json(request, svc.cache, produce)
+    query = select(Signal).order_by(Signal.ts.desc(), Signal.id.desc())
+    return await cached_json(
+        request, svc.cache, lambda: _page(svc.engine, query, SignalOut, SignalsPage, limit, offset)
+    )
 
 
 def _validated(payload: Any) -> list[RawEvent]:
