@@ -21,12 +21,12 @@ from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
 from musktracker.api.schemas import AccountCreate, AccountOut, CountBucket, CountsOut, ErrorBody
 from musktracker.api.services import services
+from musktracker.api.windows import query_window
 from musktracker.db.models import Account, Granularity
 from musktracker.db.session import session_scope
 from musktracker.features.buckets import bucket_counts
 from musktracker.features.count_rule import CountRule
 from musktracker.security.apikeys import Scope
-from musktracker.utc import DAY, ensure_utc
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -106,13 +106,7 @@ async def account_counts(
     kinds: str = Query("all", description="'all' or a comma list of post kinds to count."),
 ) -> Response:
     svc = services(request)
-    if end <= start:
-        raise field_error("query.end", f"must be after start {start.isoformat()}", end)
-    limit = svc.settings.api_max_count_days
-    if end - start > limit * DAY:
-        raise field_error(
-            "query.end", f"the window is longer than {limit} days (API_MAX_COUNT_DAYS)", end
-        )
+    start, end = query_window(start, end, svc.settings.api_max_count_days)
     try:
         rule = CountRule.parse(kinds)
     except ValueError as exc:
@@ -133,8 +127,8 @@ async def account_counts(
             account=account.username,
             granularity=granularity,
             kinds=rule.name,
-            start=ensure_utc(start),
-            end=ensure_utc(end),
+            start=start,
+            end=end,
             total=int(series.sum()),
             buckets=buckets,
         )

@@ -4,7 +4,6 @@ probabilities, the fan chart and the stored regime shifts. Every route reuses
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,6 +15,7 @@ from musktracker.api.errors import ApiError, field_error, from_domain_error
 from musktracker.api.routers.accounts import tracked_account
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import Services, services
+from musktracker.api.windows import query_window
 from musktracker.db.session import session_scope
 from musktracker.evaluation.regime_store import stored_report
 from musktracker.features.count_rule import CountRule
@@ -32,7 +32,7 @@ from musktracker.forecasting.service import (
     window_total,
 )
 from musktracker.security.apikeys import Scope
-from musktracker.utc import DAY, HOUR, ensure_utc
+from musktracker.utc import HOUR
 
 router = APIRouter(prefix="/v1/accounts", tags=["volume"])
 
@@ -48,13 +48,6 @@ def _forecast_error(exc: ForecastError) -> ApiError:
     if "--" in str(exc):
         return from_domain_error(exc, "query")
     return ApiError(404, str(exc))
-
-
-def _utc(value: datetime, field: str) -> datetime:
-    try:
-        return ensure_utc(value)
-    except OverflowError:
-        raise field_error(field, "outside the supported range of dates", value) from None
 
 
 def _hours(svc: Services, horizon: str) -> int:
@@ -136,14 +129,7 @@ async def account_forecast_window(
     model: str = MODEL,
 ) -> Response:
     svc = services(request)
-    start, end = _utc(start, "query.start"), _utc(end, "query.end")
-    if end <= start:
-        raise field_error("query.end", f"must be after start {start.isoformat()}", end)
-    days = svc.settings.api_max_count_days
-    if end - start > days * DAY:
-        raise field_error(
-            "query.end", f"the window is longer than {days} days (API_MAX_COUNT_DAYS)", end
-        )
+    start, end = query_window(start, end, svc.settings.api_max_count_days)
     try:
         spec = BracketSpec.parse(brackets)
     except ForecastError as exc:

@@ -137,6 +137,7 @@ def test_counts_validation_names_the_field(api_with_posts: Api) -> None:
         "start=2022-11-08T00:00:00Z&end=2022-11-05T00:00:00Z": "query.end",
         "start=2020-01-01T00:00:00Z&end=2022-11-08T00:00:00Z": "query.end",
         "end=2022-11-08T00:00:00Z": "query.start",
+        "start=0001-01-01T00:00:00%2B00:01&end=2022-11-08T00:00:00Z": "query.start",
         f"{WINDOW}&granularity=week": "query.granularity",
         f"{WINDOW}&kinds=original,tweetstorm": "query.kinds",
     }
