@@ -9,8 +9,8 @@ from musktracker.api.errors import field_error
 from musktracker.utc import DAY, ensure_utc
 
 
-def utc_field(value: datetime, field: str) -> datetime:
-    """`value` in UTC, or a 422 naming `field` when it cannot be (a date beyond year 9999)."""
+def _utc(value: datetime, field: str) -> datetime:
+    """`value` in UTC, or a 422 naming `field` when it cannot be (outside years 1-9999)."""
     try:
         return ensure_utc(value)
     except OverflowError:
@@ -19,7 +19,7 @@ def utc_field(value: datetime, field: str) -> datetime:
 
 def query_window(start: datetime, end: datetime, max_days: int) -> tuple[datetime, datetime]:
     """The checked window `[start, end)` in UTC."""
-    start, end = utc_field(start, "query.start"), utc_field(end, "query.end")
+    start, end = _utc(start, "query.start"), _utc(end, "query.end")
     if end <= start:
         raise field_error("query.end", f"must be after start {start.isoformat()}", end)
     if end - start > max_days * DAY:
