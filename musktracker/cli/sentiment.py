@@ -123,6 +123,7 @@ def _transformer_config(
     batch_size: int | None = None,
     learning_rate: float | None = None,
     pooling: str | None = None,
+    order: str | None = None,
 ) -> object:
     """A TrainConfig with its own defaults wherever an option was not given."""
     from musktracker.sentiment.transformer import TrainConfig
@@ -137,6 +138,10 @@ def _transformer_config(
         if pooling not in ("mean", "cls"):
             raise SentimentDataError(f"--pooling: {pooling!r} is not one of mean, cls")
         given["pooling"] = pooling
+    if order is not None:
+        if order not in ("oldest_first", "random"):
+            raise SentimentDataError(f"--order: {order!r} is not one of oldest_first, random")
+        given["order"] = order
     return TrainConfig(
         base_model=base_model or current.sentiment_base_model,
         threads=current.sentiment_torch_threads,
@@ -176,6 +181,12 @@ def train(
         "--pooling",
         help="mean (default; BERT-architecture bases such as all-MiniLM) or cls (any base).",
     ),
+    order: str | None = typer.Option(
+        None,
+        "--order",
+        help="oldest_first (default: each year of a source_file column in turn, so training "
+        "ends on the newest tweets) or random (all years mixed).",
+    ),
     classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
     make_champion: bool = typer.Option(
         False, "--promote", help="Give the new version the champion alias."
@@ -198,7 +209,7 @@ def train(
     dev_data = read_labelled(dev or Path(current.sentiment_dev_file))
     kind = _kind(classic)
     config = (
-        _transformer_config(base_model, epochs, batch_size, learning_rate, pooling)
+        _transformer_config(base_model, epochs, batch_size, learning_rate, pooling, order)
         if kind == "transformer"
         else None
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +15,43 @@ class SentimentDataError(ValueError):
     """A data file or value cannot be used; the message names the file, line and value."""
 
 
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def _known(years: list[int | None]) -> tuple[int | None, ...]:
+    """`years` as stored: empty when none is known."""
+    return tuple(years) if any(y is not None for y in years) else ()
+
+
 @dataclass(frozen=True)
 class LabelledTexts:
-    """Texts with their gold labels, in the same order."""
+    """Texts with their gold labels, in the same order.
+
+    `years`: the year each text was written, when known (None: unknown, taken as newer than
+    every known year); empty when no row has one. Training reads older years first.
+    """
 
     texts: list[str]
     labels: list[str]
+    years: tuple[int | None, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
             raise SentimentDataError(
                 f"{len(self.texts)} texts but {len(self.labels)} labels; they must match"
             )
+        if self.years and len(self.years) != len(self.texts):
+            raise SentimentDataError(
+                f"{len(self.texts)} texts but {len(self.years)} years; they must match"
+            )
+
+    def year_of_each(self) -> list[int | None]:
+        return list(self.years) if self.years else [None] * len(self.texts)
+
+    def followed_by(self, newer: LabelledTexts) -> LabelledTexts:
+        """These rows, then `newer`'s (labelled samples come after the training file)."""
+        years = self.year_of_each() + newer.year_of_each()
+        return LabelledTexts(self.texts + newer.texts, self.labels + newer.labels, _known(years))
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -37,7 +63,7 @@ class LabelledTexts:
         """The first `n` rows (all when `n` is None)."""
         if n is None:
             return self
-        return LabelledTexts(self.texts[:n], self.labels[:n])
+        return LabelledTexts(self.texts[:n], self.labels[:n], self.years[:n])
 
     def counts(self) -> dict[str, int]:
         counted = Counter(self.labels)
@@ -66,7 +92,9 @@ def read_labelled(path: Path) -> LabelledTexts:
     """Read a tab-separated file with a header holding `label` and `text` columns.
 
     The SemEval files are unquoted, with no tab or newline inside a field, so each line is
-    split on tabs; an empty text or an unknown label is an error naming the line.
+    split on tabs; an empty text or an unknown label is an error naming the line. With a
+    `source_file` column (the shared SemEval file), the year in each row's file name
+    (twitter-2013train-A.txt: 2013) becomes its year.
     """
     if not path.is_file():
         raise SentimentDataError(f"--data: file not found: {path}")
@@ -76,8 +104,10 @@ def read_labelled(path: Path) -> LabelledTexts:
         raise SentimentDataError(f"{path}: the file is empty")
     columns = _header(path, lines[0])
     text_at, label_at = columns.index("text"), columns.index("label")
+    source_at = columns.index("source_file") if "source_file" in columns else None
     texts: list[str] = []
     labels: list[str] = []
+    years: list[int | None] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
@@ -91,9 +121,11 @@ def read_labelled(path: Path) -> LabelledTexts:
             raise SentimentDataError(f"{path}:{number}: text is empty")
         labels.append(check_label(fields[label_at], f"{path}:{number}: label"))
         texts.append(text)
+        year = YEAR.search(fields[source_at]) if source_at is not None else None
+        years.append(int(year.group()) if year else None)
     if not texts:
         raise SentimentDataError(f"{path}: no labelled rows after the header")
-    return LabelledTexts(texts, labels)
+    return LabelledTexts(texts, labels, _known(years))
 
 
 def read_texts(path: Path, column: str | None = None) -> list[str]:

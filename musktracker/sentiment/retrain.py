@@ -179,7 +179,7 @@ def check_retrain(
     if train is None:
         raise ValueError("a trigger fired but no training function was given")
     samples, sample_ids = all_samples(engine)
-    data = LabelledTexts(base_train.texts + samples.texts, base_train.labels + samples.labels)
+    data = base_train.followed_by(samples)
     result = train(data)
     mark_used(engine, sample_ids)
     champion = tracker.champion()

@@ -105,3 +105,10 @@ def test_predict_without_a_model_is_a_clear_error(sentiment_env: Engine, runner:
     result = runner.invoke(app, ["sentiment", "predict", "hello"])
     assert result.exit_code == 1
     assert "champion" in result.output
+
+
+def test_unknown_training_order_names_the_option(sentiment_env: Engine, runner: CliRunner):
+    result = runner.invoke(app, ["sentiment", "train", "--order", "sideways"])
+    assert result.exit_code == 1
+    assert "--order" in result.output and "'sideways'" in result.output
+    assert _count(sentiment_env, SentimentModelVersion) == 0

@@ -2,13 +2,40 @@ from pathlib import Path
 
 import pytest
 
-from musktracker.sentiment.data import SentimentDataError, read_labelled, read_texts
+from musktracker.sentiment.data import (
+    LabelledTexts,
+    SentimentDataError,
+    read_labelled,
+    read_texts,
+)
 
 
 def test_reads_the_real_dev_file(semeval_dev: Path):
     dev = read_labelled(semeval_dev)
     assert len(dev) == 1998
     assert dev.counts() == {"negative": 323, "neutral": 681, "positive": 994}
+
+
+def test_years_come_from_the_source_file_names(semeval_train: Path, semeval_dev: Path):
+    train = read_labelled(semeval_train)
+    years = train.year_of_each()
+    assert {y: years.count(y) for y in set(years)} == {
+        2013: 14819, 2014: 1939, 2015: 2370, 2016: 28429
+    }  # the rows per file in ../shared/data/sentiment/README.md, summed by year
+    assert years == sorted(years)  # the shared file lists its files oldest first
+    assert train.head(3).years == (2013, 2013, 2013)
+    dev = read_labelled(semeval_dev)
+    assert set(dev.year_of_each()) == {2016}  # twitter-2016devtest-A.txt
+
+
+def test_added_samples_count_as_newer_than_the_training_file():
+    train = LabelledTexts(["old", "older"], ["neutral", "negative"], (2016, 2013))
+    samples = LabelledTexts(["fresh"], ["positive"])
+    joined = train.followed_by(samples)
+    assert joined.texts == ["old", "older", "fresh"] and joined.years == (2016, 2013, None)
+    assert samples.followed_by(samples).years == ()  # no year known: nothing stored
+    with pytest.raises(SentimentDataError, match="2 texts but 1 years"):
+        LabelledTexts(["a", "b"], ["neutral", "neutral"], (2013,))
 
 
 def test_unknown_label_names_file_line_and_value(tmp_path: Path):

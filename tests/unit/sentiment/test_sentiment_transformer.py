@@ -16,6 +16,7 @@ from musktracker.sentiment.transformer import (
     fine_tune,
     length_grouped_batches,
     load_base,
+    training_batches,
 )
 
 
@@ -28,6 +29,19 @@ def test_length_grouped_batches_cover_every_index_once():
     # grouping keeps lengths inside a batch close together
     spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
     assert spread < 15
+
+
+def test_oldest_first_takes_each_year_in_turn_and_unknown_years_last():
+    rng = random.Random(3)
+    years = [rng.choice([2015, None, 2013, 2016]) for _ in range(500)]
+    lengths = [rng.randint(1, 60) for _ in range(500)]
+    batches = list(training_batches(years, lengths, 32, random.Random(4), "oldest_first"))
+    assert sorted(i for batch in batches for i in batch) == list(range(500))
+    order = [years[batch[0]] for batch in batches]
+    assert all(len({years[i] for i in batch}) == 1 for batch in batches)  # one year a batch
+    assert order == sorted(order, key=lambda y: (y is None, y or 0))
+    mixed = list(training_batches(years, lengths, 32, random.Random(4), "random"))
+    assert any(len({years[i] for i in batch}) > 1 for batch in mixed)
 
 
 def test_class_weights_favour_rare_classes():
@@ -120,6 +134,20 @@ def test_fine_tune_a_few_steps_then_save_and_reload(
     again = load_model(tmp_path / "model")
     assert again.meta.kind == "transformer"
     assert np.allclose(again.predict_proba(texts), probabilities, atol=1e-5)
+
+
+def test_schedule_counts_the_partial_batch_of_every_year(tiny_base_model: Path):
+    """Three years of 20 rows make 6 batches of at most 16, not ceil(60 / 16) = 4: the
+    progress and the learning-rate schedule must know every step."""
+    data = LabelledTexts(
+        ["good day", "bad day", "a day"] * 20,
+        ["positive", "negative", "neutral"] * 20,
+        tuple(year for year in (2013, 2014, 2015) for _ in range(20)),
+    )
+    config = TrainConfig(base_model=str(tiny_base_model), batch_size=16, epochs=2)
+    steps: list[tuple[int, int]] = []
+    fine_tune(data, config, on_step=lambda s, total, loss: steps.append((s, total)))
+    assert steps == [(s, 12) for s in range(1, 13)]
 
 
 def test_predictions_do_not_depend_on_batch_order(tiny_base_model: Path):
