@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar, get_args
 
 import typer
 from rich.progress import (
@@ -126,7 +126,7 @@ def _transformer_config(
     order: str | None = None,
 ) -> object:
     """A TrainConfig with its own defaults wherever an option was not given."""
-    from musktracker.sentiment.transformer import TrainConfig
+    from musktracker.sentiment.transformer import Order, Pooling, TrainConfig
 
     current = settings()
     given: dict[str, object] = {
@@ -134,14 +134,12 @@ def _transformer_config(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
     }
-    if pooling is not None:
-        if pooling not in ("mean", "cls"):
-            raise SentimentDataError(f"--pooling: {pooling!r} is not one of mean, cls")
-        given["pooling"] = pooling
-    if order is not None:
-        if order not in ("oldest_first", "random"):
-            raise SentimentDataError(f"--order: {order!r} is not one of oldest_first, random")
-        given["order"] = order
+    for option, value, choices in (("pooling", pooling, Pooling), ("order", order, Order)):
+        if value is not None and value not in get_args(choices):
+            raise SentimentDataError(
+                f"--{option}: {value!r} is not one of {', '.join(get_args(choices))}"
+            )
+        given[option] = value
     return TrainConfig(
         base_model=base_model or current.sentiment_base_model,
         threads=current.sentiment_torch_threads,
