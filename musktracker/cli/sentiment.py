@@ -124,6 +124,7 @@ def _transformer_config(
     learning_rate: float | None = None,
     pooling: str | None = None,
     order: str | None = None,
+    seed: int | None = None,
 ) -> object:
     """A TrainConfig with its own defaults wherever an option was not given."""
     from musktracker.sentiment.transformer import Order, Pooling, TrainConfig
@@ -133,6 +134,7 @@ def _transformer_config(
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
+        "seed": seed,
     }
     for option, value, choices in (("pooling", pooling, Pooling), ("order", order, Order)):
         if value is not None and value not in get_args(choices):
@@ -185,6 +187,12 @@ def train(
         help="oldest_first (default: each year of a source_file column in turn, so training "
         "ends on the newest tweets) or random (all years mixed).",
     ),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        help="Random seed of the head, dropout and batch order (default 13); runs with "
+        "different seeds show how much of a score difference is noise.",
+    ),
     classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
     make_champion: bool = typer.Option(
         False, "--promote", help="Give the new version the champion alias."
@@ -207,7 +215,7 @@ def train(
     dev_data = read_labelled(dev or Path(current.sentiment_dev_file))
     kind = _kind(classic)
     config = (
-        _transformer_config(base_model, epochs, batch_size, learning_rate, pooling, order)
+        _transformer_config(base_model, epochs, batch_size, learning_rate, pooling, order, seed)
         if kind == "transformer"
         else None
     )

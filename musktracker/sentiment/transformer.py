@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,7 @@ from transformers import (
     PreTrainedTokenizerBase,
     get_linear_schedule_with_warmup,
 )
+from transformers.utils import logging as hf_logging
 
 from musktracker.sentiment.artifact import ModelMeta
 from musktracker.sentiment.data import LABEL_INDEX, LABELS, LabelledTexts, SentimentDataError
@@ -163,27 +165,48 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Hide transformers' load report and weight-loading bar while a base model loads.
+
+    A new head over a base always reports its weights as MISSING (and the unused pooler as
+    UNEXPECTED) with a warning that the checkpoint may be incompatible: expected here, and
+    a wall of text in front of the one progress bar users should watch.
+    """
+    verbosity = hf_logging.get_verbosity()
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
 def load_base(base_model: str, max_length: int, pooling: Pooling = "mean") -> TransformerModel:
     """A fresh 3-class head on `base_model` (a local directory or a cached Hub name)."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(base_model)
-        head: type[PreTrainedModel] | type[AutoModelForSequenceClassification] = (
-            AutoModelForSequenceClassification
-        )
-        if pooling == "mean":
-            model_type = AutoConfig.from_pretrained(base_model).model_type
-            if model_type != "bert":
-                raise SentimentDataError(
-                    f"--pooling mean needs a BERT-architecture base model; {base_model!r} is "
-                    f"{model_type!r}: use --pooling cls"
-                )
-            head = MeanPooledBertForSequenceClassification
-        model = head.from_pretrained(
-            base_model,
-            num_labels=len(LABELS),
-            id2label=dict(enumerate(LABELS)),
-            label2id=dict(LABEL_INDEX),
-        )
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(base_model)
+            head: type[PreTrainedModel] | type[AutoModelForSequenceClassification] = (
+                AutoModelForSequenceClassification
+            )
+            if pooling == "mean":
+                model_type = AutoConfig.from_pretrained(base_model).model_type
+                if model_type != "bert":
+                    raise SentimentDataError(
+                        f"--pooling mean needs a BERT-architecture base model; {base_model!r} is "
+                        f"{model_type!r}: use --pooling cls"
+                    )
+                head = MeanPooledBertForSequenceClassification
+            model = head.from_pretrained(
+                base_model,
+                num_labels=len(LABELS),
+                id2label=dict(enumerate(LABELS)),
+                label2id=dict(LABEL_INDEX),
+            )
     except OSError as exc:
         raise SentimentDataError(
             f"SENTIMENT_BASE_MODEL / --base-model: cannot load {base_model!r} from local files "

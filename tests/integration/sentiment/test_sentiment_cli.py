@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from musktracker.cli.main import app
 from musktracker.db.models import LabelledSample, SentimentModelVersion
 from musktracker.db.session import session_scope
+from musktracker.sentiment.tracking import Tracker
 
 
 @pytest.fixture
@@ -105,6 +107,24 @@ def test_predict_without_a_model_is_a_clear_error(sentiment_env: Engine, runner:
     result = runner.invoke(app, ["sentiment", "predict", "hello"])
     assert result.exit_code == 1
     assert "champion" in result.output
+
+
+def test_transformer_options_reach_the_logged_run(
+    sentiment_env: Engine, runner: CliRunner, tmp_path: Path, tiny_base_model: Path
+):
+    trained = runner.invoke(
+        app,
+        [
+            "sentiment", "train", "--base-model", str(tiny_base_model), "--max-train", "64",
+            "--batch-size", "16", "--lr", "0.0005", "--order", "random", "--seed", "7",
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    run_id = re.search(r"\(run (\w+)\)", trained.output)
+    assert run_id is not None, trained.output
+    params = Tracker(str(tmp_path / "mlruns"), "unused").run_params(run_id.group(1))
+    assert params["seed"] == "7" and params["order"] == "random"
+    assert params["learning_rate"] == "0.0005" and params["n_train"] == "64"
 
 
 def test_unknown_training_order_names_the_option(sentiment_env: Engine, runner: CliRunner):

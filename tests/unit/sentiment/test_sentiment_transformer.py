@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
+from transformers.utils import logging as hf_logging
 
 from musktracker.sentiment.artifact import load_model
 from musktracker.sentiment.data import LabelledTexts, SentimentDataError, read_labelled
@@ -77,6 +78,19 @@ def test_mean_pooled_model_reloads_through_the_auto_class(tiny_base_model: Path,
     assert np.allclose(
         load_model(tmp_path / "model").predict_proba(texts), wrapped.predict_proba(texts), atol=1e-5
     )
+
+
+def test_loading_a_base_prints_no_weight_report(
+    tiny_base_model: Path, capfd: pytest.CaptureFixture[str]
+):
+    """The new head's MISSING/UNEXPECTED report is expected; users see only training."""
+    verbosity = hf_logging.get_verbosity()
+    load_base(str(tiny_base_model), 64)
+    load_base(str(tiny_base_model), 64, pooling="cls")
+    printed = "".join(capfd.readouterr())
+    assert "MISSING" not in printed and "LOAD REPORT" not in printed, printed
+    assert "Loading weights" not in printed
+    assert hf_logging.get_verbosity() == verbosity  # transformers' own setting restored
 
 
 def test_cls_pooling_is_the_standard_head(tiny_base_model: Path):
