@@ -172,7 +172,11 @@ def train(
         None, "--epochs", min=1, help="Passes over the training data (default 1)."
     ),
     max_train: int | None = typer.Option(
-        None, "--max-train", min=1, help="Use only the first N training rows."
+        None,
+        "--max-train",
+        min=1,
+        help="Train on N rows drawn at random from the file (seeded by --seed; every year "
+        "and label kept, in file order).",
     ),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Default 32."),
     learning_rate: float | None = typer.Option(None, "--lr", min=0.0, help="Default 1e-4."),
@@ -211,7 +215,8 @@ def train(
 
     current = settings()
     engine = database()
-    train_data = read_labelled(data or Path(current.sentiment_train_file)).head(max_train)
+    train_data = read_labelled(data or Path(current.sentiment_train_file))
+    train_data = train_data.sample(max_train, seed or 0)
     dev_data = read_labelled(dev or Path(current.sentiment_dev_file))
     kind = _kind(classic)
     config = (
@@ -374,7 +379,10 @@ def check_retrain_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only measure the triggers."),
     classic: bool = typer.Option(False, "--classic", help="Challenger is the classic model."),
     max_train: int | None = typer.Option(
-        None, "--max-train", min=1, help="Use only the first N rows of the training file."
+        None,
+        "--max-train",
+        min=1,
+        help="Train on N rows of the training file drawn at random (seeded, in file order).",
     ),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Default 1."),
 ) -> None:
@@ -390,7 +398,7 @@ def check_retrain_command(
     engine = database()
     tracker = services.tracker(current)
     base_train, dev = services.training_data(current)
-    base_train = base_train.head(max_train)
+    base_train = base_train.sample(max_train)
     kind = _kind(classic)
     config = _transformer_config(None, epochs) if kind == "transformer" else None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -64,6 +65,18 @@ class LabelledTexts:
         if n is None:
             return self
         return LabelledTexts(self.texts[:n], self.labels[:n], self.years[:n])
+
+    def sample(self, n: int | None, seed: int = 0) -> LabelledTexts:
+        """`n` rows drawn at random (seeded) and kept in file order; all when `n` is None.
+
+        A quick model on a subset should see every year and label of the file, not only its
+        first rows (the shared training file starts with 9,649 tweets of 2013).
+        """
+        if n is None or n >= len(self):
+            return self
+        keep = sorted(random.Random(seed).sample(range(len(self)), n))
+        years = tuple(self.years[i] for i in keep) if self.years else ()
+        return LabelledTexts([self.texts[i] for i in keep], [self.labels[i] for i in keep], years)
 
     def counts(self) -> dict[str, int]:
         counted = Counter(self.labels)

@@ -29,6 +29,19 @@ def test_years_come_from_the_source_file_names(semeval_train: Path, semeval_dev:
     assert set(dev.year_of_each()) == {2016}  # twitter-2016devtest-A.txt
 
 
+def test_a_sample_spans_every_year_in_file_order(semeval_train: Path):
+    train = read_labelled(semeval_train)
+    picked = train.sample(2000, seed=5)
+    assert len(picked) == 2000 and picked == train.sample(2000, seed=5)  # seeded
+    assert picked != train.sample(2000, seed=6)
+    years = [y for y in picked.year_of_each() if y is not None]
+    assert set(years) == {2013, 2014, 2015, 2016} and years == sorted(years)  # file order
+    assert len(years) == 2000 and abs(years.count(2016) / 2000 - 28429 / len(train)) < 0.05
+    row = train.texts.index(picked.texts[0])
+    assert train.labels[row] == picked.labels[0]  # texts keep their own labels
+    assert train.sample(None) is train and train.sample(len(train) + 1) is train
+
+
 def test_added_samples_count_as_newer_than_the_training_file():
     train = LabelledTexts(["old", "older"], ["neutral", "negative"], (2016, 2013))
     samples = LabelledTexts(["fresh"], ["positive"])
