@@ -125,6 +125,7 @@ def _transformer_config(
     pooling: str | None = None,
     order: str | None = None,
     seed: int | None = None,
+    layers: int | None = None,
 ) -> object:
     """A TrainConfig with its own defaults wherever an option was not given."""
     from musktracker.sentiment.transformer import Order, Pooling, TrainConfig
@@ -135,6 +136,7 @@ def _transformer_config(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "seed": seed,
+        "layers": layers,
     }
     for option, value, choices in (("pooling", pooling, Pooling), ("order", order, Order)):
         if value is not None and value not in get_args(choices):
@@ -197,6 +199,14 @@ def train(
         help="Random seed of the head, dropout and batch order (default 13); runs with "
         "different seeds show how much of a score difference is noise.",
     ),
+    layers: int | None = typer.Option(
+        None,
+        "--layers",
+        min=1,
+        help="Keep only the lowest N encoder layers of the base model (default: all; "
+        "all-MiniLM-L6-v2 has 6). Fewer layers train and serve faster and score lower: "
+        "docs/MODELS.md measures 3.",
+    ),
     classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
     make_champion: bool = typer.Option(
         False, "--promote", help="Give the new version the champion alias."
@@ -220,7 +230,9 @@ def train(
     dev_data = read_labelled(dev or Path(current.sentiment_dev_file))
     kind = _kind(classic)
     config = (
-        _transformer_config(base_model, epochs, batch_size, learning_rate, pooling, order, seed)
+        _transformer_config(
+            base_model, epochs, batch_size, learning_rate, pooling, order, seed, layers
+        )
         if kind == "transformer"
         else None
     )

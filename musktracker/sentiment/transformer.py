@@ -66,6 +66,9 @@ class TrainConfig:
     schedule ends on the language closest to today's posts (+0.8 points of dev macro recall
     on the shared files, docs/MODELS.md); "random" mixes all years. Rows without a year
     count as newest.
+    `layers`: keep only the lowest N encoder layers of the base (None: all). Inference and
+    training cost fall about in proportion; the accuracy given up is measured in
+    docs/MODELS.md.
     """
 
     base_model: str
@@ -82,6 +85,7 @@ class TrainConfig:
     seed: int = 13
     threads: int = 1
     order: Order = "oldest_first"
+    layers: int | None = None
 
     def expected_seconds(self, n_texts: int) -> float:
         """Rough wall time on a lightly loaded machine of this class, shown before training."""
@@ -186,16 +190,26 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
-def load_base(base_model: str, max_length: int, pooling: Pooling = "mean") -> TransformerModel:
-    """A fresh 3-class head on `base_model` (a local directory or a cached Hub name)."""
+def load_base(
+    base_model: str, max_length: int, pooling: Pooling = "mean", layers: int | None = None
+) -> TransformerModel:
+    """A fresh 3-class head on `base_model` (a local directory or a cached Hub name), on its
+    lowest `layers` encoder layers (None: all of them)."""
     try:
         with _quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(base_model)
+            base_config = AutoConfig.from_pretrained(base_model)
+            depth = base_config.num_hidden_layers
+            if layers is not None and not 1 <= layers <= depth:
+                raise SentimentDataError(
+                    f"--layers: {layers} is outside 1..{depth}, the encoder layers of "
+                    f"{base_model!r}"
+                )
             head: type[PreTrainedModel] | type[AutoModelForSequenceClassification] = (
                 AutoModelForSequenceClassification
             )
             if pooling == "mean":
-                model_type = AutoConfig.from_pretrained(base_model).model_type
+                model_type = base_config.model_type
                 if model_type != "bert":
                     raise SentimentDataError(
                         f"--pooling mean needs a BERT-architecture base model; {base_model!r} is "
@@ -207,6 +221,7 @@ def load_base(base_model: str, max_length: int, pooling: Pooling = "mean") -> Tr
                 num_labels=len(LABELS),
                 id2label=dict(enumerate(LABELS)),
                 label2id=dict(LABEL_INDEX),
+                num_hidden_layers=layers or depth,
             )
     except OSError as exc:
         raise SentimentDataError(
@@ -302,7 +317,7 @@ def fine_tune(
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    wrapped = base or load_base(config.base_model, config.max_length, config.pooling)
+    wrapped = base or load_base(config.base_model, config.max_length, config.pooling, config.layers)
     model, prep = wrapped.model, wrapped.preprocess_config
     clean = preprocess_all(train.texts, prep)
     label_ids = train.label_ids()

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from musktracker.cli.main import app
+from musktracker.config import get_settings
 from musktracker.db.models import LabelledSample, SentimentModelVersion
 from musktracker.db.session import session_scope
 from musktracker.sentiment.tracking import Tracker
@@ -117,14 +118,30 @@ def test_transformer_options_reach_the_logged_run(
         [
             "sentiment", "train", "--base-model", str(tiny_base_model), "--max-train", "64",
             "--batch-size", "16", "--lr", "0.0005", "--order", "random", "--seed", "7",
+            "--layers", "1",
         ],
     )
     assert trained.exit_code == 0, trained.output
     run_id = re.search(r"\(run (\w+)\)", trained.output)
     assert run_id is not None, trained.output
-    params = Tracker(str(tmp_path / "mlruns"), "unused").run_params(run_id.group(1))
+    tracker = Tracker(str(tmp_path / "mlruns"), get_settings().sentiment_model_name)
+    params = tracker.run_params(run_id.group(1))
     assert params["seed"] == "7" and params["order"] == "random"
     assert params["learning_rate"] == "0.0005" and params["n_train"] == "64"
+    assert params["layers"] == "1"
+    saved = json.loads((tracker.local_dir(tracker.versions()[0]) / "config.json").read_text())
+    assert saved["num_hidden_layers"] == 1  # the base has 2: the registered model is cut
+
+
+def test_more_layers_than_the_base_has_names_the_option(
+    sentiment_env: Engine, runner: CliRunner, tiny_base_model: Path
+):
+    result = runner.invoke(
+        app, ["sentiment", "train", "--base-model", str(tiny_base_model), "--layers", "3"]
+    )
+    assert result.exit_code == 1
+    assert "--layers" in result.output and "1..2" in result.output, result.output
+    assert _count(sentiment_env, SentimentModelVersion) == 0
 
 
 def test_unknown_training_order_names_the_option(sentiment_env: Engine, runner: CliRunner):

@@ -93,6 +93,17 @@ def test_loading_a_base_prints_no_weight_report(
     assert hf_logging.get_verbosity() == verbosity  # transformers' own setting restored
 
 
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_layers_keeps_the_lowest_encoder_layers_of_the_base(tiny_base_model: Path, pooling: str):
+    full: Any = load_base(str(tiny_base_model), 64, pooling=pooling).model  # type: ignore[arg-type]
+    cut: Any = load_base(str(tiny_base_model), 64, pooling, layers=1).model  # type: ignore[arg-type]
+    assert len(full.bert.encoder.layer) == 2 and len(cut.bert.encoder.layer) == 1
+    assert torch.equal(  # the kept layer is the base's lowest, not a fresh one
+        cut.bert.encoder.layer[0].output.dense.weight,
+        full.bert.encoder.layer[0].output.dense.weight,
+    )
+
+
 def test_cls_pooling_is_the_standard_head(tiny_base_model: Path):
     model = load_base(str(tiny_base_model), 64, pooling="cls").model
     assert type(model).__name__ == "BertForSequenceClassification"
