@@ -140,8 +140,9 @@ class TransformerModel:
         return result
 
     def save(self, directory: Path) -> None:
-        self.model.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
+        with _quiet_transformers():  # no "Writing model shards" bar after training's own
+            self.model.save_pretrained(directory)
+            self.tokenizer.save_pretrained(directory)
         self.meta.save(directory)
 
     @classmethod
@@ -172,7 +173,7 @@ def set_threads(threads: int) -> None:
 
 @contextmanager
 def _quiet_transformers() -> Iterator[None]:
-    """Hide transformers' load report and weight-loading bar while a base model loads.
+    """Hide transformers' load report and progress bars while a model loads or saves.
 
     A new head over a base always reports its weights as MISSING (and the unused pooler as
     UNEXPECTED) with a warning that the checkpoint may be incompatible: expected here, and

@@ -80,16 +80,16 @@ def test_mean_pooled_model_reloads_through_the_auto_class(tiny_base_model: Path,
     )
 
 
-def test_loading_a_base_prints_no_weight_report(
-    tiny_base_model: Path, capfd: pytest.CaptureFixture[str]
+def test_loading_and_saving_print_no_weight_report_or_bar(
+    tiny_base_model: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ):
     """The new head's MISSING/UNEXPECTED report is expected; users see only training."""
     verbosity = hf_logging.get_verbosity()
     load_base(str(tiny_base_model), 64)
-    load_base(str(tiny_base_model), 64, pooling="cls")
+    load_base(str(tiny_base_model), 64, pooling="cls").save(tmp_path / "saved")
     printed = "".join(capfd.readouterr())
     assert "MISSING" not in printed and "LOAD REPORT" not in printed, printed
-    assert "Loading weights" not in printed
+    assert "Loading weights" not in printed and "Writing model shards" not in printed, printed
     assert hf_logging.get_verbosity() == verbosity  # transformers' own setting restored
 
 
