@@ -92,10 +92,11 @@ def _train_with_progress(
     if kind == "classic":
         with console.status("training the classic model (about a minute on the full file)"):
             return run_training(kind, train_data, dev, tracker, tags=tags)
-    from musktracker.sentiment.transformer import TrainConfig
+    from musktracker.sentiment.transformer import TrainConfig, base_depth
 
     assert isinstance(config, TrainConfig)
-    minutes = config.expected_seconds(len(train_data)) / 60
+    depth = base_depth(config.base_model) if config.layers is not None else 6
+    minutes = config.expected_seconds(len(train_data), depth) / 60
     console.print(
         f"fine-tuning {config.base_model} on {len(train_data):,} texts, {config.epochs} "
         f"epoch(s), {config.threads} thread(s): expect about {minutes:.0f} min on a lightly "
