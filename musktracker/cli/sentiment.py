@@ -95,8 +95,7 @@ def _train_with_progress(
     from musktracker.sentiment.transformer import TrainConfig, base_depth
 
     assert isinstance(config, TrainConfig)
-    depth = base_depth(config.base_model) if config.layers is not None else 6
-    minutes = config.expected_seconds(len(train_data), depth) / 60
+    minutes = config.expected_seconds(len(train_data), base_depth(config.base_model)) / 60
     console.print(
         f"fine-tuning {config.base_model} on {len(train_data):,} texts, {config.epochs} "
         f"epoch(s), {config.threads} thread(s): expect about {minutes:.0f} min on a lightly "
@@ -206,7 +205,7 @@ def train(
         min=1,
         help="Keep only the lowest N encoder layers of the base model (default: all; "
         "all-MiniLM-L6-v2 has 6). Fewer layers train and serve faster and score lower: "
-        "docs/MODELS.md measures 3.",
+        "docs/MODELS.md measures 3 and 4.",
     ),
     classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
     make_champion: bool = typer.Option(

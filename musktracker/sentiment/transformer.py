@@ -87,7 +87,7 @@ class TrainConfig:
     order: Order = "oldest_first"
     layers: int | None = None
 
-    def expected_seconds(self, n_texts: int, base_layers: int = 6) -> float:
+    def expected_seconds(self, n_texts: int, base_layers: int) -> float:
         """Rough wall time on a lightly loaded machine of this class, shown before training.
 
         An encoder cut to `layers` of the base's `base_layers` costs its share of the layers
