@@ -29,7 +29,11 @@ from musktracker.forecasting.errors import ForecastError
 from musktracker.models.base import ModelError, PredictiveDistribution
 from musktracker.models.ensemble import (
     DEFAULT_MEMBERS,
+    best_sharpness,
     mixture,
+    sharpened,
+    sharpness_crps,
+    walk_forward_sharpness,
     walk_forward_weights,
     weights_from_forecasts,
 )
@@ -84,6 +88,8 @@ class BacktestResult:
     failures: dict[tuple[str, datetime], str] = field(default_factory=dict)
     # CRPS-optimal ensemble weights from every window (all ended by as_of): for forecasts
     ensemble_weights: dict[str, float] = field(default_factory=dict)
+    # and the ensemble's sharpness chosen on every window's pooled totals
+    ensemble_sharpness: float = 1.0
 
     def models(self) -> list[str]:
         return sorted({o.model for o in self.outcomes})
@@ -224,10 +230,10 @@ def _outcome(
 
 
 def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
-    """Score the ensemble on every window with weights fitted (CRPS-optimal mixture) on the
-    windows whose targets ended before that window began; the first window weighs equally.
-    Members are rebuilt from their samples, so the mixture's log score uses their
-    sample-smoothed probabilities."""
+    """Score the ensemble on every window with weights (CRPS-optimal mixture) and sharpness
+    (CRPS of window totals) fitted on the windows whose targets ended before that window
+    began; the first windows weigh equally and are not sharpened. Members are rebuilt from
+    their samples, so the mixture's log score uses their sample-smoothed probabilities."""
     plan = result.plan
     by_model = {m: {o.origin: o for o in result.of(m)} for m in members}
     origins = [o for o in plan.origins() if all(o in by_model[m] for m in members)]
@@ -236,14 +242,22 @@ def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
         {m: PredictiveDistribution(o, by_model[m][o].samples) for m in members} for o in origins
     ]
     actuals = [by_model[members[0]][o].actual for o in origins]
-    for k, (origin, weights) in enumerate(
-        zip(origins, walk_forward_weights(windows, actuals), strict=True)
+    rngs = [np.random.default_rng(plan.seed + 7919 * (k + 1)) for k in range(len(origins))]
+    pooled = [
+        mixture(forecasts, weights, rng, plan.n_samples)
+        for forecasts, weights, rng in zip(
+            windows, walk_forward_weights(windows, actuals), rngs, strict=True
+        )
+    ]
+    scores = np.array([sharpness_crps(f, y) for f, y in zip(pooled, actuals, strict=True)])
+    sharpness = walk_forward_sharpness(windows, scores)
+    for origin, forecast, a, actual, rng in zip(
+        origins, pooled, sharpness, actuals, rngs, strict=True
     ):
-        rng = np.random.default_rng(plan.seed + 7919 * (k + 1))
-        forecast = mixture(windows[k], weights, rng, plan.n_samples)
-        result.outcomes.append(_outcome(ENSEMBLE, origin, forecast, actuals[k], 0.0))
+        result.outcomes.append(_outcome(ENSEMBLE, origin, sharpened(forecast, a, rng), actual, 0.0))
     if windows:
         result.ensemble_weights = weights_from_forecasts(list(zip(windows, actuals, strict=True)))
+        result.ensemble_sharpness = best_sharpness(scores)
 
 
 def collect(

@@ -162,7 +162,8 @@ def store_training(
         params = {m: create_model(m).get_params() for m in models if m != ENSEMBLE}
         if result.ensemble_weights:
             weights = result.ensemble_weights
-            params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights}
+            params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights,
+                                "sharpness": result.ensemble_sharpness}
         ids = store_backtest(session, target.account_id, result, params, artifacts,
                              final_seconds, target.shifted_origins)
     return TrainReport(target.account, result, target.shifts, target.shifted_origins, ids)

@@ -145,13 +145,14 @@ def _fitted(
 def _ensemble_params(
     session: Session, account_id: int, as_of: datetime
 ) -> tuple[dict[str, Any], list[str]]:
-    """The ensemble's weights: the CRPS-optimal weights of the newest backtest trained by
-    `as_of`; else its default members weighted by their CRPS on stored backtest windows that
-    ended by `as_of`; else equal weights (with a note)."""
+    """The ensemble's weights: the CRPS-optimal weights (and sharpness) of the newest
+    backtest trained by `as_of`; else its default members weighted by their CRPS on stored
+    backtest windows that ended by `as_of`; else equal weights (with a note)."""
     for row in latest_backtest(session, account_id, as_of):
         stored = json.loads(row.hyperparameters or "{}").get("model", {})
         if row.model_name == ENSEMBLE and stored.get("weights"):
-            return {"members": stored["members"], "weights": stored["weights"]}, []
+            return {"members": stored["members"], "weights": stored["weights"],
+                    "sharpness": stored.get("sharpness", 1.0)}, []
     members = [m.strip() for m in DEFAULT_MEMBERS.split(",")]
     past = {m: v for m, v in past_window_crps(session, account_id, members, as_of).items() if v}
     if not past:

@@ -8,6 +8,11 @@ matrix of those rows matters, so each window is reduced to a k x k matrix once.
 
 `walk_forward_weights` gives each backtest window weights from the windows whose targets ended
 before it started, so a window being scored never informs its own weights.
+
+A linear pool of calibrated forecasts is over-dispersed (Gneiting and Ranjan 2013: the
+spread between the members' means adds to their own). `sharpened` applies their remedy, the
+beta-transformed linear pool, to whole paths ranked by window total; its `sharpness` is
+chosen the same walk-forward way, by the CRPS of past window totals.
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.optimize import nnls
 from scipy.special import logsumexp
+from scipy.stats import beta
 
+from musktracker.evaluation.metrics import crps_samples
 from musktracker.models.base import History, ModelError, PredictiveDistribution, VolumeModel
 from musktracker.utc import HOUR
 
 DEFAULT_MEMBERS = "negative_binomial,hawkes,sarimax,hour_of_day_mean"
 _SUM_TO_ONE_WEIGHT = 1e3
+SHARPNESS_GRID = (0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+MIN_WINDOWS_FOR_SHARPNESS = 5  # fewer past windows keep the plain mixture (sharpness 1)
 
 
 def _cdf_on_grid(samples: np.ndarray, grid_size: int) -> np.ndarray:
@@ -94,6 +103,12 @@ def weights_from_crps(past_crps: Mapping[str, Sequence[float]]) -> dict[str, flo
     return _normalised({name: 1.0 / max(m, 1e-9) ** 2 for name, m in means.items()})
 
 
+def past_windows(windows: Sequence[Mapping[str, PredictiveDistribution]]) -> list[list[int]]:
+    """For each window, the indices of the windows whose target hours all ended by its start."""
+    ends = [_end(f) for f in windows]
+    return [[j for j, end in enumerate(ends) if end <= _start(f)] for f in windows]
+
+
 def walk_forward_weights(
     windows: Sequence[Mapping[str, PredictiveDistribution]], actuals: Sequence[np.ndarray]
 ) -> list[dict[str, float]]:
@@ -105,17 +120,62 @@ def walk_forward_weights(
         return []
     names = sorted(windows[0])
     grams = [crps_gram(f, actual, names) for f, actual in zip(windows, actuals, strict=True)]
-    ends = [_end(f) for f in windows]
     result = []
-    for forecasts in windows:
-        origin = _start(forecasts)
-        past = [g for g, end in zip(grams, ends, strict=True) if end <= origin]
+    for forecasts, past in zip(windows, past_windows(windows), strict=True):
         if past:
-            gram = np.sum([g for g, _ in past], axis=0)
-            result.append(weights_from_gram(names, gram, sum(n for _, n in past)))
+            gram = np.sum([grams[j][0] for j in past], axis=0)
+            result.append(weights_from_gram(names, gram, sum(grams[j][1] for j in past)))
         else:
             result.append(_normalised(dict.fromkeys(forecasts, 1.0)))
     return result
+
+
+def _sharpened_order(totals: np.ndarray, sharpness: float, rng: np.random.Generator) -> np.ndarray:
+    """Path indices whose totals follow G = B(F): F the paths' empirical CDF of totals, B the
+    CDF of Beta(sharpness, sharpness), at evenly spaced levels (ties broken at random)."""
+    n = len(totals)
+    ranked = np.lexsort((rng.random(n), totals))
+    levels = beta.ppf((np.arange(n) + 0.5) / n, sharpness, sharpness)
+    return np.asarray(ranked[np.minimum((levels * n).astype("int64"), n - 1)])
+
+
+def sharpened(
+    forecast: PredictiveDistribution, sharpness: float, rng: np.random.Generator
+) -> PredictiveDistribution:
+    """The beta-transformed pool on whole paths: sharpness > 1 concentrates the paths around
+    the median window total (narrower intervals), < 1 spreads them, 1 changes nothing. Paths
+    stay whole integer paths, so hourly marginals narrow with the totals; their log pmf then
+    comes from the samples."""
+    if not sharpness > 0:
+        raise ModelError(f"ensemble sharpness must be positive, got {sharpness}")
+    if sharpness == 1.0:
+        return forecast
+    picks = _sharpened_order(forecast.total(), sharpness, rng)
+    return PredictiveDistribution(forecast.start, forecast.samples[rng.permutation(picks)])
+
+
+def sharpness_crps(forecast: PredictiveDistribution, actual: np.ndarray) -> np.ndarray:
+    """CRPS of the window total for every value of `SHARPNESS_GRID` (deterministic)."""
+    totals = np.sort(forecast.total())
+    rng = np.random.default_rng(0)  # only breaks ties between equal totals
+    draws = [totals[_sharpened_order(totals, a, rng)] for a in SHARPNESS_GRID]
+    return np.asarray(crps_samples(np.column_stack(draws), np.full(len(draws), actual.sum())))
+
+
+def best_sharpness(scores: np.ndarray) -> float:
+    """The grid value with the lowest mean past total CRPS (rows: windows); 1 with fewer
+    than `MIN_WINDOWS_FOR_SHARPNESS` windows, too few to tell."""
+    if len(scores) < MIN_WINDOWS_FOR_SHARPNESS:
+        return 1.0
+    return float(SHARPNESS_GRID[int(np.argmin(np.mean(scores, axis=0)))])
+
+
+def walk_forward_sharpness(
+    windows: Sequence[Mapping[str, PredictiveDistribution]], scores: np.ndarray
+) -> list[float]:
+    """Sharpness for each window from the `sharpness_crps` rows (one per window) of the
+    windows that ended by its start."""
+    return [best_sharpness(scores[past]) for past in past_windows(windows)]
 
 
 def _start(forecasts: Mapping[str, PredictiveDistribution]) -> datetime:
@@ -181,12 +241,15 @@ class EnsembleModel(VolumeModel):
     Assumes no single model is best everywhere and that weights which minimised CRPS on past
     windows carry over to the next one. `weights` (model name -> weight, e.g. from
     `walk_forward_weights` or `weights_from_crps` on past windows) defaults to equal weights.
-    A member that cannot fit the history (too short, say) is left out and the remaining
-    weights renormalised.
+    `sharpness` (from `walk_forward_sharpness`; default 1, the plain mixture) narrows the
+    pool's window totals (`sharpened`). A member that cannot fit the history (too short,
+    say) is left out and the remaining weights renormalised.
     """
 
     name = "ensemble"
-    defaults: ClassVar[dict[str, Any]] = {"members": DEFAULT_MEMBERS, "weights": None}
+    defaults: ClassVar[dict[str, Any]] = {
+        "members": DEFAULT_MEMBERS, "weights": None, "sharpness": 1.0,
+    }
 
     def __init__(self, **hyperparameters: Any) -> None:
         super().__init__(**hyperparameters)
@@ -204,6 +267,9 @@ class EnsembleModel(VolumeModel):
             if extra:
                 raise ModelError(f"ensemble: weights name models that are not members: {extra}")
             self.params["weights"] = _normalised({n: float(weights.get(n, 0.0)) for n in names})
+        sharpness = self.params["sharpness"]
+        if not 0 < sharpness < float("inf"):
+            raise ModelError(f"ensemble: sharpness={sharpness!r} must be a positive number")
 
     @property
     def member_names(self) -> list[str]:
@@ -242,4 +308,5 @@ class EnsembleModel(VolumeModel):
             for (name, model), seed in zip(state.members.items(), seeds, strict=True)
         }
         weights = {n: w for n, w in self.weights.items() if n in forecasts}
-        return mixture(forecasts, weights, rng, n_samples)
+        pooled = mixture(forecasts, weights, rng, n_samples)
+        return sharpened(pooled, self.params["sharpness"], rng)

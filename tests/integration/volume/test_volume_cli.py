@@ -114,7 +114,11 @@ def test_train_backtests_stores_and_reports(
                 weights = params["model"]["weights"]
                 assert set(weights) <= {"hour_of_day_mean", "seasonal_naive_daily"}
                 assert sum(weights.values()) == pytest.approx(1.0)
-    # a later ensemble forecast uses those weights (no equal-weights fallback)
+                assert params["model"]["sharpness"] == 1.0  # 3 windows: too few to sharpen
+                params["model"]["sharpness"] = 2.0
+                r.hyperparameters = json.dumps(params)
+    # a later ensemble forecast uses those weights and that sharpness (no equal-weights
+    # fallback)
     _run(runner, "forecast", "--model", "ensemble", "--as-of", AS_OF, "--samples", "100",
          "--json")
     with session_scope(imported) as session:
@@ -125,6 +129,7 @@ def test_train_backtests_stores_and_reports(
         ).all()
         used = [json.loads(r.hyperparameters or "{}")["model"] for r in rows]
         assert used[0]["weights"] == pytest.approx(used[-1]["weights"])
+        assert used[-1]["sharpness"] == 2.0
         assert used[-1]["members"] == ",".join(sorted(used[0]["weights"]))
 
 

@@ -8,10 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musktracker.evaluation.backtest import BacktestPlan, run_backtest
+from musktracker.evaluation.backtest import (
+    BacktestPlan,
+    WindowOutcome,
+    WindowRun,
+    WindowTask,
+    collect,
+    run_backtest,
+)
+from musktracker.evaluation.metrics import score_forecast
 from musktracker.evaluation.regimes import RegimeShift
 from musktracker.evaluation.training import parse_models, shifted_origins
 from musktracker.forecasting.errors import ForecastError
+from musktracker.models.base import PredictiveDistribution
 
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -65,3 +74,25 @@ def test_small_backtest_scores_every_model_and_the_ensemble(posts_csv) -> None:
         assert outcome.samples.shape == (200, 24)
     # the ensemble's first window weighs equally; it is a mixture of the members' paths
     assert np.isfinite(summary["ensemble"]["crps"]) and summary["ensemble"]["windows"] == 3
+
+
+def test_backtest_ensemble_is_sharpened_once_past_windows_say_so() -> None:
+    # members forecast 3 and 5 posts an hour, the truth is 4: their pool is too wide
+    plan = BacktestPlan(AS_OF, windows=8, horizon=24, n_samples=400)
+    rng = np.random.default_rng(0)
+    runs = []
+    for origin in plan.origins():
+        actual = rng.poisson(4.0, 24)
+        outcomes = []
+        for name, mean in (("low", 3.0), ("high", 5.0)):
+            forecast = PredictiveDistribution(origin, rng.poisson(mean, (400, 24)))
+            lower, upper = forecast.interval()
+            outcomes.append(WindowOutcome(name, origin, forecast.samples, forecast.mean, lower,
+                                          upper, actual, score_forecast(forecast, actual), 0.0))
+        runs.append((WindowTask(origin, (), 30.0, 24, 400, 0, actual, None), WindowRun(outcomes)))
+    result, _ = collect(plan, ["low", "high", "ensemble"], runs)
+    assert result.ensemble_sharpness > 1.0
+    widths = [np.ptp(np.percentile(o.samples.sum(axis=1), [2.5, 97.5]))
+              for o in result.of("ensemble")]
+    # the first five windows have too few past windows and stay the plain pool
+    assert max(widths[5:]) < 0.85 * min(widths[:5])

@@ -6,11 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy.stats import beta
 
-from musktracker.models.base import History, PredictiveDistribution
+from musktracker.evaluation.metrics import crps_samples
+from musktracker.models.base import History, ModelError, PredictiveDistribution
 from musktracker.models.ensemble import (
+    SHARPNESS_GRID,
     EnsembleModel,
+    best_sharpness,
     mixture,
+    sharpened,
+    sharpness_crps,
+    walk_forward_sharpness,
     walk_forward_weights,
     weights_from_crps,
     weights_from_forecasts,
@@ -93,3 +101,60 @@ def test_ensemble_leaves_out_members_that_cannot_fit(post_times: pd.DatetimeInde
     assert list(model.state_.members) == ["hour_of_day_mean"]
     assert "negative_binomial needs at least" in model.state_.skipped[0]
     assert model.predict(24, n_samples=100, seed=0).samples.shape == (100, 24)
+
+
+def _wide_pool(start: datetime, seed: int) -> PredictiveDistribution:
+    """Two calibrated-looking members whose means differ: their pool is over-dispersed."""
+    low, high = _poisson(start, 3.0, seed), _poisson(start, 5.0, seed + 1)
+    return mixture({"low": low, "high": high}, {"low": 0.5, "high": 0.5},
+                   np.random.default_rng(seed))
+
+
+def test_sharpened_keeps_whole_paths_and_narrows_the_total() -> None:
+    pool = _wide_pool(T0, 0)
+    rng = np.random.default_rng(3)
+    assert sharpened(pool, 1.0, rng) is pool
+    sharp = sharpened(pool, 2.0, rng)
+    rows = {tuple(r) for r in pool.samples}
+    assert all(tuple(r) in rows for r in sharp.samples)  # paths are the pool's own paths
+    # G = B(F): the sharpened 2.5% and 97.5% totals are the pool's Beta(2, 2) quantiles
+    inner = np.percentile(pool.total(), 100 * beta.ppf([0.025, 0.975], 2.0, 2.0))
+    assert np.abs(np.percentile(sharp.total(), [2.5, 97.5]) - inner).max() <= 2
+    assert np.ptp(inner) < 0.85 * np.ptp(np.percentile(pool.total(), [2.5, 97.5]))
+    assert abs(np.median(sharp.total()) - np.median(pool.total())) <= 2
+    wider = sharpened(pool, 0.8, rng)
+    assert np.std(wider.total()) > np.std(pool.total())
+    with pytest.raises(ModelError, match="sharpness must be positive, got 0"):
+        sharpened(pool, 0.0, rng)
+
+
+def test_sharpness_is_chosen_by_past_total_crps() -> None:
+    # the truth sits between the members every day: sharpening the pool scores better
+    pools = [_wide_pool(T0 + timedelta(days=k), 10 * k) for k in range(8)]
+    actuals = [np.random.default_rng(k).poisson(4.0, 24) for k in range(8)]
+    scores = np.array([sharpness_crps(f, y) for f, y in zip(pools, actuals, strict=True)])
+    one = SHARPNESS_GRID.index(1.0)
+    expected = crps_samples(pools[0].total()[:, None], [actuals[0].sum()])[0]
+    assert scores[0, one] == pytest.approx(expected)
+    assert best_sharpness(scores) > 1.0
+    assert best_sharpness(scores[:4]) == 1.0  # too few windows to tell
+    windows = [{"pool": f} for f in pools]
+    chosen = walk_forward_sharpness(windows, scores)
+    assert chosen[:5] == [1.0] * 5  # window k sees k past windows; 5 are needed
+    assert chosen[5:] == [best_sharpness(scores[:k]) for k in (5, 6, 7)]
+    assert chosen[7] > 1.0
+    # a different actual in the last window changes nothing before it
+    changed = scores.copy()
+    changed[7] = changed[7][::-1]
+    assert walk_forward_sharpness(windows, changed) == chosen
+
+
+def test_ensemble_model_applies_and_checks_its_sharpness(history_30d: History) -> None:
+    members = "hour_of_day_mean,seasonal_naive_daily"
+    plain = EnsembleModel(members=members).fit(history_30d).predict(168, 400, seed=5)
+    sharp = EnsembleModel(members=members, sharpness=3.0).fit(history_30d).predict(
+        168, 400, seed=5
+    )
+    assert np.std(sharp.total()) < 0.8 * np.std(plain.total())
+    with pytest.raises(ModelError, match=r"sharpness=-1\.0 must be a positive number"):
+        EnsembleModel(members=members, sharpness=-1.0)
