@@ -130,10 +130,10 @@ def pool_children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def wait_for(predicate: object, timeout: float, what: str) -> None:
+def wait_for(predicate: object, timeout: float, what: str, poll: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
             return
-        time.sleep(0.2)
+        time.sleep(poll)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from musktracker.db.models import Forecast
@@ -54,6 +53,22 @@ def test_worker_runs_a_job_end_to_end_and_again_idempotently(
     assert "musktracker.run_slot" in log and "succeeded" in log
 
 
+def writing_backends(engine: Engine, application_name: str) -> int:
+    """PostgreSQL backends of `application_name` inside a transaction that has written
+    (a transaction id is assigned at the first write and released at commit or rollback)."""
+    with engine.connect() as conn:
+        return int(
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND backend_xid IS NOT NULL"
+                ),
+                {"name": application_name},
+            )
+            or 0
+        )
+
+
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_task_of_a_killed_worker_process_is_redone_without_duplicates(
     engine: Engine, db_url: str, broker: str, posts_csv: Path, tmp_path: Path
@@ -63,13 +78,17 @@ def test_task_of_a_killed_worker_process_is_redone_without_duplicates(
         sample.write_text("".join(line for _, line in zip(range(15_001), src, strict=False)))
     store_unbucketed(engine, sample)
     app = client(db_url, broker)
-    with running_worker(db_url, broker, tmp_path / "worker.log") as worker:
+    # The worker's connections carry their own name, so the test can see, in PostgreSQL,
+    # the moment the rebuild has written rows it has not committed: a fixed sleep after the
+    # task started missed it when the rebuild finished early (CI, 1.09 s).
+    name = f"mt-kill-{os.getpid()}-{tmp_path.name}"[:63]
+    worker_url = f"{db_url}&application_name={name}"
+    with running_worker(worker_url, broker, tmp_path / "worker.log") as worker:
         result = app.send_task("musktracker.features.rebuild_all")
-        wait_for(lambda: result.state == "STARTED", 60, "the task to start")
+        wait_for(lambda: writing_backends(engine, name) > 0, 60, "the rebuild to write", 0.01)
         victims = pool_children(worker.pid)
         assert victims, "the worker has no pool process"
-        time.sleep(1.0)  # well inside the rebuild's transaction
-        os.kill(victims[0], signal.SIGKILL)  # the process running the task dies mid-task
+        os.kill(victims[0], signal.SIGKILL)  # the process running the task dies mid-write
         outcome = result.get(timeout=180)
         assert outcome["accounts"] == 1
     log = (tmp_path / "worker.log").read_text()
