@@ -95,11 +95,12 @@ def _train_with_progress(
     from musktracker.sentiment.transformer import TrainConfig, base_depth
 
     assert isinstance(config, TrainConfig)
-    minutes = config.expected_seconds(len(train_data), base_depth(config.base_model)) / 60
+    fast, slow = config.expected_seconds(len(train_data), base_depth(config.base_model))
     console.print(
         f"fine-tuning {config.base_model} on {len(train_data):,} texts, {config.epochs} "
-        f"epoch(s), {config.threads} thread(s): expect about {minutes:.0f} min on a lightly "
-        "loaded 2-core CPU (longer when other jobs share it)"
+        f"epoch(s), {config.threads} thread(s): expect about {fast / 60:.0f}-{slow / 60:.0f} "
+        "min on a lightly loaded 2-core CPU (the lower figure with AVX-512, the higher with "
+        "AVX2 only; longer when other jobs share it); the bar shows the real pace"
     )
     with Progress(
         TextColumn("[progress.description]{task.description}"),

@@ -43,9 +43,11 @@ from musktracker.sentiment.preprocess import (
     preprocess_all,
 )
 
-# Measured on this 2-core machine with one thread and frozen word embeddings: 5.9 s per 100
-# tweets per epoch in the full-data run (load average 1.5-3 from other jobs).
-SECONDS_PER_TEXT_EPOCH = 0.06
+# Seconds per tweet per epoch of the default recipe (one thread, frozen word embeddings) in
+# full-data runs on the two 2-core machines measured (docs/MODELS.md): an Intel Xeon with
+# AVX-512 (19.7 min for 47,557 tweets) and an AMD EPYC with AVX2 only (5.9 s per 100 tweets
+# at load average 1.5-3). CPUs of the same size differ this much, so both are shown.
+SECONDS_PER_TEXT_EPOCH = (0.025, 0.06)
 
 Pooling = Literal["mean", "cls"]
 ClassWeighting = Literal["sqrt", "inverse", "none"]
@@ -87,15 +89,17 @@ class TrainConfig:
     order: Order = "oldest_first"
     layers: int | None = None
 
-    def expected_seconds(self, n_texts: int, base_layers: int) -> float:
-        """Rough wall time on a lightly loaded machine of this class, shown before training.
+    def expected_seconds(self, n_texts: int, base_layers: int) -> tuple[float, float]:
+        """Rough wall time (fastest, slowest) on the lightly loaded 2-core CPUs measured,
+        shown before training.
 
         An encoder cut to `layers` of the base's `base_layers` costs its share of the layers
         plus a part that does not shrink (embeddings, head, tokenising): 3 of 6 layers took
         0.57 of the full model's time in the same conditions.
         """
         share = 1.0 if self.layers is None else 0.14 + 0.86 * self.layers / base_layers
-        return n_texts * self.epochs * SECONDS_PER_TEXT_EPOCH * share
+        fast, slow = (n_texts * self.epochs * rate * share for rate in SECONDS_PER_TEXT_EPOCH)
+        return fast, slow
 
 
 StepCallback = Callable[[int, int, float], None]
