@@ -26,9 +26,10 @@ def export_onnx(model: TransformerModel, path: Path, int8: bool = False) -> Path
     dynamic int8 quantization of the weights (a second file, `<name>.int8.onnx`).
 
     The weights get one scale per output channel and 7 bits (`reduce_range`): on x86 CPUs
-    without VNNI (this machine) the u8 x s8 products of full 8-bit weights can saturate.
-    Measured on three fine-tuned models, per-tensor 8-bit weights lost up to 0.69 points of
-    dev macro recall and these at most 0.34 (docs/MODELS.md)."""
+    without VNNI (the AMD EPYC measured) the u8 x s8 products of full 8-bit weights can
+    saturate. Measured there on three fine-tuned models, per-tensor 8-bit weights lost up to
+    0.69 points of dev macro recall and these at most 0.34; on a CPU with VNNI the 7 bits
+    cost nothing (docs/MODELS.md)."""
     sample = model.encode(["an example text"])
     order = [name for name in inspect.signature(model.model.forward).parameters if name in sample]
     axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "length"} for name in order}
