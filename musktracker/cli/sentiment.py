@@ -127,6 +127,7 @@ def _transformer_config(
     order: str | None = None,
     seed: int | None = None,
     layers: int | None = None,
+    layer_decay: float | None = None,
 ) -> object:
     """A TrainConfig with its own defaults wherever an option was not given."""
     from musktracker.sentiment.transformer import Order, Pooling, TrainConfig
@@ -138,7 +139,10 @@ def _transformer_config(
         "learning_rate": learning_rate,
         "seed": seed,
         "layers": layers,
+        "layer_decay": layer_decay,
     }
+    if layer_decay is not None and not 0.0 < layer_decay <= 1.0:
+        raise SentimentDataError(f"--layer-decay: {layer_decay} is outside (0, 1]")
     for option, value, choices in (("pooling", pooling, Pooling), ("order", order, Order)):
         if value is not None and value not in get_args(choices):
             raise SentimentDataError(
@@ -182,7 +186,9 @@ def train(
         "and label kept, in file order).",
     ),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Default 32."),
-    learning_rate: float | None = typer.Option(None, "--lr", min=0.0, help="Default 1e-4."),
+    learning_rate: float | None = typer.Option(
+        None, "--lr", min=0.0, help="Default 1.5e-4: the head's; see --layer-decay for the layers."
+    ),
     pooling: str | None = typer.Option(
         None,
         "--pooling",
@@ -208,6 +214,12 @@ def train(
         "all-MiniLM-L6-v2 has 6). Fewer layers train and serve faster and score lower: "
         "docs/MODELS.md measures 3 and 4.",
     ),
+    layer_decay: float | None = typer.Option(
+        None,
+        "--layer-decay",
+        help="Layer-wise learning-rate decay: each encoder layer trains at this times the "
+        "rate of the layer above it, the head at --lr (default 0.8; 1 for one rate).",
+    ),
     classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
     make_champion: bool = typer.Option(
         False, "--promote", help="Give the new version the champion alias."
@@ -232,7 +244,8 @@ def train(
     kind = _kind(classic)
     config = (
         _transformer_config(
-            base_model, epochs, batch_size, learning_rate, pooling, order, seed, layers
+            base_model, epochs, batch_size, learning_rate, pooling, order, seed, layers,
+            layer_decay,
         )
         if kind == "transformer"
         else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,12 +72,16 @@ class TrainConfig:
     `layers`: keep only the lowest N encoder layers of the base (None: all). Inference and
     training cost fall about in proportion; the accuracy given up is measured in
     docs/MODELS.md.
+    `layer_decay`: layer-wise learning-rate decay: the head trains at `learning_rate`, the
+    top encoder layer at `learning_rate * layer_decay`, each layer below at `layer_decay`
+    times the one above and the embeddings below the lowest layer, so the general features
+    of the lower layers move least (1.0: one rate for all).
     """
 
     base_model: str
     epochs: int = 1
     batch_size: int = 32
-    learning_rate: float = 1e-4
+    learning_rate: float = 1.5e-4
     warmup_ratio: float = 0.06
     weight_decay: float = 0.01
     max_length: int = 64
@@ -88,6 +93,7 @@ class TrainConfig:
     threads: int = 1
     order: Order = "oldest_first"
     layers: int | None = None
+    layer_decay: float = 0.8
 
     def expected_seconds(self, n_texts: int, base_layers: int) -> tuple[float, float]:
         """Rough wall time (fastest, slowest) on the lightly loaded 2-core CPUs measured,
@@ -321,6 +327,34 @@ def freeze(model: PreTrainedModel, word_embeddings: bool, layers: int) -> None:
             module.requires_grad_(False)
 
 
+_NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
+_LAYER_INDEX = re.compile(r"\.layers?\.(\d+)\.")
+
+
+def parameter_groups(model: PreTrainedModel, config: TrainConfig) -> list[dict[str, object]]:
+    """AdamW groups of the trainable parameters: no weight decay on biases and norms, and a
+    learning rate that shrinks by `layer_decay` per encoder layer below the head."""
+    depth = int(model.config.num_hidden_layers)
+    groups: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        layer = _LAYER_INDEX.search(name)
+        if layer is not None:
+            below_head = depth - int(layer.group(1))
+        elif "embeddings" in name:
+            below_head = depth + 1
+        else:
+            below_head = 0
+        rate = config.learning_rate * config.layer_decay**below_head
+        decay = 0.0 if any(k in name for k in _NO_DECAY) else config.weight_decay
+        groups.setdefault((rate, decay), []).append(parameter)
+    return [
+        {"params": params, "lr": rate, "weight_decay": decay}
+        for (rate, decay), params in groups.items()
+    ]
+
+
 def fine_tune(
     train: LabelledTexts,
     config: TrainConfig,
@@ -353,16 +387,7 @@ def fine_tune(
         for _ in range(config.epochs)
     ]
     total = sum(len(batches) for batches in epochs)
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
-    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {
-            "params": [p for n, p in trained if not any(k in n for k in no_decay)],
-            "weight_decay": config.weight_decay,
-        },
-        {"params": [p for n, p in trained if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    optimiser = torch.optim.AdamW(groups, lr=config.learning_rate)
+    optimiser = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
     warmup = int(total * config.warmup_ratio)
     schedule = get_linear_schedule_with_warmup(optimiser, warmup, total)  # type: ignore[no-untyped-call]
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)

@@ -118,7 +118,7 @@ def test_transformer_options_reach_the_logged_run(
         [
             "sentiment", "train", "--base-model", str(tiny_base_model), "--max-train", "64",
             "--batch-size", "16", "--lr", "0.0005", "--order", "random", "--seed", "7",
-            "--layers", "1",
+            "--layers", "1", "--layer-decay", "0.5",
         ],
     )
     assert trained.exit_code == 0, trained.output
@@ -128,7 +128,7 @@ def test_transformer_options_reach_the_logged_run(
     params = tracker.run_params(run_id.group(1))
     assert params["seed"] == "7" and params["order"] == "random"
     assert params["learning_rate"] == "0.0005" and params["n_train"] == "64"
-    assert params["layers"] == "1"
+    assert params["layers"] == "1" and params["layer_decay"] == "0.5"
     saved = json.loads((tracker.local_dir(tracker.versions()[0]) / "config.json").read_text())
     assert saved["num_hidden_layers"] == 1  # the base has 2: the registered model is cut
 
@@ -141,6 +141,15 @@ def test_more_layers_than_the_base_has_names_the_option(
     )
     assert result.exit_code == 1
     assert "--layers" in result.output and "1..2" in result.output, result.output
+    assert _count(sentiment_env, SentimentModelVersion) == 0
+
+
+def test_layer_decay_outside_its_range_names_the_option(
+    sentiment_env: Engine, runner: CliRunner
+):
+    result = runner.invoke(app, ["sentiment", "train", "--layer-decay", "1.5"])
+    assert result.exit_code == 1
+    assert "--layer-decay" in result.output and "1.5" in result.output, result.output
     assert _count(sentiment_env, SentimentModelVersion) == 0
 
 

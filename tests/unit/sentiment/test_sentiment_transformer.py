@@ -18,6 +18,7 @@ from musktracker.sentiment.transformer import (
     fine_tune,
     length_grouped_batches,
     load_base,
+    parameter_groups,
     training_batches,
 )
 
@@ -149,6 +150,33 @@ def test_fine_tune_freezes_word_embeddings_and_the_lowest_layers(
     )
     after = _weights(fine_tune(data, config, base=base).model)
     assert {name for name in before if torch.equal(before[name], after[name])} == unchanged
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_learning_rate_shrinks_by_the_layer_decay_below_the_head(
+    tiny_base_model: Path, pooling: str
+):
+    model = load_base(str(tiny_base_model), 64, pooling).model  # type: ignore[arg-type]
+    config = TrainConfig(base_model=str(tiny_base_model), learning_rate=1e-3, layer_decay=0.5)
+    rate_of = {
+        id(p): (group["lr"], group["weight_decay"])
+        for group in parameter_groups(model, config)
+        for p in group["params"]  # type: ignore[attr-defined]
+    }
+    named = dict(model.named_parameters())
+    prefix = "bert." if pooling == "mean" else model.base_model_prefix + "."
+    depth = model.config.num_hidden_layers
+    assert depth == 2
+    top, bottom = f"{prefix}encoder.layer.1.", f"{prefix}encoder.layer.0."
+    assert rate_of[id(named["classifier.weight"])] == (1e-3, config.weight_decay)
+    assert rate_of[id(named[top + "output.dense.weight"])] == (5e-4, config.weight_decay)
+    assert rate_of[id(named[top + "output.dense.bias"])] == (5e-4, 0.0)
+    assert rate_of[id(named[bottom + "output.dense.weight"])] == (2.5e-4, config.weight_decay)
+    positions = named[f"{prefix}embeddings.position_embeddings.weight"]
+    assert rate_of[id(positions)] == (1.25e-4, config.weight_decay)
+    assert set(rate_of) == {id(p) for p in model.parameters()}
+    flat = TrainConfig(base_model=str(tiny_base_model), learning_rate=1e-3, layer_decay=1.0)
+    assert {group["lr"] for group in parameter_groups(model, flat)} == {1e-3}
 
 
 def test_fine_tune_a_few_steps_then_save_and_reload(
