@@ -3,12 +3,14 @@ the rows of an uninterrupted run (posts, buckets, features and checkpoints)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +38,8 @@ ARGS = ["--account", "elonmusk", "--backfill-days", "4"]  # about 450 posts, 5 p
 class Killer:
     """Runs `musktracker ingest` in a child process and SIGKILLs it `delay` seconds after the
     emulator receives the child's `request`-th call, so kill points fall before, during and
-    after page commits and the final refresh."""
+    after page commits and the final refresh. `remaining` holds, for the last forked run, the
+    seconds from each of its requests to its exit."""
 
     def __init__(self, emulator: XEmulator) -> None:
         self.emulator = emulator
@@ -44,23 +47,22 @@ class Killer:
         self.request = 0
         self.delay = 0.0
         self.seen = 0
-        self.killed = False
+        self.arrivals: list[float] = []
+        self.remaining: list[float] = []
         emulator.on_request = self._on_request
 
     def _on_request(self, _n: int) -> None:
         self.seen += 1
+        self.arrivals.append(time.monotonic())
         if self.pid is not None and self.seen == self.request:
             threading.Timer(self.delay, self._kill, args=(self.pid,)).start()
 
     def _kill(self, pid: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-            self.killed = True
-        except ProcessLookupError:
-            pass
 
     def _arm(self, request: int, delay: float) -> None:
-        self.request, self.delay, self.seen, self.killed = request, delay, 0, False
+        self.request, self.delay, self.seen, self.arrivals = request, delay, 0, []
 
     def fork(self, db_url: str, request: int = 0, delay: float = 0.0) -> int:
         """The CLI in a forked child (no interpreter start-up, so 40 runs stay fast)."""
@@ -81,7 +83,9 @@ class Killer:
                 os._exit(code)
         self.pid = pid
         _, status = os.waitpid(pid, 0)
+        ended = time.monotonic()
         self.pid = None
+        self.remaining = [ended - arrival for arrival in self.arrivals]
         return os.waitstatus_to_exitcode(status)
 
     def spawn(self, db_url: str, request: int = 0, delay: float = 0.0) -> int:
@@ -101,12 +105,15 @@ class Killer:
         return process.returncode
 
 
-def _kill_points(count: int, seed: int) -> list[tuple[int, float]]:
-    """Distinct (request number, delay) pairs: the user lookup is request 1, pages follow."""
+def _kill_points(count: int, remaining: list[float], seed: int) -> list[tuple[int, float]]:
+    """Distinct (request number, delay) pairs: the user lookup is request 1, pages follow.
+    Each delay is a random share (up to 90%) of the time that request had left before an
+    uninterrupted run exited, so kills land while the process works on any machine speed."""
     rng = random.Random(seed)
     points: set[tuple[int, float]] = set()
     while len(points) < count:
-        points.add((rng.randint(1, 6), round(rng.uniform(0.0, 0.2), 3)))
+        request = rng.randint(1, len(remaining))
+        points.add((request, round(rng.uniform(0.0, 0.9) * remaining[request - 1], 3)))
     return sorted(points)
 
 
@@ -130,13 +137,18 @@ def test_sigkill_at_twenty_points_then_rerun_matches_uninterrupted_run(
     expected = snapshot(get_engine(reference_url))
     assert len(expected["raw_tweets"]) == len(weeks.window(emulator.now, days=4))
 
+    shutil.copy(template, tmp_path / "timed.db")
+    assert killer.fork(f"sqlite:///{tmp_path / 'timed.db'}") == 0
+    assert len(killer.remaining) >= 5  # the user lookup and the pages
+
     landed = 0
-    for n, (request, delay) in enumerate(_kill_points(20, seed=4)):
+    for n, (request, delay) in enumerate(_kill_points(20, killer.remaining, seed=4)):
         path = tmp_path / f"kill{n}.db"
         shutil.copy(template, path)
         url = f"sqlite:///{path}"
-        assert killer.fork(url, request, delay) in (0, -signal.SIGKILL)
-        landed += killer.killed
+        code = killer.fork(url, request, delay)
+        assert code in (0, -signal.SIGKILL)
+        landed += code == -signal.SIGKILL
         if n % 3 == 0:  # kill the resuming run too
             assert killer.fork(url, 2, delay / 2) in (0, -signal.SIGKILL)
         assert killer.fork(url) == 0
