@@ -120,6 +120,7 @@ def _train_with_progress(
 
 def _transformer_config(
     base_model: str | None,
+    *,
     epochs: int | None = None,
     batch_size: int | None = None,
     learning_rate: float | None = None,
@@ -129,7 +130,10 @@ def _transformer_config(
     layers: int | None = None,
     layer_decay: float | None = None,
 ) -> object:
-    """A TrainConfig with its own defaults wherever an option was not given."""
+    """A TrainConfig with its own defaults wherever an option was not given.
+
+    Keyword-only: the options share types, so a positional slip would pass type checks.
+    """
     from musktracker.sentiment.transformer import Order, Pooling, TrainConfig
 
     current = settings()
@@ -244,8 +248,15 @@ def train(
     kind = _kind(classic)
     config = (
         _transformer_config(
-            base_model, epochs, batch_size, learning_rate, pooling, order, seed, layers,
-            layer_decay,
+            base_model,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            pooling=pooling,
+            order=order,
+            seed=seed,
+            layers=layers,
+            layer_decay=layer_decay,
         )
         if kind == "transformer"
         else None
@@ -426,7 +437,7 @@ def check_retrain_command(
     base_train, dev = services.training_data(current)
     base_train = base_train.sample(max_train)
     kind = _kind(classic)
-    config = _transformer_config(None, epochs) if kind == "transformer" else None
+    config = _transformer_config(None, epochs=epochs) if kind == "transformer" else None
 
     def train_challenger(data: LabelledTexts) -> TrainingResult:
         return _train_with_progress(kind, data, dev, config, {"trigger": "retrain"})
