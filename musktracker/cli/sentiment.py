@@ -129,7 +129,6 @@ def _transformer_config(
     seed: int | None = None,
     layers: int | None = None,
     layer_decay: float | None = None,
-    self_distill: float | None = None,
 ) -> object:
     """A TrainConfig with its own defaults wherever an option was not given.
 
@@ -145,12 +144,9 @@ def _transformer_config(
         "seed": seed,
         "layers": layers,
         "layer_decay": layer_decay,
-        "self_distill": self_distill,
     }
     if layer_decay is not None and not 0.0 < layer_decay <= 1.0:
         raise SentimentDataError(f"--layer-decay: {layer_decay} is outside (0, 1]")
-    if self_distill is not None and not 0.0 <= self_distill < 1.0:
-        raise SentimentDataError(f"--self-distill: {self_distill} is outside [0, 1)")
     for option, value, choices in (("pooling", pooling, Pooling), ("order", order, Order)):
         if value is not None and value not in get_args(choices):
             raise SentimentDataError(
@@ -228,13 +224,6 @@ def train(
         help="Layer-wise learning-rate decay: each encoder layer trains at this times the "
         "rate of the layer above it, the head at --lr (default 0.8; 1 for one rate).",
     ),
-    self_distill: float | None = typer.Option(
-        None,
-        "--self-distill",
-        help="Weight in [0, 1) of learning from a mean teacher (a running average of the "
-        "model's own weights) beside the labels; default 0 (off). 0.5 added about 0.4 "
-        "points of dev macro recall at about 1.4 times the training time (docs/MODELS.md).",
-    ),
     classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
     make_champion: bool = typer.Option(
         False, "--promote", help="Give the new version the champion alias."
@@ -268,7 +257,6 @@ def train(
             seed=seed,
             layers=layers,
             layer_decay=layer_decay,
-            self_distill=self_distill,
         )
         if kind == "transformer"
         else None

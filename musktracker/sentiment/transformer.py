@@ -37,11 +37,6 @@ from transformers.utils import logging as hf_logging
 
 from musktracker.sentiment.artifact import ModelMeta
 from musktracker.sentiment.data import LABEL_INDEX, LABELS, LabelledTexts, SentimentDataError
-from musktracker.sentiment.distillation import (
-    MeanTeacher,
-    distillation_loss,
-    distillation_weight,
-)
 from musktracker.sentiment.mean_pooled import MeanPooledBertForSequenceClassification
 from musktracker.sentiment.preprocess import (
     TRANSFORMER_PREPROCESS,
@@ -54,8 +49,6 @@ from musktracker.sentiment.preprocess import (
 # AVX-512 (19.7 min for 47,557 tweets) and an AMD EPYC with AVX2 only (5.9 s per 100 tweets
 # at load average 1.5-3). CPUs of the same size differ this much, so both are shown.
 SECONDS_PER_TEXT_EPOCH = (0.025, 0.06)
-# The mean teacher's forward pass made each step this much slower (docs/MODELS.md).
-SELF_DISTILL_TIME_FACTOR = 1.43
 
 Pooling = Literal["mean", "cls"]
 ClassWeighting = Literal["sqrt", "inverse", "none"]
@@ -83,9 +76,6 @@ class TrainConfig:
     top encoder layer at `learning_rate * layer_decay`, each layer below at `layer_decay`
     times the one above and the embeddings below the lowest layer, so the general features
     of the lower layers move least (1.0: one rate for all).
-    `self_distill`: the weight (0 to under 1) of learning from a mean teacher, a running
-    average of the model's own weights (`distillation.py`); 0 turns it off. About 1.4 times
-    the training time.
     """
 
     base_model: str
@@ -104,7 +94,6 @@ class TrainConfig:
     order: Order = "oldest_first"
     layers: int | None = None
     layer_decay: float = 0.8
-    self_distill: float = 0.0
 
     def expected_seconds(self, n_texts: int, base_layers: int) -> tuple[float, float]:
         """Rough wall time (fastest, slowest) on the lightly loaded 2-core CPUs measured,
@@ -115,7 +104,6 @@ class TrainConfig:
         0.57 of the full model's time in the same conditions.
         """
         share = 1.0 if self.layers is None else 0.14 + 0.86 * self.layers / base_layers
-        share *= SELF_DISTILL_TIME_FACTOR if self.self_distill > 0 else 1.0
         fast, slow = (n_texts * self.epochs * rate * share for rate in SECONDS_PER_TEXT_EPOCH)
         return fast, slow
 
@@ -403,7 +391,6 @@ def fine_tune(
     warmup = int(total * config.warmup_ratio)
     schedule = get_linear_schedule_with_warmup(optimiser, warmup, total)  # type: ignore[no-untyped-call]
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    teacher = MeanTeacher(model) if config.self_distill > 0 else None
     step = 0
     for epoch, batches in enumerate(epochs, start=1):
         model.train()
@@ -411,20 +398,13 @@ def fine_tune(
         for batch in batches:
             inputs = wrapped.encode([clean[i] for i in batch])
             targets = torch.tensor([label_ids[i] for i in batch])
-            logits = model(**inputs).logits
-            loss = loss_fn(logits, targets)
-            step += 1
-            if teacher is not None:
-                share = distillation_weight(config.self_distill, step, total)
-                soft = distillation_loss(logits, teacher.probabilities(inputs))
-                loss = (1.0 - share) * loss + share * soft
+            loss = loss_fn(model(**inputs).logits, targets)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
             schedule.step()
             optimiser.zero_grad()
-            if teacher is not None:
-                teacher.follow(model)
+            step += 1
             losses.append(float(loss.item()))
             if on_step is not None:
                 on_step(step, total, losses[-1])

@@ -118,7 +118,7 @@ def test_transformer_options_reach_the_logged_run(
         [
             "sentiment", "train", "--base-model", str(tiny_base_model), "--max-train", "64",
             "--batch-size", "16", "--lr", "0.0005", "--order", "random", "--seed", "7",
-            "--layers", "1", "--layer-decay", "0.5", "--self-distill", "0.3",
+            "--layers", "1", "--layer-decay", "0.5",
         ],
     )
     assert trained.exit_code == 0, trained.output
@@ -129,7 +129,6 @@ def test_transformer_options_reach_the_logged_run(
     assert params["seed"] == "7" and params["order"] == "random"
     assert params["learning_rate"] == "0.0005" and params["n_train"] == "64"
     assert params["layers"] == "1" and params["layer_decay"] == "0.5"
-    assert params["self_distill"] == "0.3"
     saved = json.loads((tracker.local_dir(tracker.versions()[0]) / "config.json").read_text())
     assert saved["num_hidden_layers"] == 1  # the base has 2: the registered model is cut
 
@@ -151,15 +150,6 @@ def test_layer_decay_outside_its_range_names_the_option(
     result = runner.invoke(app, ["sentiment", "train", "--layer-decay", "1.5"])
     assert result.exit_code == 1
     assert "--layer-decay" in result.output and "1.5" in result.output, result.output
-    assert _count(sentiment_env, SentimentModelVersion) == 0
-
-
-def test_self_distill_outside_its_range_names_the_option(
-    sentiment_env: Engine, runner: CliRunner
-):
-    result = runner.invoke(app, ["sentiment", "train", "--self-distill", "1"])
-    assert result.exit_code == 1
-    assert "--self-distill" in result.output and "[0, 1)" in result.output, result.output
     assert _count(sentiment_env, SentimentModelVersion) == 0
 
 
