@@ -129,6 +129,7 @@ def _transformer_config(
     seed: int | None = None,
     layers: int | None = None,
     layer_decay: float | None = None,
+    dropout: float | None = None,
 ) -> object:
     """A TrainConfig with its own defaults wherever an option was not given.
 
@@ -144,9 +145,12 @@ def _transformer_config(
         "seed": seed,
         "layers": layers,
         "layer_decay": layer_decay,
+        "dropout": dropout,
     }
     if layer_decay is not None and not 0.0 < layer_decay <= 1.0:
         raise SentimentDataError(f"--layer-decay: {layer_decay} is outside (0, 1]")
+    if dropout is not None and not 0.0 <= dropout < 1.0:
+        raise SentimentDataError(f"--dropout: {dropout} is outside [0, 1)")
     for option, value, choices in (("pooling", pooling, Pooling), ("order", order, Order)):
         if value is not None and value not in get_args(choices):
             raise SentimentDataError(
@@ -224,6 +228,12 @@ def train(
         help="Layer-wise learning-rate decay: each encoder layer trains at this times the "
         "rate of the layer above it, the head at --lr (default 0.8; 1 for one rate).",
     ),
+    dropout: float | None = typer.Option(
+        None,
+        "--dropout",
+        help="Probability of every dropout layer while fine-tuning (default 0: it scored as "
+        "the base's 0.1 did and trains faster; docs/MODELS.md).",
+    ),
     classic: bool = typer.Option(False, "--classic", help="TF-IDF + logistic regression."),
     make_champion: bool = typer.Option(
         False, "--promote", help="Give the new version the champion alias."
@@ -257,6 +267,7 @@ def train(
             seed=seed,
             layers=layers,
             layer_decay=layer_decay,
+            dropout=dropout,
         )
         if kind == "transformer"
         else None

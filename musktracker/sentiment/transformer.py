@@ -76,6 +76,10 @@ class TrainConfig:
     top encoder layer at `learning_rate * layer_decay`, each layer below at `layer_decay`
     times the one above and the embeddings below the lowest layer, so the general features
     of the lower layers move least (1.0: one rate for all).
+    `dropout`: the probability of every dropout layer of the base and the head while
+    fine-tuning (embeddings, attention weights, hidden states, head). 0 by default: over
+    three seeds it scored as 0.1 (the base's own setting) did, and steps were faster
+    (docs/MODELS.md, `benchmarks/sentiment_train_speed.py`).
     """
 
     base_model: str
@@ -94,6 +98,7 @@ class TrainConfig:
     order: Order = "oldest_first"
     layers: int | None = None
     layer_decay: float = 0.8
+    dropout: float = 0.0
 
     def expected_seconds(self, n_texts: int, base_layers: int) -> tuple[float, float]:
         """Rough wall time (fastest, slowest) on the lightly loaded 2-core CPUs measured,
@@ -327,6 +332,13 @@ def freeze(model: PreTrainedModel, word_embeddings: bool, layers: int) -> None:
             module.requires_grad_(False)
 
 
+def set_dropout(model: torch.nn.Module, probability: float) -> None:
+    """Set every dropout layer (BERT's attention dropout reads its module's `p` too)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = probability
+
+
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
 _LAYER_INDEX = re.compile(r"\.layers?\.(\d+)\.")
 
@@ -355,6 +367,29 @@ def parameter_groups(model: PreTrainedModel, config: TrainConfig) -> list[dict[s
     ]
 
 
+def training_setup(model: PreTrainedModel, config: TrainConfig) -> torch.optim.AdamW:
+    """Freeze and set dropout as `config` says, and return the recipe's optimiser."""
+    freeze(model, config.freeze_word_embeddings, config.frozen_layers)
+    set_dropout(model, config.dropout)
+    return torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
+
+
+def training_step(
+    model: PreTrainedModel,
+    inputs: dict[str, torch.Tensor],
+    targets: torch.Tensor,
+    loss_fn: torch.nn.Module,
+    optimiser: torch.optim.Optimizer,
+) -> float:
+    """One optimiser step on one batch (gradient clipped at 1.0); returns the loss."""
+    loss = loss_fn(model(**inputs).logits, targets)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimiser.step()
+    optimiser.zero_grad()
+    return float(loss.item())
+
+
 def fine_tune(
     train: LabelledTexts,
     config: TrainConfig,
@@ -379,7 +414,7 @@ def fine_tune(
     clean = preprocess_all(train.texts, prep)
     label_ids = train.label_ids()
     weights = class_weights(label_ids, config.class_weighting)
-    freeze(model, config.freeze_word_embeddings, config.frozen_layers)
+    optimiser = training_setup(model, config)
     lengths = [len(t) for t in clean]
     years = train.year_of_each()
     epochs = [  # drawn up front so the schedule knows every step (a partial batch per year)
@@ -387,7 +422,6 @@ def fine_tune(
         for _ in range(config.epochs)
     ]
     total = sum(len(batches) for batches in epochs)
-    optimiser = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
     warmup = int(total * config.warmup_ratio)
     schedule = get_linear_schedule_with_warmup(optimiser, warmup, total)  # type: ignore[no-untyped-call]
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
@@ -398,14 +432,9 @@ def fine_tune(
         for batch in batches:
             inputs = wrapped.encode([clean[i] for i in batch])
             targets = torch.tensor([label_ids[i] for i in batch])
-            loss = loss_fn(model(**inputs).logits, targets)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
+            losses.append(training_step(model, inputs, targets, loss_fn, optimiser))
             schedule.step()
-            optimiser.zero_grad()
             step += 1
-            losses.append(float(loss.item()))
             if on_step is not None:
                 on_step(step, total, losses[-1])
         model.eval()  # type: ignore[no-untyped-call]

@@ -118,7 +118,7 @@ def test_transformer_options_reach_the_logged_run(
         [
             "sentiment", "train", "--base-model", str(tiny_base_model), "--max-train", "64",
             "--batch-size", "16", "--lr", "0.0005", "--order", "random", "--seed", "7",
-            "--layers", "1", "--layer-decay", "0.5",
+            "--layers", "1", "--layer-decay", "0.5", "--dropout", "0.2",
         ],
     )
     assert trained.exit_code == 0, trained.output
@@ -129,6 +129,7 @@ def test_transformer_options_reach_the_logged_run(
     assert params["seed"] == "7" and params["order"] == "random"
     assert params["learning_rate"] == "0.0005" and params["n_train"] == "64"
     assert params["layers"] == "1" and params["layer_decay"] == "0.5"
+    assert params["dropout"] == "0.2"
     saved = json.loads((tracker.local_dir(tracker.versions()[0]) / "config.json").read_text())
     assert saved["num_hidden_layers"] == 1  # the base has 2: the registered model is cut
 
@@ -144,12 +145,13 @@ def test_more_layers_than_the_base_has_names_the_option(
     assert _count(sentiment_env, SentimentModelVersion) == 0
 
 
-def test_layer_decay_outside_its_range_names_the_option(
-    sentiment_env: Engine, runner: CliRunner
+@pytest.mark.parametrize(("option", "value"), [("--layer-decay", "1.5"), ("--dropout", "1.0")])
+def test_a_rate_outside_its_range_names_the_option(
+    sentiment_env: Engine, runner: CliRunner, option: str, value: str
 ):
-    result = runner.invoke(app, ["sentiment", "train", "--layer-decay", "1.5"])
+    result = runner.invoke(app, ["sentiment", "train", option, value])
     assert result.exit_code == 1
-    assert "--layer-decay" in result.output and "1.5" in result.output, result.output
+    assert option in result.output and value in result.output, result.output
     assert _count(sentiment_env, SentimentModelVersion) == 0
 
 
