@@ -45,11 +45,11 @@ console = Console()
 
 def variants(default: TrainConfig) -> dict[str, TrainConfig]:
     return {
-        "default (dropout 0, word embeddings frozen)": default,
-        "dropout 0.1 (the base model's own)": replace(default, dropout=0.1),
+        "default (the base's dropout 0.1, word embeddings frozen)": default,
+        "dropout 0": replace(default, dropout=0.0),
         "word embeddings trained": replace(default, freeze_word_embeddings=False),
-        "dropout 0.1, word embeddings trained": replace(
-            default, dropout=0.1, freeze_word_embeddings=False
+        "dropout 0, word embeddings trained": replace(
+            default, dropout=0.0, freeze_word_embeddings=False
         ),
     }
 

@@ -153,24 +153,29 @@ def test_fine_tune_freezes_word_embeddings_and_the_lowest_layers(
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
-@pytest.mark.parametrize("dropout", [0.0, 0.5])
+@pytest.mark.parametrize(("dropout", "expected"), [(None, 0.1), (0.0, 0.0), (0.5, 0.5)])
 def test_fine_tune_sets_every_dropout_layer(
-    tiny_base_model: Path, semeval_train: Path, pooling: str, dropout: float
+    tiny_base_model: Path,
+    semeval_train: Path,
+    pooling: str,
+    dropout: float | None,
+    expected: float,
 ):
-    """The tiny base says 0.1; training must use the configured probability everywhere,
-    attention weights included, so passes in training mode repeat exactly only at 0."""
+    """The tiny base says 0.1, kept when no dropout is configured; otherwise training must use
+    the configured probability everywhere, attention weights included, so passes in
+    training mode repeat exactly only at 0."""
     data = read_labelled(semeval_train).head(16)
     config = TrainConfig(
         base_model=str(tiny_base_model), batch_size=16, pooling=pooling, dropout=dropout  # type: ignore[arg-type]
     )
     wrapped = fine_tune(data, config)
     layers = [m for m in wrapped.model.modules() if isinstance(m, torch.nn.Dropout)]
-    assert layers and {m.p for m in layers} == {dropout}
+    assert layers and {m.p for m in layers} == {expected}
     inputs = wrapped.encode(["what a day", "not good at all, really"])
     wrapped.model.train()
     with torch.no_grad():
         first, second = (wrapped.model(**inputs).logits for _ in range(2))
-    assert torch.equal(first, second) == (dropout == 0.0)
+    assert torch.equal(first, second) == (expected == 0.0)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
