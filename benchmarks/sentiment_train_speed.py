@@ -105,7 +105,9 @@ def main() -> None:
                 training_step(model, inputs, targets, loss_fn, optimiser)
             seconds.append((time.perf_counter() - start) / len(chunk))
 
-    table = Table(title=f"Fine-tuning step time ({args.threads} thread(s), batch 32)")
+    table = Table(
+        title=f"Fine-tuning step time ({args.threads} thread(s), batch {default.batch_size})"
+    )
     for column in ("variant", "s / step (median of rounds)", "vs default", "min / epoch"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     reference = statistics.median(next(iter(runs.values()))[2])
