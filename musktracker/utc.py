@@ -16,6 +16,10 @@ class NaiveDatetimeError(ValueError):
     """A datetime without a time zone reached a place that needs UTC."""
 
 
+class OutOfRangeError(ValueError):
+    """A datetime that Python cannot represent once converted to UTC (year 0 or 10000)."""
+
+
 def ensure_utc(value: datetime, field: str = "datetime") -> datetime:
     """Return `value` converted to UTC; refuse naive datetimes."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
@@ -23,7 +27,12 @@ def ensure_utc(value: datetime, field: str = "datetime") -> datetime:
             f"{field} {value.isoformat()!r} has no time zone; give an explicit UTC offset "
             "such as 'Z' or '+00:00'"
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T20:00-05:00 is past datetime.max once in UTC. OverflowError would slip
+        # through pydantic's validation (it only turns ValueError into a 422) as a 500.
+        raise OutOfRangeError(f"{field} {value.isoformat()!r} is out of range in UTC") from None
 
 
 def parse_utc(text: str, field: str = "time") -> datetime:

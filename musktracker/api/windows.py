@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from musktracker.api.errors import field_error
-from musktracker.utc import DAY, ensure_utc
+from musktracker.utc import DAY, OutOfRangeError, ensure_utc
 
 
 def _utc(value: datetime, field: str) -> datetime:
     """`value` in UTC, or a 422 naming `field` when it cannot be (outside years 1-9999)."""
     try:
         return ensure_utc(value)
-    except OverflowError:
+    except OutOfRangeError:
         raise field_error(field, "outside the supported range of dates", value) from None
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from musktracker.accounts import get_account, list_accounts
 from musktracker.db.models import ExogenousEvent
 from musktracker.features.build import EVENT_LOOKBACK, refresh_features, stored_rules
-from musktracker.utc import HOUR, ensure_utc, floor_hour
+from musktracker.utc import HOUR, OutOfRangeError, ensure_utc, floor_hour
 
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2261
 """Event times features can use (pandas nanosecond timestamps end in April 2262)."""
@@ -55,7 +55,7 @@ def _in_range(value: datetime, option: str) -> datetime:
     """UTC, and inside the span features can represent (nanosecond timestamps: 1970..2261)."""
     try:
         moment = ensure_utc(value, option)
-    except OverflowError:
+    except OutOfRangeError:
         moment = None
     if moment is None or not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
         raise EventError(f"{option} {value.isoformat()} is outside {EARLIEST_YEAR}..{LATEST_YEAR}")

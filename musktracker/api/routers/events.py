@@ -9,6 +9,7 @@ from musktracker.accounts import AccountError, list_accounts
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
+from musktracker.api.routing import UnicodeJsonRoute
 from musktracker.api.schemas import ErrorBody, EventCreate, EventOut
 from musktracker.api.services import services
 from musktracker.db.models import ExogenousEvent
@@ -16,7 +17,9 @@ from musktracker.db.session import session_scope
 from musktracker.enrich.events import EventError, NewEvent, add_event, delete_event, list_events
 from musktracker.security.apikeys import Scope
 
-router = APIRouter(prefix="/v1/exogenous-events", tags=["exogenous events"])
+router = APIRouter(
+    prefix="/v1/exogenous-events", tags=["exogenous events"], route_class=UnicodeJsonRoute
+)
 
 MAX_ID = 2**63 - 1
 

@@ -8,11 +8,12 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from musktracker.api import metrics
+from musktracker.api.routing import UnicodeJsonRoute
 from musktracker.api.schemas import Health, Readiness
 from musktracker.api.services import Services, services
 from musktracker.db.session import require_schema
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=UnicodeJsonRoute)
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness: the process answers")

@@ -15,12 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error
+from musktracker.api.routing import UnicodeJsonRoute
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import services
 from musktracker.security.apikeys import Scope
 from musktracker.sentiment.data import LabelledTexts, SentimentDataError
 
-router = APIRouter(prefix="/v1/sentiment", tags=["sentiment"])
+router = APIRouter(prefix="/v1/sentiment", tags=["sentiment"], route_class=UnicodeJsonRoute)
 
 MAX_PREDICT_TEXTS = 256
 MAX_SAMPLES = 1000

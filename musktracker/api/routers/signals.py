@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error
+from musktracker.api.routing import UnicodeJsonRoute
 from musktracker.api.schemas import (
     ErrorBody,
     EventsPage,
@@ -30,7 +31,7 @@ from musktracker.signals.event import RawEvent
 from musktracker.signals.factory import build_pipeline
 from musktracker.signals.rules import RulesError
 
-router = APIRouter(tags=["signals"])
+router = APIRouter(tags=["signals"], route_class=UnicodeJsonRoute)
 PageT = TypeVar("PageT", bound=BaseModel)
 
 MAX_PAGE = 500

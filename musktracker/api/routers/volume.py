@@ -13,6 +13,7 @@ from musktracker.api.auth import require
 from musktracker.api.cache import cached_bytes, cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
 from musktracker.api.routers.accounts import tracked_account
+from musktracker.api.routing import UnicodeJsonRoute
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import Services, services
 from musktracker.api.windows import query_window
@@ -34,7 +35,7 @@ from musktracker.forecasting.service import (
 from musktracker.security.apikeys import Scope
 from musktracker.utc import HOUR
 
-router = APIRouter(prefix="/v1/accounts", tags=["volume"])
+router = APIRouter(prefix="/v1/accounts", tags=["volume"], route_class=UnicodeJsonRoute)
 
 READ = [Depends(require(Scope.READ))]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}

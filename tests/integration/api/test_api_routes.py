@@ -206,6 +206,40 @@ def test_exogenous_event_validation_is_the_clis(api_with_posts: Api) -> None:
     assert _rows(api_with_posts, ExogenousEvent) == 0
 
 
+def test_lone_surrogates_are_422_naming_where_and_write_nothing(api_with_posts: Api) -> None:
+    # JSON can spell a lone UTF-16 surrogate; Python then holds a str that UTF-8 cannot
+    # encode, which used to pass validation and fail as a 500 at the database write.
+    cases = {
+        "/v1/exogenous-events": (
+            '{"name": "launch \\ud800", "start": "2022-11-06T00:00:00Z",'
+            ' "end": "2022-11-06T06:00:00Z", "intensity": 0.5}',
+            "body.name",
+        ),
+        "/v1/accounts": ('{"username": "nasa\\udfff"}', "body.username"),
+        "/v1/sentiment/samples": (
+            '[{"text": "fine", "label": "neutral"},'
+            ' {"text": "\\ud83d alone", "label": "positive"}]',
+            "body[1].text",
+        ),
+    }
+    for path, (raw, where) in cases.items():
+        response = api_with_posts.post(
+            path, content=raw.encode(), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, (path, response.text)
+        error = response.json()["error"]
+        assert error["details"][0]["field"] == "body"
+        assert f"{where} holds a lone UTF-16 surrogate" in error["message"], error
+    # A surrogate pair is an ordinary character (here an emoji) and passes.
+    pair = '{"username": "nasa", "x_user_id": "11348282", "note": "\\ud83d\\ude00"}'
+    response = api_with_posts.post(
+        "/v1/accounts", content=pair.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.json()["error"]["details"][0]["field"] == "body.note", response.text
+    assert _rows(api_with_posts, ExogenousEvent) == 0
+    assert _rows(api_with_posts, Account) == 1
+
+
 def test_models_list_and_detail(api_with_posts: Api) -> None:
     with session_scope(api_with_posts.engine) as session:
         account_id = session.scalar(select(Account.id))

@@ -70,6 +70,8 @@ def test_bad_events_name_the_field_and_write_nothing(signals_api: Api) -> None:
     cases: dict[str, Any] = {
         "body[1].created_at": [_event(1), _event(2, created_at="2026-01-02T12:00:00")],
         "body.sentiment": _event(1, sentiment=3),
+        # Valid ISO, but past datetime.max once converted to UTC (was a 500).
+        "body.created_at": _event(1, created_at="9999-12-31T20:00:00-05:00"),
         "body.colour": _event(1, colour="red"),
         "body.source_id": {k: v for k, v in _event(1).items() if k != "source_id"},
         "body[0]": ["not an event"],

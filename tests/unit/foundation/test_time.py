@@ -28,6 +28,13 @@ def test_parse_utc_rejects_naive_and_malformed(text: str) -> None:
         parse_utc(text, "created_at")
 
 
+@pytest.mark.parametrize("text", ["9999-12-31T20:00:00-05:00", "0001-01-01T00:30:00+01:00"])
+def test_times_outside_the_utc_range_are_value_errors(text: str) -> None:
+    # OverflowError would escape pydantic's validation and become a 500 in the API.
+    with pytest.raises(ValueError, match=r"created_at .* is out of range in UTC"):
+        parse_utc(text, "created_at")
+
+
 def test_floors() -> None:
     t = datetime(2024, 5, 6, 7, 8, 9, 10, tzinfo=UTC)
     assert floor_hour(t) == datetime(2024, 5, 6, 7, tzinfo=UTC)

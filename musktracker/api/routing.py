@@ -1,0 +1,68 @@
+"""The route class every router uses: JSON bodies must hold valid Unicode.
+
+JSON may spell a lone UTF-16 surrogate (`"\\ud800"`); Python decodes it into a `str` that
+cannot be encoded as UTF-8, so it would pass validation and fail later (writing it to the
+database, or echoing it in an error body) as a 500. Refusing it while the body is decoded
+turns it into the usual 422 for malformed JSON, naming where it was found.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+
+def _first_lone_surrogate(value: Any, path: str) -> tuple[str, str] | None:
+    """(path, escaped character) of the first string holding a lone surrogate, else None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return path, value[exc.start].encode("unicode_escape").decode("ascii")
+        return None
+    if isinstance(value, list):
+        children = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    elif isinstance(value, dict):
+        children = [(path, key) for key in value] + [
+            (f"{path}.{key}", item) for key, item in value.items()
+        ]
+    else:
+        return None
+    for child_path, child in children:
+        found = _first_lone_surrogate(child, child_path)
+        if found:
+            return found
+    return None
+
+
+class UnicodeJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            parsed = json.loads(body)
+            found = _first_lone_surrogate(parsed, "body")
+            if found:
+                where, char = found
+                raise json.JSONDecodeError(
+                    f"{where} holds a lone UTF-16 surrogate {char}, which is not a character",
+                    body.decode("utf-8", "replace"),
+                    0,
+                )
+            self._json = parsed
+        return self._json
+
+
+class UnicodeJsonRoute(APIRoute):
+    """An APIRoute whose handler reads the body through `UnicodeJsonRequest`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_handler(request: Request) -> Response:
+            return await handler(UnicodeJsonRequest(request.scope, request.receive))
+
+        return strict_handler
