@@ -18,6 +18,13 @@ def serve(
     workers: int = typer.Option(
         1, "--workers", min=1, help="Worker processes (set PROMETHEUS_MULTIPROC_DIR when > 1)."
     ),
+    worker_timeout: int = typer.Option(
+        60,
+        "--worker-timeout",
+        min=1,
+        help="Seconds a worker process may take to answer the supervisor's health check "
+        "(with --workers > 1), starting up included, before it is killed and replaced.",
+    ),
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs).
 
@@ -30,6 +37,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # uvicorn's default of 5 s is less than a worker needs to import the app on a busy
+        # 2-core machine (3.4 s idle, 7-10 s at load 4.5): every worker was killed as hung
+        # before it could serve, over and over.
+        timeout_worker_healthcheck=worker_timeout,
         access_log=False,  # the app logs each request itself, with its request id
         proxy_headers=True,
     )

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from sqlalchemy import inspect
@@ -53,29 +54,45 @@ def test_apikeys_cli_creates_lists_and_revokes(cli_env: str, runner: CliRunner) 
     assert missing.exit_code == 1 and "no API key" in missing.output
 
 
-def test_serve_answers_on_loopback(cli_env: str, runner: CliRunner) -> None:
-    migrate.upgrade(cli_env)
-    created = runner.invoke(app, ["apikeys", "create", "--name", "web", "--scopes", "read"])
-    key = created.output.strip().splitlines()[-1]
+def _serve(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`musktracker serve` on a free loopback port, and its base URL."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": cli_env, "API_CACHE_TTL_SECONDS": "0"}
-    env.pop("REDIS_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "musktracker.cli.serve", "--port", str(port)],
+        [sys.executable, "-m", "musktracker.cli.serve", "--port", str(port), *options],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _wait_until_healthy(base: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            assert httpx.get(f"{base}/healthz", timeout=1).json() == {"status": "ok"}
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> str:
+    """Stop the server as Ctrl-C does; its stderr."""
+    server.send_signal(signal.SIGINT)
+    _, err = server.communicate(timeout=30)
+    return err.decode()
+
+
+def test_serve_answers_on_loopback(cli_env: str, runner: CliRunner) -> None:
+    migrate.upgrade(cli_env)
+    created = runner.invoke(app, ["apikeys", "create", "--name", "web", "--scopes", "read"])
+    key = created.output.strip().splitlines()[-1]
+    env = {**os.environ, "DATABASE_URL": cli_env, "API_CACHE_TTL_SECONDS": "0"}
+    env.pop("REDIS_URL", None)
+    server, base = _serve(env)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert httpx.get(f"{base}/healthz", timeout=1).json() == {"status": "ok"}
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.2)
+        _wait_until_healthy(base, 30)
         assert httpx.get(f"{base}/v1/accounts").status_code == 401
         answer = httpx.get(f"{base}/v1/accounts", headers={"X-API-Key": key})
         assert answer.status_code == 200 and answer.json() == []
@@ -83,6 +100,32 @@ def test_serve_answers_on_loopback(cli_env: str, runner: CliRunner) -> None:
         assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
         assert "musktracker_http_requests_total" in httpx.get(f"{base}/metrics").text
     finally:
-        server.send_signal(signal.SIGINT)
-        _, err = server.communicate(timeout=30)
-    assert b"Traceback" not in err, err.decode()[-2000:]
+        err = _stop(server)
+    assert "Traceback" not in err, err[-2000:]
+
+
+def test_slow_starting_workers_are_not_killed_as_hung(cli_env: str, tmp_path: Path) -> None:
+    """uvicorn's supervisor kills a worker that has not answered its health check within
+    5 s by default; on a busy 2-core machine importing the app takes longer than that, and
+    `serve --workers 2` never served. A sitecustomize that delays every spawned worker by
+    7 s stands in for the busy machine."""
+    migrate.upgrade(cli_env)
+    slow = tmp_path / "slow_start"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import sys, time\nif '--multiprocessing-fork' in sys.argv:\n    time.sleep(7)\n"
+    )
+    (tmp_path / "prometheus").mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": cli_env,
+        "PYTHONPATH": os.pathsep.join([str(slow), os.environ.get("PYTHONPATH", "")]),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+    }
+    env.pop("REDIS_URL", None)
+    server, base = _serve(env, "--workers", "2")
+    try:
+        _wait_until_healthy(base, 90)
+    finally:
+        err = _stop(server)
+    assert "died" not in err and "Traceback" not in err, err[-2000:]
