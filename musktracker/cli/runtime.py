@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -58,8 +59,9 @@ def database(require: bool = True) -> Engine:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    """Print an error and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    """Print an error and return the exit to raise. The message is escaped: Rich would read
+    `[a-z0-9_.-]` in a quoted pattern or value as markup and drop it."""
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 

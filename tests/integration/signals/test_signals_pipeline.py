@@ -148,6 +148,10 @@ def test_ingest_cli_validates_every_line_first(
     result = runner.invoke(app, ["signals", "ingest", str(path)])
     assert result.exit_code == 1
     assert "line 3" in result.output and "created_at" in result.output
+    # Brackets in a message survive (Rich used to read "[a-z0-9_.-]" as markup and drop it).
+    path.write_text(json.dumps({**good, "source": "Partner"}) + "\n")
+    result = runner.invoke(app, ["signals", "ingest", str(path)])
+    assert result.exit_code == 1 and "^[a-z0-9_.-]+$" in result.output, result.output
     from musktracker.db.session import get_engine
 
     engine = get_engine(cli_env)
