@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from musktracker.db.models import BacktestResult as BacktestRow
@@ -103,31 +103,40 @@ def store_backtest(
 
 
 def latest_backtest(
-    session: Session, account_id: int, as_of: datetime
+    session: Session, account_id: int, as_of: datetime, containing: str | None = None
 ) -> list[ModelMetadata]:
-    """Model rows of the newest backtest whose training ended at or before `as_of`."""
-    newest = session.scalar(
-        select(func.max(ModelMetadata.training_end_date)).where(
-            ModelMetadata.account_id == account_id,
-            ModelMetadata.crps.is_not(None),
-            ModelMetadata.training_end_date <= as_of,
-        )
+    """Model rows of ONE backtest run: the newest run (latest as-of, then latest stored) whose
+    training ended at or before `as_of`, with at least two models (a run of one model ranks
+    nothing) and, when `containing` is given, a row for that model. Every row returned was
+    scored on the same windows, so their CRPS can be compared; rows of other runs (other
+    windows, horizons or training lengths) never mix in."""
+    models = func.count(func.distinct(BacktestRow.model_name))
+    runs = (
+        select(BacktestRow.run_id)
+        .where(BacktestRow.account_id == account_id, BacktestRow.as_of <= as_of)
+        .group_by(BacktestRow.run_id)
+        .having(models >= 2)
     )
-    if newest is None:
-        return []
-    rows = session.scalars(
-        select(ModelMetadata)
-        .where(
-            ModelMetadata.account_id == account_id,
-            ModelMetadata.crps.is_not(None),
-            ModelMetadata.training_end_date == newest,
+    if containing is not None:
+        runs = runs.having(
+            func.sum(case((BacktestRow.model_name == containing, 1), else_=0)) > 0
         )
-        .order_by(ModelMetadata.trained_at.desc())
-    ).all()
-    newest_per_model: dict[str, ModelMetadata] = {}
-    for row in rows:
-        newest_per_model.setdefault(row.model_name, row)
-    return list(newest_per_model.values())
+    run_id = session.scalar(
+        runs.order_by(
+            func.max(BacktestRow.as_of).desc(), func.max(BacktestRow.created_at).desc(),
+            BacktestRow.run_id.desc(),
+        ).limit(1)
+    )
+    if run_id is None:
+        return []
+    ids = select(BacktestRow.model_metadata_id).where(BacktestRow.run_id == run_id).distinct()
+    return list(
+        session.scalars(
+            select(ModelMetadata)
+            .where(ModelMetadata.id.in_(ids), ModelMetadata.crps.is_not(None))
+            .order_by(ModelMetadata.model_name)
+        ).all()
+    )
 
 
 def past_window_crps(

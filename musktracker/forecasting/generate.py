@@ -146,9 +146,9 @@ def _ensemble_params(
     session: Session, account_id: int, as_of: datetime
 ) -> tuple[dict[str, Any], list[str]]:
     """The ensemble's weights: the CRPS-optimal weights (and sharpness) of the newest
-    backtest trained by `as_of`; else its default members weighted by their CRPS on stored
+    backtest run with the ensemble trained by `as_of` (one run, see `latest_backtest`); else its default members weighted by their CRPS on stored
     backtest windows that ended by `as_of`; else equal weights (with a note)."""
-    for row in latest_backtest(session, account_id, as_of):
+    for row in latest_backtest(session, account_id, as_of, containing=ENSEMBLE):
         stored = json.loads(row.hyperparameters or "{}").get("model", {})
         if row.model_name == ENSEMBLE and stored.get("weights"):
             return {"members": stored["members"], "weights": stored["weights"],

@@ -8,7 +8,6 @@ import csv
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,24 +36,6 @@ from musktracker.ingest.store import store_posts
 
 AS_OF = "2023-02-01T00:00:00+00:00"
 CHEAP = "hour_of_day_mean,seasonal_naive_daily"
-
-
-@pytest.fixture
-def imported(
-    cli_env: str, runner: CliRunner, posts_sample: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Engine]:
-    """A migrated database holding the first 3,000 real posts (2022-11-01 to 2023-02-19)."""
-    monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
-    assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
-    assert runner.invoke(app, ["accounts", "add", "elonmusk"]).exit_code == 0
-    result = runner.invoke(app, ["import", str(posts_sample), "--account", "elonmusk"])
-    assert result.exit_code == 0, result.output
-    # On PostgreSQL the foundation's import reports 0 rows inserted (executemany rowcount),
-    # so it skips the bucket refresh; rebuilding makes both databases start alike.
-    rebuilt = runner.invoke(app, ["buckets", "rebuild", "--account", "elonmusk"])
-    assert rebuilt.exit_code == 0, rebuilt.output
-    yield get_engine(cli_env)
 
 
 def _run(runner: CliRunner, *args: str) -> Any:
