@@ -59,7 +59,8 @@ class Services:
     _predictor: Predictor | None = None
     _predictor_lock: threading.Lock = field(default_factory=threading.Lock)
     _warming: threading.Thread | None = None
-    _sentiment_status: str = "not registered"
+    _load_failure: str | None = None
+    _failed_at: float = -float("inf")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -99,12 +100,18 @@ class Services:
         """'not registered' (nothing to serve, fine), 'loading', 'loaded: version N' or
         'failed: ...'. When a champion is registered and not yet in memory, loading starts in
         a thread, so the first prediction does not pay for it and /readyz reports not ready
-        until it is done."""
+        until it is done. The version is the one the predictor holds now (a promotion it
+        picked up shows), and a failed load is tried again once SENTIMENT_RELOAD_SECONDS
+        have passed, so a fixed cause (artifacts restored) makes the process ready again."""
         with self._predictor_lock:
             if self._warming is not None and self._warming.is_alive():
                 return "loading"
-            if self._sentiment_status.startswith(("loaded", "failed")):
-                return self._sentiment_status
+            loaded = self._predictor.loaded_version if self._predictor is not None else None
+            if loaded is not None:
+                return f"loaded: version {loaded}"
+            retry_at = self._failed_at + self.settings.sentiment_reload_seconds
+            if self._load_failure is not None and time.monotonic() < retry_at:
+                return self._load_failure
             try:
                 registered = self._champion_registered()
             except Exception as exc:  # the database check reports the cause
@@ -123,11 +130,12 @@ class Services:
 
     def _warm_sentiment(self) -> None:
         try:
-            loaded = self.sentiment_predictor().current()
-            status = f"loaded: version {loaded.version}"
+            self.sentiment_predictor().current()
+            self._load_failure = None
         except Exception as exc:  # reported by /readyz; the routes give their own 503
-            status = f"failed: {exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
-        self._sentiment_status = status
+            first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
+            self._load_failure = f"failed: {exc.__class__.__name__}: {first_line}"
+            self._failed_at = time.monotonic()
 
     async def close(self) -> None:
         if self.redis is not None:

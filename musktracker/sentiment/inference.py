@@ -102,6 +102,12 @@ class Predictor:
                 str(fallback.version), load_model(self.tracker.local_dir(fallback), self.threads)
             )
 
+    @property
+    def loaded_version(self) -> str | None:
+        """The version in memory now, without checking the alias (None before a load)."""
+        loaded = self._loaded
+        return loaded.version if loaded is not None else None
+
     def current(self) -> LoadedModel:
         """The champion, reloaded if the alias moved since the last check."""
         with self._lock:

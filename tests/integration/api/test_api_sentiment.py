@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -39,7 +40,7 @@ def settings(db_url: str, tmp_path: Path, small_train: Path, small_dev: Path) ->
     )
 
 
-def _api(engine: Engine, settings: Settings) -> Iterator[Api]:
+def _api(engine: Engine, settings: Settings, **overrides: Any) -> Iterator[Api]:
     return build_api(
         engine,
         settings.database_url,
@@ -48,6 +49,7 @@ def _api(engine: Engine, settings: Settings) -> Iterator[Api]:
         sentiment_train_file=settings.sentiment_train_file,
         sentiment_dev_file=settings.sentiment_dev_file,
         sentiment_retrain_classic=True,
+        **overrides,
     )
 
 
@@ -99,18 +101,43 @@ def test_readiness_waits_for_the_registered_champion_to_load(trained: Api) -> No
     assert services.sentiment_predictor().current().version == "1"  # already in memory
 
 
-def test_readiness_reports_a_champion_that_cannot_load(trained: Api, settings: Settings) -> None:
+def _sentiment_check(api: Api, seconds: float = 60) -> tuple[int, str]:
+    """/readyz's status code and sentiment check once it is no longer 'loading'."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = api.client.get("/readyz")
+        state = answer.json()["checks"]["sentiment_model"]
+        if state != "loading" or time.monotonic() > deadline:
+            return answer.status_code, state
+        time.sleep(0.05)
+
+
+def test_readiness_reports_a_failed_load_then_recovers_and_follows_promotions(
+    trained: Api, settings: Settings
+) -> None:
     tracker = sentiment_services.tracker(settings)
-    for path in Path(tracker.local_dir(tracker.version(1))).rglob("*"):
-        if path.is_file():
-            path.write_bytes(b"corrupt")
-    for api in _api(trained.engine, settings):
-        deadline = time.monotonic() + 60
-        while (answer := api.client.get("/readyz")).json()["checks"]["sentiment_model"] == \
-                "loading" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert answer.status_code == 503
-        assert answer.json()["checks"]["sentiment_model"].startswith("failed: ")
+    files = {
+        path: path.read_bytes()
+        for path in Path(tracker.local_dir(tracker.version(1))).rglob("*")
+        if path.is_file()
+    }
+    for path in files:
+        path.write_bytes(b"corrupt")
+    for api in _api(trained.engine, settings, sentiment_reload_seconds=0.3):
+        status, state = _sentiment_check(api)
+        assert status == 503 and state.startswith("failed: "), state
+        # Fixed (artifacts restored): the load is tried again and the process is ready.
+        for path, content in files.items():
+            path.write_bytes(content)
+        time.sleep(0.3)
+        assert _sentiment_check(api) == (200, "loaded: version 1")
+        # A promotion picked up by the predictor shows in /readyz too.
+        train, dev = sentiment_services.training_data(settings)
+        tracker.set_champion(run_training("classic", train, dev, tracker).version)
+        time.sleep(0.3)
+        answer = api.post("/v1/sentiment/predict", json={"text": TEXTS[0]})
+        assert answer.json()["predictions"][0]["model_version"] == "2"
+        assert _sentiment_check(api) == (200, "loaded: version 2")
 
 
 def test_predict_validation_names_the_field(bare: Api) -> None:
