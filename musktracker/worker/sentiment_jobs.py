@@ -2,19 +2,45 @@
 --job musktracker.sentiment.retrain`): the same forced check as `musktracker sentiment
 check-retrain --force`, so a challenger is trained on the training file plus every labelled
 sample and promoted only if it beats the champion. The decision is stored and its id
-returned."""
+returned.
+
+One retraining at a time: each takes up to the better part of an hour of CPU, so a client
+that repeats its POST must not queue a pile of them. With a broker the API sets
+RETRAIN_LOCK_KEY in Redis when it queues one and the job deletes it when it ends; without
+one the job runs in the API process and holds a process-wide lock."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+import redis
 
 from musktracker.config import Settings
 from musktracker.db.session import get_engine, require_schema
 
+RETRAIN_LOCK_KEY = "musktracker:sentiment:retrain"
+_running_here = threading.Lock()
+
+
+class RetrainBusyError(RuntimeError):
+    """A retraining is already running in this process."""
+
 
 def retrain_sentiment(settings: Settings) -> dict[str, Any]:
     """Train a challenger now and store the decision (the classic model when
-    SENTIMENT_RETRAIN_CLASSIC is set or torch is missing)."""
+    SENTIMENT_RETRAIN_CLASSIC is set or torch is missing); then free the retraining lock."""
+    if not _running_here.acquire(blocking=False):
+        raise RetrainBusyError("a retraining is already running in this process")
+    try:
+        return _train_and_decide(settings)
+    finally:
+        _running_here.release()
+        if settings.redis_url:
+            redis.Redis.from_url(settings.redis_url).delete(RETRAIN_LOCK_KEY)
+
+
+def _train_and_decide(settings: Settings) -> dict[str, Any]:
     from musktracker.sentiment import services
     from musktracker.sentiment.data import LabelledTexts
     from musktracker.sentiment.retrain import check_retrain

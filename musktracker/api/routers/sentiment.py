@@ -5,6 +5,7 @@ labelled feedback and start a retraining. Each route calls the same code as the 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -186,23 +187,44 @@ def add_samples(
     response_model=RetrainStarted,
     status_code=202,
     dependencies=[Depends(require(Scope.WRITE))],
-    responses={201: {"model": RetrainStarted, "description": "Ran here (no broker)."}},
+    responses={
+        201: {"model": RetrainStarted, "description": "Ran here (no broker)."},
+        409: {"model": ErrorBody, "description": "A retraining is already queued or running."},
+    },
     summary="Train a challenger: queued on the worker, or run here without a broker",
 )
 async def retrain(request: Request, response: Response) -> RetrainStarted:
     from musktracker.worker.jobs import SENTIMENT_RETRAIN
-    from musktracker.worker.sentiment_jobs import retrain_sentiment
+    from musktracker.worker.sentiment_jobs import (
+        RETRAIN_LOCK_KEY,
+        RetrainBusyError,
+        retrain_sentiment,
+    )
 
-    settings = services(request).settings
-    if settings.redis_url:
+    svc = services(request)
+    settings = svc.settings
+    busy = "a retraining is already {}; ask again when it has finished"
+    if svc.redis is not None:
         from musktracker.worker.celery_app import create_celery
 
-        task = await run_in_threadpool(
-            lambda: create_celery(settings).send_task(SENTIMENT_RETRAIN)
-        )
-        return RetrainStarted(id=str(task.id), status="queued")
+        task_id = uuid.uuid4().hex
+        lock_seconds = settings.worker_task_time_limit
+        if not await svc.redis.set(RETRAIN_LOCK_KEY, task_id, nx=True, ex=lock_seconds):
+            running = await svc.redis.get(RETRAIN_LOCK_KEY)
+            task = running.decode() if isinstance(running, bytes) else running or "finishing"
+            raise ApiError(409, busy.format(f"queued or running (task {task})"))
+        try:
+            await run_in_threadpool(
+                lambda: create_celery(settings).send_task(SENTIMENT_RETRAIN, task_id=task_id)
+            )
+        except Exception:
+            await svc.redis.delete(RETRAIN_LOCK_KEY)
+            raise
+        return RetrainStarted(id=task_id, status="queued")
     try:
         outcome = await run_in_threadpool(retrain_sentiment, settings)
+    except RetrainBusyError:
+        raise ApiError(409, busy.format("running in this process")) from None
     except SentimentDataError as exc:
         raise ApiError(503, f"cannot retrain: {exc}", code="model_unavailable") from None
     response.status_code = 201
@@ -214,4 +236,3 @@ async def retrain(request: Request, response: Response) -> RetrainStarted:
         promoted=outcome["promoted"],
         reason=outcome["reason"],
     )
-

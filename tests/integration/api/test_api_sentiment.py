@@ -3,8 +3,10 @@ classic model trained on a slice of the real SemEval file into a per-test MLflow
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +229,18 @@ def test_samples_are_stored_once(bare: Api, engine: Engine) -> None:
     too_many = bare.post("/v1/sentiment/samples", json=[samples[0]] * 1001)
     assert too_many.status_code == 413
     assert "1000" in too_many.json()["error"]["message"]
+
+
+def test_a_second_retrain_while_one_runs_here_is_409(trained: Api) -> None:
+    start = threading.Barrier(2)
+
+    def ask() -> int:
+        start.wait()
+        return int(trained.post("/v1/sentiment/retrain", key="admin").status_code)
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(lambda _: ask(), range(2)))
+    assert codes == [201, 409]
 
 
 def test_retrain_runs_here_without_a_broker_and_returns_the_decision(

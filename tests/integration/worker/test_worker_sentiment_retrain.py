@@ -38,9 +38,19 @@ def test_queued_retrain_runs_on_a_worker_and_stores_its_decision(
             assert answer.status_code == 202, answer.text
             body = answer.json()
             assert body["status"] == "queued" and body["decision_id"] is None
+            # One retraining at a time: asking again while it is queued or running is a 409
+            # naming it, not a second hour of training.
+            again = api.post("/v1/sentiment/retrain", key="admin")
+            assert again.status_code == 409, again.text
+            assert body["id"] in again.json()["error"]["message"]
             outcome = client(db_url, broker).AsyncResult(body["id"]).get(timeout=300)
+            # Once it has finished, a new one may be queued.
+            after = api.post("/v1/sentiment/retrain", key="admin")
+            assert after.status_code == 202, after.text
+            second = client(db_url, broker).AsyncResult(after.json()["id"]).get(timeout=300)
     assert outcome["kind"] == "classic"
     assert outcome["challenger_version"] == 1
     assert_forced_decision_stored(engine, outcome["decision_id"], 1, outcome["promoted"])
+    assert second["challenger_version"] == 2
     versions = Tracker(mlruns, MODEL_NAME).versions()
-    assert [int(v.version) for v in versions] == [1]
+    assert [int(v.version) for v in versions] == [1, 2]
