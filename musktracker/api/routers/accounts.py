@@ -43,12 +43,12 @@ def account_out(account: Account) -> AccountOut:
     )
 
 
-def tracked_account(session: Session, username: str) -> Account:
-    """The account named in a path: 422 for a malformed handle, 404 for an unknown one."""
+def tracked_account(session: Session, username: str, field: str = "path.username") -> Account:
+    """The account named in `field`: 422 for a malformed handle, 404 for an unknown one."""
     try:
         normalize_username(username)
     except AccountError as exc:
-        raise field_error("path.username", str(exc), username) from None
+        raise field_error(field, str(exc), username) from None
     try:
         return get_account(session, username)
     except AccountError as exc:

@@ -264,3 +264,6 @@ def test_models_list_and_detail(api_with_posts: Api) -> None:
     assert detail["account"] == "elonmusk"
     assert api_with_posts.get(f"/v1/models/{model_id + 1}").status_code == 404
     assert api_with_posts.get("/v1/models?account=nobody").status_code == 404
+    malformed = api_with_posts.get("/v1/models?account=bad%20name")
+    assert malformed.status_code == 422
+    assert malformed.json()["error"]["details"][0]["field"] == "query.account"
