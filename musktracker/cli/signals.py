@@ -80,6 +80,11 @@ def run(once: bool = typer.Option(False, "--once", help="One pass, then exit."))
             f"{result.stored} signals stored, {result.outbox_rows} queued, "
             f"dropped {dict(result.dropped) or 0}"
         )
+        if result.failed_sources:
+            raise fail(
+                f"source(s) {', '.join(result.failed_sources)} failed in this pass "
+                "(see the log); the others were processed"
+            )
         return
     serve(current.signals_metrics_port)
     console.print("signals pipeline running; Ctrl-C stops it")

@@ -21,6 +21,14 @@ NOTIFICATIONS_SENT = Counter(
 )
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet delivered nor dead-lettered.")
 CONFIG_RELOAD = Counter("config_reload_total", "Rule file reloads, by result.", ["result"])
+RULE_ERRORS = Counter(
+    "rule_errors_total",
+    "Rule conditions that raised while evaluated for an event (counted as not fired), by rule.",
+    ["rule"],
+)
+SOURCE_ERRORS = Counter(
+    "source_errors_total", "Signal sources whose part of a `signals run` pass failed.", ["source"]
+)
 EXTERNAL_ERRORS = Counter(
     "external_error_total", "Errors from enrichment providers.", ["provider", "code"]
 )

@@ -45,6 +45,8 @@ class BatchResult:
     # CPU seconds of this process spent in each stage (filter, refine, dedup, enrich, rules,
     # store, commit): where a batch's time goes, for the logs and benchmarks/signals.py.
     cpu_seconds: dict[str, float] = field(default_factory=dict)
+    # Sources whose part of a `signals run` pass failed (logged; read again next pass).
+    failed_sources: list[str] = field(default_factory=list)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -55,6 +57,20 @@ class BatchResult:
         finally:
             spent = time.process_time() - start
             self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + spent
+
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL SQLSTATE
+SQLITE_UNIQUE = ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a duplicate key (a race), not some other constraint."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == UNIQUE_VIOLATION:  # psycopg 3
+        return True
+    if getattr(orig, "sqlite_errorname", None) in SQLITE_UNIQUE:
+        return True
+    return "UNIQUE constraint failed" in str(orig)
 
 
 def _drop_kind(reason: str) -> str:
@@ -94,9 +110,12 @@ class SignalPipeline:
             apply_refine(events, self.scorer)
         try:
             scored = self._score_and_store(events, result, on_commit)
-        except IntegrityError:
+        except IntegrityError as exc:
             # Another process (the stream consumer, a second runner) stored one of these
             # event keys or dedup keys first; a second pass sees its rows and builds on them.
+            # Any other integrity error (NOT NULL, a foreign key) is a bug: no retry.
+            if not is_unique_violation(exc):
+                raise
             log.info("batch raced another writer; retrying once", stage="store")
             scored = self._score_and_store(events, result, on_commit)
         with result.stage("dedup"):
@@ -145,7 +164,7 @@ class SignalPipeline:
                 for event in live:
                     counts[event.event_key] = counts.get(event.event_key, 0) + 1
                     features = rule_features(event, counts[event.event_key])
-                    scored.append((event, rules.evaluate(features), features))
+                    scored.append((event, rules.evaluate(features, event.event_key), features))
             with stage("store"):
                 result.outbox_rows = store_scored(session, scored, self.thresholds, stored)
             with stage("dedup"):

@@ -10,11 +10,17 @@ tree is checked against a short allow-list: only known feature names, literals, 
 comparison and arithmetic operators, and calls to abs/min/max/round. Attribute access,
 subscripts, underscores, lambdas and comprehensions are refused, and `**` only takes a small
 literal exponent, so no condition can reach Python internals or burn CPU.
+
+A condition that still raises for some event (a division by zero, a number past simpleeval's
+limits, a string compared with a number) counts as "not fired" for that event: it is logged
+with the rule name and event key and counted in `rule_errors_total{rule}`, and the other
+rules and events go on.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import os
 import re
 import threading
@@ -31,11 +37,14 @@ from simpleeval import EvalWithCompoundTypes
 
 from musktracker.logging import get_logger
 from musktracker.signals.features import FEATURE_DEFAULTS, FEATURE_NAMES
-from musktracker.signals.metrics import CONFIG_RELOAD
+from musktracker.signals.metrics import CONFIG_RELOAD, RULE_ERRORS
 
 log = get_logger(__name__)
 
 FUNCTIONS: dict[str, Any] = {"abs": abs, "min": min, "max": max, "round": round}
+ALLOWED_FUNCTIONS = frozenset(FUNCTIONS)
+"""What a condition may call. simpleeval adds its own (list, dict...) to the functions dict it
+is given, so every evaluator gets a copy of FUNCTIONS and calls are checked against this."""
 RISK_ORDER = {"unknown": 0, "green": 1, "yellow": 2, "red": 3}
 MAX_POWER_EXPONENT = 8
 CONDITION_CACHE_SIZE = 4096  # answers kept per rule
@@ -75,6 +84,11 @@ _ALLOWED_NODES = (
     ast.Tuple,
     ast.List,
 )
+
+
+def _new_evaluator() -> EvalWithCompoundTypes:
+    """A fresh evaluator; it gets a copy of FUNCTIONS because simpleeval widens the dict."""
+    return EvalWithCompoundTypes(functions=dict(FUNCTIONS))
 
 
 class RulesError(ValueError):
@@ -123,11 +137,11 @@ def check_condition(tree: ast.AST) -> None:
         if not isinstance(node, _ALLOWED_NODES):
             raise ValueError(f"{type(node).__name__} is not allowed in a condition")
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                raise ValueError(f"only the functions {sorted(FUNCTIONS)} may be called")
+            if not isinstance(node.func, ast.Name) or node.func.id not in ALLOWED_FUNCTIONS:
+                raise ValueError(f"only the functions {sorted(ALLOWED_FUNCTIONS)} may be called")
             if node.keywords:
                 raise ValueError("keyword arguments are not allowed")
-        elif isinstance(node, ast.Name) and node.id not in FEATURE_NAMES | FUNCTIONS.keys():
+        elif isinstance(node, ast.Name) and node.id not in FEATURE_NAMES | ALLOWED_FUNCTIONS:
             raise ValueError(
                 f"unknown name {node.id!r}; known names: {', '.join(sorted(FEATURE_NAMES))}"
             )
@@ -154,7 +168,7 @@ class RuleSet:
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
-        self._evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
+        self._evaluator = _new_evaluator()
         self._conditions = [self._condition(rule) for rule in rules]
         # Few combinations of fired rules occur: each is combined into a score once.
         self._outcome = lru_cache(maxsize=CONDITION_CACHE_SIZE)(self._combine)
@@ -182,13 +196,37 @@ class RuleSet:
         get = itemgetter(*names) if names else lambda _: ()
         return lambda features: check(*get(features))
 
-    def evaluate(self, features: dict[str, Any]) -> Scored:
-        """Total score, reasons and risk level for one event's features."""
+    def evaluate(self, features: dict[str, Any], event_key: str = "") -> Scored:
+        """Total score, reasons and risk level for one event's features.
+
+        A condition that raises counts as not fired; `event_key` names the event in the log.
+        """
         with self._lock:
-            holds = tuple(condition(features) for condition in self._conditions)
+            try:
+                holds = tuple(condition(features) for condition in self._conditions)
+            except Exception:  # rare: find which rules failed, one by one
+                holds = self._holds_each(features, event_key)
         goplus_risk = str(features.get("goplus_risk", "unknown"))
         score, reasons, fired, risk = self._outcome(holds, goplus_risk)
         return Scored(score=score, reasons=list(reasons), fired=list(fired), risk_level=risk)
+
+    def _holds_each(self, features: dict[str, Any], event_key: str) -> tuple[bool, ...]:
+        """Each rule's answer, False (logged and counted) where its condition raises."""
+        holds = []
+        for rule, condition in zip(self.rules, self._conditions, strict=True):
+            try:
+                holds.append(condition(features))
+            except Exception as exc:  # simpleeval raises many types; all mean "cannot tell"
+                RULE_ERRORS.labels(rule=rule.name).inc()
+                log.warning(
+                    "rule condition failed; counted as not fired",
+                    stage="rules",
+                    rule=rule.name,
+                    event_key=event_key,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                holds.append(False)
+        return tuple(holds)
 
     def _combine(
         self, holds: tuple[bool, ...], goplus_risk: str
@@ -217,22 +255,53 @@ class RuleSet:
         )
 
 
+def _kind(value: object) -> str:
+    """How a YAML value reads in an error message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _check_types(entry: dict[Any, Any], where: str) -> None:
+    """Text fields must be YAML strings (a name or priority group may also be an integer),
+    the score a number or a string (`${VAR}`): nothing is turned into text with str()."""
+    for key, value in entry.items():
+        if value is None:
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if key == "score":
+            ok, expected = isinstance(value, str) or number, "a number"
+        else:
+            label = key in ("name", "priority") and number and isinstance(value, int)
+            ok, expected = isinstance(value, str) or label, "a string"
+        if not ok:
+            raise RulesError(f"{where}: field {key!r} must be {expected}, got {_kind(value)}")
+
+
 def _rule_from(entry: object, index: int, evaluator: EvalWithCompoundTypes) -> Rule:
     if not isinstance(entry, dict):
         raise RulesError(f"rule #{index}: expected a mapping with name, condition, score, reason")
-    name = str(entry.get("name") or f"#{index}")
+    raw_name = entry.get("name")
+    name = str(raw_name) if isinstance(raw_name, str | int) and raw_name != "" else f"#{index}"
     where = f"rule {name!r}"
     unknown = set(entry) - {"name", "condition", "score", "reason", "priority", "risk"}
     if unknown:
-        raise RulesError(f"{where}: unknown field(s) {sorted(unknown)}")
+        raise RulesError(f"{where}: unknown field(s) {sorted(unknown, key=str)}")
     for required in ("name", "condition", "score", "reason"):
         if entry.get(required) in (None, ""):
             raise RulesError(f"{where}: field {required!r} is missing")
+    _check_types(entry, where)
     fields = {k: substitute_env(str(v), where) for k, v in entry.items() if v is not None}
     try:
         score = float(fields["score"])
     except ValueError:
         raise RulesError(f"{where}: score {fields['score']!r} is not a number") from None
+    if not math.isfinite(score):
+        raise RulesError(f"{where}: score {fields['score']!r} must be a finite number")
     risk = fields.get("risk")
     if risk is not None and risk not in RISK_ORDER:
         raise RulesError(f"{where}: risk {risk!r} must be one of green, yellow, red")
@@ -265,7 +334,7 @@ def parse_rules(text: str, source: str = "<string>") -> RuleSet:
         raise RulesError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(entries, list):
         raise RulesError(f"{source}: expected a list of rules at the top level")
-    evaluator = EvalWithCompoundTypes(functions=FUNCTIONS)
+    evaluator = _new_evaluator()
     rules = [_rule_from(entry, i + 1, evaluator) for i, entry in enumerate(entries)]
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -280,6 +349,10 @@ def load_rules(path: Path) -> RuleSet:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesError(f"cannot read rules file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RulesError(
+            f"cannot read rules file {path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     return parse_rules(text, str(path))
 
 

@@ -33,7 +33,14 @@ class WebhookNotifier:
         self.secret = secret
 
     def send(self, payload: dict[str, Any], idempotency_key: str) -> DeliveryResult:
-        body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        try:
+            body = json.dumps(
+                payload, sort_keys=True, separators=(",", ":"), allow_nan=False
+            ).encode()
+        except ValueError as exc:
+            # NaN/Infinity are not JSON (strict parsers reject them): nothing is sent, and
+            # as a 400-class failure the row goes to dead letters with the reason.
+            return DeliveryResult(ok=False, status_code=400, error=f"payload is not JSON: {exc}")
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
         if self.secret:
             headers[SIGNATURE_HEADER] = sign(body, self.secret)

@@ -42,4 +42,8 @@ def read_jsonl(path: Path) -> list[RawEvent]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InboundError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InboundError(
+            f"cannot read {path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     return [parse_line(line, i) for i, line in enumerate(lines, start=1) if line.strip()]

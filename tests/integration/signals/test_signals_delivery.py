@@ -237,3 +237,17 @@ def test_row_that_never_gets_a_result_ends_in_dead_letter(engine: Engine) -> Non
         assert outbox.claim_due(session, 5, lease_seconds=0, max_attempts=3) == []
     (row,) = statuses(engine).values()
     assert row.status == "dlq" and "no result recorded for 3 attempts" in (row.last_error or "")
+
+
+def test_webhook_never_sends_non_finite_numbers() -> None:
+    """`Infinity` is not JSON: such a payload is refused before sending, as a 400-class
+    failure (dead letter with the reason), instead of reaching strict receivers."""
+    receiver = http_server(lambda r, i: Reply(200, {"ok": True}))
+    with receiver as (url, recorder), httpx.Client(timeout=5) as client:
+        notifier = WebhookNotifier(client, url, SECRET)
+        result = notifier.send({"score": float("inf"), "message": "Score inf"}, "key-1")
+        assert not result.ok and result.status_code == 400
+        assert "not JSON" in (result.error or "")
+        assert recorder.requests == []
+        assert notifier.send({"score": 8.0, "message": "Score 8"}, "key-2").ok
+    assert json.loads(recorder.requests[0].body) == {"score": 8.0, "message": "Score 8"}

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from musktracker.signals import rules as rules_module
 from musktracker.signals.features import FEATURE_DEFAULTS
-from musktracker.signals.rules import RulesError, RuleSet, parse_rules
+from musktracker.signals.metrics import RULE_ERRORS
+from musktracker.signals.rules import RulesError, RuleSet, load_rules, parse_rules
 
 
 def rules_yaml(condition: str, name: str = "r") -> str:
@@ -32,6 +34,9 @@ def features(**values: object) -> dict[str, object]:
         ("(lambda: 1)()", "only the functions"),
         ("symbol[0] == 'D'", "Subscript is not allowed"),
         ("dex_liquidity >=", "not valid"),
+        # simpleeval adds list/dict/set/tuple to the functions it is given: not allowed here.
+        ("list(type) == ['p', 'o', 's', 't']", "only the functions ['abs', 'max', 'min', 'round']"),
+        ("len(symbol) > 3", "only the functions"),
     ],
 )
 def test_unsafe_or_unknown_conditions_are_rejected_at_load(condition: str, message: str) -> None:
@@ -119,14 +124,109 @@ def test_remembered_answers_equal_fresh_evaluation() -> None:
         assert warm.evaluate(values) == RuleSet(warm.rules).evaluate(values)
 
 
+def errors_of(rule: str) -> float:
+    value: float = RULE_ERRORS.labels(rule=rule)._value.get()
+    return value
+
+
 def test_remembered_answers_keep_types_apart_and_errors_uncached() -> None:
     rules = parse_rules(rules_yaml("'ab' * evidence_count == 'abab' or cashtag_count > 5"))
     assert rules.evaluate(features(evidence_count=2)).fired == ["r"]
-    with pytest.raises(TypeError):  # 2.0 == 2, but a string times a float is an error
-        rules.evaluate(features(evidence_count=2.0))
-    with pytest.raises(TypeError):
-        rules.evaluate(features(evidence_count=2.0))
+    before = errors_of("r")
+    # 2.0 == 2, but a string times a float is an error: not fired, and counted every time.
+    assert rules.evaluate(features(evidence_count=2.0)).fired == []
+    assert rules.evaluate(features(evidence_count=2.0)).fired == []
+    assert errors_of("r") == before + 2
     # '%' formats numbers, where -0.0 and 0.0 differ although they are equal: not remembered.
     signed = parse_rules(rules_yaml("'%s' % sentiment == '-0.0'"))
     assert signed.evaluate(features(sentiment=0.0)).fired == []
     assert signed.evaluate(features(sentiment=-0.0)).fired == ["r"]
+
+
+def test_allowed_functions_stay_as_documented_after_loading_rules() -> None:
+    parse_rules(rules_yaml("abs(sentiment) > 0.5"))
+    RuleSet(parse_rules(rules_yaml("True")).rules)
+    assert sorted(rules_module.FUNCTIONS) == ["abs", "max", "min", "round"]
+    with pytest.raises(RulesError, match="only the functions"):
+        parse_rules(rules_yaml("list(type) == []"))
+
+
+def test_condition_that_raises_for_one_event_counts_as_not_fired(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A division by zero, a number past simpleeval's limits or a string where a number was
+    expected: that rule does not fire for that event, the others still do, and the failure
+    is logged with the rule name and event key and counted."""
+    text = (
+        rules_yaml("type == 'volume_burst' and volume_actual / volume_upper >= 3", name="ratio")
+        + rules_yaml("dex_liquidity ** 2 > 1", name="power")
+        + rules_yaml("dex_liquidity >= 5", name="liquid")
+        + rules_yaml("type == 'volume_burst'", name="burst")
+    )
+    rules = parse_rules(text)
+    before = {name: errors_of(name) for name in ("ratio", "power", "liquid", "burst")}
+    scored = rules.evaluate(
+        features(type="volume_burst", volume_actual=9.0, volume_upper=0.0, dex_liquidity=1e300),
+        "volume_burst:internal:2026-01-01T10",
+    )
+    assert scored.fired == ["liquid", "burst"]  # `power` overflows, `ratio` divides by zero
+    assert scored.score == 2
+    assert errors_of("ratio") == before["ratio"] + 1
+    assert errors_of("power") == before["power"] + 1
+    assert errors_of("liquid") == before["liquid"]
+    log = capsys.readouterr()
+    out = log.out + log.err
+    assert "rule condition failed" in out and "ZeroDivisionError" in out
+    assert "volume_burst:internal:2026-01-01T10" in out and "ratio" in out
+    # The same rules on ordinary values still answer (and nothing was cached as an error).
+    ok = rules.evaluate(features(type="volume_burst", volume_actual=9.0, volume_upper=3.0))
+    assert ok.fired == ["ratio", "burst"]
+
+
+@pytest.mark.parametrize("score", [".nan", ".inf", "-.inf", "nan", "'inf'"])
+def test_non_finite_score_is_rejected(score: str) -> None:
+    with pytest.raises(RulesError, match=r"rule 'r': score .* must be a finite number"):
+        parse_rules(f"- {{name: r, condition: 'True', score: {score}, reason: x}}")
+
+
+def test_non_finite_score_from_environment_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RULE_SCORE", "inf")
+    with pytest.raises(RulesError, match="must be a finite number"):
+        parse_rules("- {name: r, condition: 'True', score: '${RULE_SCORE}', reason: x}")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{name: r, condition: 'True', score: 1, reason: [a, b]}",
+         "rule 'r': field 'reason' must be a string, got a list"),
+        ("{name: [x, y], condition: 'True', score: 1, reason: x}",
+         "rule '#1': field 'name' must be a string, got a list"),
+        ("{name: r, condition: 'True', score: 1, reason: x, priority: {a: 1}}",
+         "rule 'r': field 'priority' must be a string, got a mapping"),
+        ("{name: r, condition: 5, score: 1, reason: x}",
+         "rule 'r': field 'condition' must be a string, got int 5"),
+        ("{name: r, condition: 'True', score: true, reason: x}",
+         "rule 'r': field 'score' must be a number, got a boolean"),
+        ("{name: r, condition: 'True', score: [1], reason: x}",
+         "rule 'r': field 'score' must be a number, got a list"),
+        ("{name: r, condition: 'True', score: 1, reason: x, risk: [red]}",
+         "rule 'r': field 'risk' must be a string, got a list"),
+    ],
+)  # fmt: skip
+def test_wrongly_typed_fields_are_rejected_not_turned_into_text(entry: str, message: str) -> None:
+    with pytest.raises(RulesError) as err:
+        parse_rules(f"- {entry}")
+    assert message in str(err.value)
+
+
+def test_numeric_name_and_priority_are_still_labels() -> None:
+    (rule,) = parse_rules("- {name: 7, condition: 'True', score: 1, reason: x, priority: 2}").rules
+    assert (rule.name, rule.priority) == ("7", "2")
+
+
+def test_non_utf8_rules_file_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_bytes(b"\xff\xfe- name: r\n")
+    with pytest.raises(RulesError, match=r"rules.yml: not UTF-8 text"):
+        load_rules(path)

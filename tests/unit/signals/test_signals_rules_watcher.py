@@ -4,6 +4,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from musktracker.signals.features import FEATURE_DEFAULTS
 from musktracker.signals.metrics import CONFIG_RELOAD
 from musktracker.signals.rules import RulesWatcher
@@ -34,3 +36,23 @@ def test_watcher_reloads_valid_edits_and_keeps_rules_on_broken_ones(tmp_path: Pa
     assert watcher.current().evaluate(features).score == 9
     assert CONFIG_RELOAD.labels(result="error")._value.get() == errors_before + 1
     assert watcher.last_error is not None and "rule 'named'" in watcher.last_error
+
+
+def test_non_utf8_edit_is_a_rejected_reload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rules file saved as UTF-16 is reported and counted like any broken edit; the last
+    good rules stay in force, and later calls do not pretend the edit was fine."""
+    path = tmp_path / "rules.yml"
+    write(path, RULE.format(score=5), 0)
+    watcher = RulesWatcher(path, interval=0.0)
+    features = {**FEATURE_DEFAULTS, "cashtag_count": 1}
+    errors_before = CONFIG_RELOAD.labels(result="error")._value.get()
+    path.write_bytes(RULE.format(score=9).encode("utf-16"))
+    stamp = time.time() + 1
+    os.utime(path, (stamp, stamp))
+    assert watcher.current().evaluate(features).score == 5
+    assert watcher.current().evaluate(features).score == 5
+    assert CONFIG_RELOAD.labels(result="error")._value.get() == errors_before + 1
+    assert watcher.last_error is not None and "not UTF-8 text" in watcher.last_error
+    assert "rules reload rejected" in capsys.readouterr().out
