@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from musktracker.logging import get_logger
@@ -36,6 +37,8 @@ _CODES = {
     500: "internal_error",
     503: "not_ready",
 }
+
+REDIS_RETRY_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -134,6 +137,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, status, code, message, None, dict(exc.headers or {}))
 
 
+async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
+    # The rate limiter and the response cache need Redis when REDIS_URL is set; an outage
+    # is the dependency's failure, not the server's, and worth retrying shortly.
+    log.error("redis unavailable", path=request.url.path, error=repr(exc))
+    return error_response(
+        request,
+        503,
+        "dependency_unavailable",
+        f"Redis (REDIS_URL) did not answer ({exc.__class__.__name__}); "
+        f"retry in {REDIS_RETRY_SECONDS} s",
+        headers={"Retry-After": str(REDIS_RETRY_SECONDS)},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # This handler runs outside the request-context middleware, so bind the id here.
     log.error(
@@ -154,4 +171,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RedisError, _redis_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -63,7 +63,8 @@ def _with_username() -> Select[ModelMetadata, str]:
 def _models(session: Session, account: str | None) -> list[ModelOut]:
     query = _with_username().order_by(ModelMetadata.trained_at.desc(), ModelMetadata.id.desc())
     if account is not None:
-        query = query.where(ModelMetadata.account_id == tracked_account(session, account, "query.account").id)
+        owner = tracked_account(session, account, "query.account")
+        query = query.where(ModelMetadata.account_id == owner.id)
     return [model_out(row, username) for row, username in session.execute(query).all()]
 
 

@@ -139,6 +139,12 @@ def test_readiness_reports_each_dependency(engine: Engine, db_url: str) -> None:
         assert down.status_code == 503
         assert down.json()["checks"]["database"] == "ok"
         assert down.json()["checks"]["redis"].startswith("failed")
+        # Keyed routes need Redis for the rate limit: 503 naming it, not a 500.
+        keyed = api.get("/v1/accounts")
+        assert keyed.status_code == 503, keyed.text
+        assert keyed.json()["error"]["code"] == "dependency_unavailable"
+        assert "Redis (REDIS_URL) did not answer" in keyed.json()["error"]["message"]
+        assert keyed.headers["Retry-After"] == "5"
     for api in build_api(engine, db_url, redis_url=_redis_or_skip()):
         assert api.client.get("/readyz").json() == {
             "status": "ready",
