@@ -11,11 +11,16 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from musktracker.signals.features import data_problem
 from musktracker.utc import ensure_utc, utcnow
 
 EventType = Literal["post", "volume_burst", "regime_shift", "sentiment_swing", "external"]
+EARLIEST_YEAR, LATEST_YEAR = 2006, 2100
+"""Event times accepted: X (and so any post) did not exist before 2006; later than 2100 is
+a typo or a placeholder, not an event."""
 
 
 class RawEvent(BaseModel):
@@ -39,7 +44,28 @@ class RawEvent(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _aware_utc(cls, value: datetime) -> datetime:
-        return ensure_utc(value, "created_at")
+        moment = ensure_utc(value, "created_at")
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise ValueError(f"created_at must be in the years {EARLIEST_YEAR}..{LATEST_YEAR}")
+        return moment
+
+    @field_validator("data")
+    @classmethod
+    def _features(
+        cls, value: dict[str, float | int | str | bool | None]
+    ) -> dict[str, float | int | str | bool | None]:
+        """Each value fits its feature (`features.data_problem`); the error names the key,
+        so it reads `data.dex_liquidity` in the CLI and the API."""
+        for name, item in value.items():
+            problem = data_problem(name, item)
+            if problem is not None:
+                detail = InitErrorDetails(
+                    type=PydanticCustomError("feature_value", problem),
+                    loc=(name,),
+                    input=item,
+                )
+                raise ValidationError.from_exception_data(cls.__name__, [detail])
+        return value
 
     @field_validator("account")
     @classmethod

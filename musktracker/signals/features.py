@@ -6,9 +6,11 @@ condition never meets None and the set of names is known when the rules file is 
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
-from musktracker.signals.event import PipelineEvent
+if TYPE_CHECKING:  # event.py validates `data` against the names below
+    from musktracker.signals.event import PipelineEvent
 
 FEATURE_DEFAULTS: dict[str, Any] = {
     "type": "",
@@ -48,12 +50,55 @@ FEATURE_DEFAULTS: dict[str, Any] = {
 
 FEATURE_NAMES = frozenset(FEATURE_DEFAULTS)
 
+COMPUTED_FEATURES = frozenset(
+    {
+        "type", "source", "account", "lang", "text_length", "sentiment", "has_sentiment",
+        "symbol", "cashtag_count", "has_contract", "chain", "url_count", "evidence_count",
+    }
+)  # fmt: skip
+"""What the pipeline works out itself (`rule_features`): an event's `data` may not set them."""
+
+RISK_LEVELS = frozenset({"unknown", "green", "yellow", "red"})
+
+
+def data_problem(name: str, value: object) -> str | None:
+    """Why `value` cannot be the feature `name` in an event's `data`, or None if it can.
+
+    Names the pipeline computes are refused; a feature takes the type of its neutral value
+    (a finite number, a boolean, text; `goplus_risk` a known level). Other names are not
+    features and are ignored by the rules, but a number must still be finite.
+    """
+    if value is None:
+        return None
+    if name in COMPUTED_FEATURES:
+        return f"{name!r} is computed by the pipeline and cannot be set in data"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and not math.isfinite(value):  # type: ignore[arg-type]
+        return "must be a finite number"
+    if name not in FEATURE_NAMES:
+        return None
+    default = FEATURE_DEFAULTS[name]
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, int | float):
+        return None if number else "must be a number"
+    if not isinstance(value, str):
+        return "must be a string"
+    if name == "goplus_risk" and value not in RISK_LEVELS:
+        return f"must be one of {', '.join(sorted(RISK_LEVELS))}"
+    return None
+
 
 def rule_features(event: PipelineEvent, evidence_count: int = 1) -> dict[str, Any]:
     """The flat feature dict rules are evaluated on."""
     raw = event.raw
     token = event.token
     features = dict(FEATURE_DEFAULTS)
+    # `data` first: what the pipeline computes below always wins (RawEvent refuses those
+    # names in `data` already; this keeps it so for events built without validation).
+    for name, value in raw.data.items():
+        if name in FEATURE_NAMES and value is not None:
+            features[name] = value
     features.update(
         type=raw.type,
         source=raw.source,
@@ -69,9 +114,6 @@ def rule_features(event: PipelineEvent, evidence_count: int = 1) -> dict[str, An
         url_count=len(event.urls),
         evidence_count=evidence_count,
     )
-    for name, value in raw.data.items():
-        if name in FEATURE_NAMES and value is not None:
-            features[name] = value
     for name, value in event.enrichment.items():
         if name in FEATURE_NAMES:
             features[name] = value

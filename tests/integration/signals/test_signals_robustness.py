@@ -3,6 +3,7 @@ reported and contained, never a stalled pipeline, a traceback or a wrong score."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from musktracker.signals.pipeline import SignalPipeline
 from musktracker.signals.rules import parse_rules
 from musktracker.signals.runner import poll_once
 from musktracker.utc import utcnow
+from tests.integration.api.conftest import Api, build_api
 
 RULES = """
 - {name: burst, condition: "type == 'volume_burst'", score: 6, reason: burst}
@@ -149,7 +151,15 @@ def test_only_unique_key_conflicts_are_retried(engine: Engine) -> None:
     assert scores(engine) == {}
 
 
-# --- files ----------------------------------------------------------------------------
+# --- inbound `data` and times: validated like every other field --------------------------
+
+GOOD = {
+    "source": "partner",
+    "source_id": "p1",
+    "type": "external",
+    "created_at": "2026-01-03T10:00:00Z",
+    "text": "hello world this is fine",
+}
 
 
 @pytest.fixture
@@ -173,6 +183,60 @@ def signal_events(url: str) -> int:
         return int(session.scalar(select(func.count()).select_from(SignalEvent)) or 0)
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"data": {"dex_liquidity": "lots"}},
+         "field 'data.dex_liquidity' = 'lots': must be a number"),
+        ({"data": {"type": "volume_burst", "volume_ratio": 5}},
+         "field 'data.type' = 'volume_burst': 'type' is computed by the pipeline"),
+        ({"data": {"evidence_count": 99}},
+         "field 'data.evidence_count' = 99: 'evidence_count' is computed by the pipeline"),
+        ({"data": {"has_dex": "yes"}}, "field 'data.has_dex' = 'yes': must be true or false"),
+        ({"data": {"goplus_risk": "purple"}},
+         "field 'data.goplus_risk' = 'purple': must be one of green, red, unknown, yellow"),
+        ({"created_at": "0001-01-01T00:00:00Z"}, "created_at must be in the years 2006..2100"),
+        ({"created_at": "9999-12-31T23:59:59Z"}, "created_at must be in the years 2006..2100"),
+    ],
+)  # fmt: skip
+def test_ingest_rejects_bad_data_values_in_one_line(
+    ingest_env: tuple[str, Path], runner: CliRunner, changes: dict[str, Any], message: str
+) -> None:
+    url, tmp = ingest_env
+    path = tmp / "events.jsonl"
+    path.write_text(json.dumps({**GOOD, **changes}) + "\n")
+    result = runner.invoke(app, ["signals", "ingest", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error: line 1: ") and message in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert signal_events(url) == 0
+
+
+def test_ingest_rejects_nan_data_value(ingest_env: tuple[str, Path], runner: CliRunner) -> None:
+    url, tmp = ingest_env
+    path = tmp / "events.jsonl"
+    path.write_text(json.dumps({**GOOD, "data": {"volume_ratio": float("nan")}}) + "\n")
+    assert "NaN" in path.read_text()
+    result = runner.invoke(app, ["signals", "ingest", str(path)])
+    assert result.exit_code == 1
+    assert "field 'data.volume_ratio' = nan: must be a finite number" in result.output
+    assert signal_events(url) == 0
+
+
+def test_data_may_still_carry_provider_features_and_extra_keys(
+    ingest_env: tuple[str, Path], runner: CliRunner
+) -> None:
+    url, tmp = ingest_env
+    path = tmp / "events.jsonl"
+    line = {**GOOD, "data": {"dex_liquidity": 60000, "note": "partner says hi", "n": None}}
+    path.write_text(json.dumps(line) + "\n")
+    result = runner.invoke(app, ["signals", "ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    from musktracker.db.session import get_engine
+
+    assert scores(get_engine(url)) == {"external:partner:p1": 5}
+
+
 def test_non_utf8_inbound_and_rules_files_are_one_line_errors(
     ingest_env: tuple[str, Path], runner: CliRunner
 ) -> None:
@@ -190,3 +254,23 @@ def test_non_utf8_inbound_and_rules_files_are_one_line_errors(
     assert checked.output.startswith("error: cannot read rules file") and "not UTF-8" in (
         checked.output
     )
+
+
+@pytest.fixture
+def signals_api(engine: Engine, db_url: str) -> Iterator[Api]:
+    yield from build_api(engine, db_url, signals_enrich=False)
+
+
+def test_api_ingest_answers_422_naming_the_data_key(signals_api: Api) -> None:
+    cases = {
+        "body.data.dex_liquidity": {**GOOD, "data": {"dex_liquidity": "lots"}},
+        "body.data.type": {**GOOD, "data": {"type": "volume_burst"}},
+        "body[1].data.evidence_count": [GOOD, {**GOOD, "data": {"evidence_count": 99}}],
+        "body.created_at": {**GOOD, "created_at": "0001-01-01T00:00:00Z"},
+    }
+    for field, payload in cases.items():
+        response = signals_api.post("/v1/signals/ingest", json=payload)
+        assert response.status_code == 422, (field, response.text)
+        assert response.json()["error"]["details"][0]["field"] == field
+    with session_scope(signals_api.engine) as session:
+        assert session.scalar(select(func.count()).select_from(SignalEvent)) == 0
