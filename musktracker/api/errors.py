@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from musktracker.logging import get_logger
 
@@ -132,9 +133,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
     if status == 404 and message == "Not Found":
         message = f"no route {request.url.path}"
-    if status == 405 and message == "Method Not Allowed":
-        message = f"{request.method} is not allowed on {request.url.path}"
-    return error_response(request, status, code, message, None, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = allowed = ", ".join(_allowed_methods(request))
+        if message == "Method Not Allowed":
+            message = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
+    return error_response(request, status, code, message, None, headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path, found by asking each route whether it
+    fully matches the request with that method. Starlette's own Allow header lists only the
+    first route that matched the path, so a PUT to a path whose GET and POST are routes of
+    their own answered `Allow: GET`."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
 
 
 async def _redis_error(request: Request, exc: Exception) -> JSONResponse:

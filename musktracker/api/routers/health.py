@@ -16,7 +16,12 @@ from musktracker.db.session import require_schema
 router = APIRouter(tags=["health"], route_class=UnicodeJsonRoute)
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+@router.api_route(
+    "/healthz",
+    methods=["GET", "HEAD"],
+    response_model=Health,
+    summary="Liveness: the process answers (HEAD too, for load balancers)",
+)
 async def healthz() -> Health:
     return Health()
 

@@ -68,6 +68,12 @@ def test_errors_have_one_shape_and_no_stack_trace(
     }.items():
         assert response.status_code == status
         assert set(response.json()["error"]) == {"code", "message", "details"}
+    # Allow lists every method of the path (GET and POST are routes of their own here).
+    put = api.client.put("/v1/accounts")
+    assert put.status_code == 405
+    assert put.headers["Allow"] == "GET, POST"
+    assert "(allowed: GET, POST)" in put.json()["error"]["message"]
+    assert api.client.head("/healthz").status_code == 200
 
 
 def test_oversized_and_malformed_bodies(engine: Engine, db_url: str) -> None:
