@@ -34,7 +34,12 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     )
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format="%(message)s")
     # Alembic narrates every step at INFO; its result is reported by our commands instead.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, getattr(logging, level)))
+    # httpx logs every request's full URL at INFO ("HTTP Request: POST .../bot<TOKEN>/..."):
+    # a secret in the logs, and a plain-text line among JSON ones. httpcore is as chatty at
+    # DEBUG. Their warnings still show.
+    quiet = max(logging.WARNING, getattr(logging, level))
+    for name in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(quiet)
 
 
 def get_logger(name: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
@@ -221,7 +220,6 @@ def ingest(
     Example: musktracker ingest --account elonmusk --backfill-days 7
     """
     current = settings()
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise
     names = _usernames(account, all_accounts)
     if stream:
         _stream(current, names, show, with_sentiment, with_signals)

@@ -251,3 +251,35 @@ def test_webhook_never_sends_non_finite_numbers() -> None:
         assert recorder.requests == []
         assert notifier.send({"score": 8.0, "message": "Score 8"}, "key-2").ok
     assert json.loads(recorder.requests[0].body) == {"score": 8.0, "message": "Score 8"}
+
+
+def test_bot_token_never_reaches_the_logs(engine: Engine, db_url: str) -> None:
+    """A real `signals dispatch --once` process sending to a loopback Bot API with JSON
+    logs: httpx's INFO line (the full URL, token included) used to reach stderr."""
+    token = "123456:AAH-SuperSecretToken"
+    queue(engine, "telegram", 2)
+    bot_api = http_server(lambda r, i: Reply(200, {"ok": True, "result": {"message_id": i}}))
+    with bot_api as (url, recorder):
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_CHAT_ID": "42",
+            "TELEGRAM_API_BASE_URL": url,
+            "TELEGRAM_MIN_INTERVAL_SECONDS": "0",
+            "WEBHOOK_URL": "",
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "INFO",
+        }
+        command = [sys.executable, "-m", "musktracker.cli.signals", "dispatch", "--once"]
+        done = subprocess.run(
+            command, env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 0, done.stderr
+    assert len(recorder.requests) == 2  # really sent, to the token's URL
+    assert {r.path for r in recorder.requests} == {f"/bot{token}/sendMessage"}
+    assert token not in done.stderr + done.stdout
+    assert "SuperSecret" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines and all(json.loads(line)["event"] for line in lines)  # JSON lines only
+    assert sum(json.loads(line)["event"] == "delivery attempt" for line in lines) == 2
