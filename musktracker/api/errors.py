@@ -7,6 +7,7 @@ that something failed and carry the request id, never a stack trace.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -72,14 +73,18 @@ def field_error(field: str, message: str, value: Any = None) -> ApiError:
 _CLI_OPTION = re.compile(r"--([a-z][a-z_-]*)")
 
 
-def from_domain_error(exc: Exception, location: str = "body") -> ApiError:
+def from_domain_error(
+    exc: Exception, location: str = "body", values: Mapping[str, Any] | None = None
+) -> ApiError:
     """Turn a domain validation error (written for the CLI, naming `--option`s) into a 422
-    naming the API field instead, so the message matches what the client sent."""
+    naming the API field instead, so the message matches what the client sent; `values`
+    holds what the client sent per field name, so the detail can echo it like any 422."""
     text = str(exc)
     found = _CLI_OPTION.search(text)
-    field = f"{location}.{found.group(1).replace('-', '_')}" if found else location
+    name = found.group(1).replace("-", "_") if found else None
+    field = f"{location}.{name}" if name else location
     message = _CLI_OPTION.sub(lambda m: m.group(1).replace("-", "_"), text)
-    return ApiError(422, message, details=[{"field": field, "message": message}])
+    return field_error(field, message, (values or {}).get(name or ""))
 
 
 def error_response(

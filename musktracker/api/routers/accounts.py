@@ -111,7 +111,7 @@ async def account_counts(
     try:
         rule = CountRule.parse(kinds)
     except ValueError as exc:
-        raise from_domain_error(exc, "query") from None
+        raise from_domain_error(exc, "query", {"kinds": kinds}) from None
 
     def produce() -> CountsOut:
         with session_scope(svc.engine) as session:

@@ -80,7 +80,7 @@ def events_create(request: Request, body: EventCreate) -> EventOut:
             usernames = {a.id: a.username for a in list_accounts(session)}
             return event_out(event, usernames)
     except EventError as exc:
-        raise from_domain_error(exc, "body") from None
+        raise from_domain_error(exc, "body", body.model_dump(mode="json")) from None
     except AccountError as exc:
         raise field_error("body.account", str(exc), body.account) from None
 

@@ -4,6 +4,7 @@ probabilities, the fan chart and the stored regime shifts. Every route reuses
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -43,11 +44,11 @@ MODEL = Query("best", max_length=64, description="A model name, `best` or `ensem
 HORIZON = Query("24h", max_length=16, description="Hours to forecast: 24h, 7d, 36, ...")
 
 
-def _forecast_error(exc: ForecastError) -> ApiError:
+def _forecast_error(exc: ForecastError, query: Mapping[str, Any]) -> ApiError:
     """Option errors (`--model 'x' is not a model`) name the query field; anything else
     (no posts yet) means there is nothing to forecast from."""
     if "--" in str(exc):
-        return from_domain_error(exc, "query")
+        return from_domain_error(exc, "query", query)
     return ApiError(404, str(exc))
 
 
@@ -55,7 +56,7 @@ def _hours(svc: Services, horizon: str) -> int:
     try:
         hours = parse_horizon(horizon)
     except ForecastError as exc:
-        raise _forecast_error(exc) from None
+        raise _forecast_error(exc, {"horizon": horizon}) from None
     limit = svc.settings.api_max_forecast_hours
     if hours > limit:
         raise field_error("query.horizon", f"more than {limit} hours (API_MAX_FORECAST_HOURS)",
@@ -71,7 +72,7 @@ def _hourly(svc: Services, username: str, hours: int, model: str) -> tuple[str, 
             run = hourly_forecast(session, account.id, hours, options, svc.settings.artifact_dir)
             return account.username, run
     except ForecastError as exc:
-        raise _forecast_error(exc) from None
+        raise _forecast_error(exc, {"model": model}) from None
 
 
 @router.get(
@@ -134,7 +135,7 @@ async def account_forecast_window(
     try:
         spec = BracketSpec.parse(brackets)
     except ForecastError as exc:
-        raise from_domain_error(exc, "query") from None
+        raise from_domain_error(exc, "query", {"brackets": brackets}) from None
     limit = svc.settings.api_max_forecast_hours
 
     def produce() -> dict[str, Any]:
@@ -155,7 +156,7 @@ async def account_forecast_window(
                 run = window_total(session, account.id, (start, end), 0, options,
                                    svc.settings.artifact_dir)
         except ForecastError as exc:
-            raise _forecast_error(exc) from None
+            raise _forecast_error(exc, {"model": model}) from None
         return window_json(run.window, run.window.brackets(spec))
 
     return await cached_json(request, svc.cache, produce)
@@ -176,7 +177,7 @@ async def account_regimes(
     try:
         rule = CountRule.parse(kinds)
     except ValueError as exc:
-        raise from_domain_error(exc, "query") from None
+        raise from_domain_error(exc, "query", {"kinds": kinds}) from None
 
     def produce() -> dict[str, Any]:
         with session_scope(svc.engine) as session:

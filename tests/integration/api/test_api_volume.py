@@ -72,7 +72,12 @@ def test_forecast_validation_names_the_field(volume_api: Api) -> None:
         response = volume_api.get(path)
         assert response.status_code == 422, (path, response.text)
         assert response.json()["error"]["details"][0]["field"] == field, path
+        # One shape for every 422, whether pydantic or the shared domain code found it.
+        assert response.json()["error"]["message"].startswith(f"{field}: "), response.text
     assert volume_api.get("/v1/accounts/nobody/forecast").status_code == 404
+    for query, value in {"horizon=soon": "soon", "model=crystal_ball": "crystal_ball"}.items():
+        detail = volume_api.get(f"{BASE}/forecast?{query}").json()["error"]["details"][0]
+        assert detail["value"] == value, detail
 
 
 def test_forecast_png_is_a_fan_chart(volume_api: Api) -> None:
