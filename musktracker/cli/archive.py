@@ -81,8 +81,10 @@ def import_command(
                 skip_bad,
                 store_text,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                on_storing=lambda: bar.update(
+                    task, description="storing posts, buckets and features"
+                ),
             )
-            bar.update(task, description="storing posts, buckets and features")
     print_report(report)
 
 

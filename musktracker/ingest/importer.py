@@ -3,6 +3,7 @@ transaction, so a failed import leaves the database exactly as it was."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,9 +40,13 @@ def import_archive(
     skip_bad: bool = False,
     store_text: bool = False,
     progress: ProgressCallback | None = None,
+    on_storing: Callable[[], None] | None = None,
 ) -> ImportReport:
     """Import an archive file for an account. Without `skip_bad`, any bad line aborts the
-    import before anything is written; with it, bad lines are skipped and reported."""
+    import before anything is written; with it, bad lines are skipped and reported.
+
+    `progress` follows the reading of the file; `on_storing` is called once reading is
+    done and storing (posts, buckets, features) begins."""
     account = get_account(session, username)
     parsed = parse_archive(path, fmt, progress)
     if parsed.errors and not skip_bad:
@@ -49,6 +54,8 @@ def import_archive(
             f"{parsed.describe_errors()}; nothing was imported "
             "(use --skip-bad to import the good lines)"
         )
+    if on_storing is not None:
+        on_storing()
     result = store_posts(
         session, account.id, parsed.records, source="archive", store_text=store_text
     )

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from musktracker.accounts import AccountError, add_account
+from musktracker.cli.main import app
 from musktracker.db.models import Feature, Granularity, RawTweet, TimeBucket
 from musktracker.db.session import session_scope
 from musktracker.features.buckets import hourly_counts, rebuild_buckets
@@ -18,7 +20,13 @@ from musktracker.features.build import refresh_after_buckets, refresh_features
 from musktracker.features.count_rule import CountRule
 from musktracker.ingest.archive import ArchiveError
 from musktracker.ingest.importer import import_archive
+from musktracker.ingest.snowflake import snowflake_floor
 from musktracker.utc import HOUR, floor_day, floor_hour, parse_utc
+
+
+def sid(stamp: str) -> str:
+    """The snowflake id that encodes exactly this time."""
+    return str(snowflake_floor(parse_utc(stamp)) + 1)
 
 
 def _table_counts(engine: Engine) -> dict[str, int]:
@@ -136,12 +144,18 @@ def test_deleted_posts_and_counting_rules(engine: Engine, tmp_path: Path) -> Non
     path = tmp_path / "kinds.csv"
     path.write_text(
         "tweet_id,created_at,kind\n"
-        "1,2024-03-01T10:05:00Z,original\n"
-        "2,2024-03-01T10:10:00Z,reply\n"
-        "3,2024-03-01T10:20:00Z,repost\n"
-        "4,2024-03-01T12:00:00Z,quote\n"
-        "5,2024-03-01T12:30:00Z,reply\n"
+        + "".join(
+            f"{sid(stamp)},{stamp},{kind}\n"
+            for stamp, kind in (
+                ("2024-03-01T10:05:00Z", "original"),
+                ("2024-03-01T10:10:00Z", "reply"),
+                ("2024-03-01T10:20:00Z", "repost"),
+                ("2024-03-01T12:00:00Z", "quote"),
+                ("2024-03-01T12:30:00Z", "reply"),
+            )
+        )
     )
+    reply = sid("2024-03-01T10:10:00Z")
     with session_scope(engine) as s:
         import_archive(s, "elonmusk", path)
     rule = CountRule.parse("original,quote,repost")
@@ -152,7 +166,7 @@ def test_deleted_posts_and_counting_rules(engine: Engine, tmp_path: Path) -> Non
             s, account_id, parse_utc("2024-03-01T10:00Z"), parse_utc("2024-03-01T13:00Z"), rule
         )
         assert span == 4
-        s.execute(update(RawTweet).where(RawTweet.tweet_id == "2").values(is_deleted=True))
+        s.execute(update(RawTweet).where(RawTweet.tweet_id == reply).values(is_deleted=True))
         rebuilt = rebuild_buckets(s, account_id)
         assert rebuilt is not None
         refresh_after_buckets(s, account_id, rebuilt)
@@ -171,10 +185,79 @@ def test_bucket_span_never_leaves_holes(engine: Engine, tmp_path: Path) -> None:
     account_id = _account(engine)
     for name, stamp in (("a", "2024-01-05T10:30:00Z"), ("b", "2024-01-01T00:10:00Z")):
         path = tmp_path / f"{name}.csv"
-        path.write_text(f"tweet_id,created_at\n{ord(name)},{stamp}\n")
+        path.write_text(f"tweet_id,created_at\n{sid(stamp)},{stamp}\n")
         with session_scope(engine) as s:
             import_archive(s, "elonmusk", path)
     with session_scope(engine) as s:
         counts = hourly_counts(s, account_id)
     assert len(counts) == 4 * 24 + 11 and int(counts.sum()) == 2
     assert counts.index[-1] - counts.index[0] == timedelta(hours=4 * 24 + 10)
+
+
+def test_a_typo_in_a_year_is_refused_and_writes_nothing(
+    engine: Engine, posts_sample: Path, tmp_path: Path, cli_env: str, runner: CliRunner
+) -> None:
+    """A year typo used to create buckets and features for every hour up to 2206, and year
+    9999 crashed bucketing with an OverflowError."""
+    _account(engine)
+    path = tmp_path / "typo.csv"
+    path.write_text(
+        "tweet_id,created_at\n"
+        "1587442891894538297,2206-02-28T10:00:00Z\n"
+        "1587442891894538298,9999-12-31T23:00:00Z\n"
+        "1587442891894538299,2022-11-01T13:54:13Z\n"
+    )
+    result = runner.invoke(app, ["import", str(path), "--account", "elonmusk"])
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert "line 2: created_at '2206-02-28T10:00:00Z' is in the future" in out
+    assert "line 3: created_at '9999-12-31T23:00:00Z' is in the future" in out
+    assert "Traceback" not in out and "nothing was imported" in out
+    assert _table_counts(engine) == {"posts": 0, "buckets": 0, "features": 0}
+
+    skipped = runner.invoke(app, ["import", str(path), "--account", "elonmusk", "--skip-bad"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "skipped 2 bad lines" in " ".join(skipped.output.split())
+    counts = _table_counts(engine)
+    assert counts["posts"] == 1 and counts["buckets"] == 2  # one hour, one day
+
+
+def test_multiline_text_and_conflicting_repeats(engine: Engine, tmp_path: Path) -> None:
+    _account(engine)
+    a, b = sid("2022-11-05T10:00:00Z"), sid("2022-11-05T11:00:00Z")
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        "tweet_id,created_at,kind,text\n"
+        f'{a},2022-11-05T10:00:00Z,original,"line one\nline two"\n'
+        f'{b},2022-11-05T11:00:00Z,reply,"a, b"\n'
+        f"{a},2022-11-05T10:00:01Z,original,again\n"
+    )
+    with (
+        pytest.raises(ArchiveError, match=r"line 5: tweet_id .* repeats line 2"),
+        session_scope(engine) as s,
+    ):
+        import_archive(s, "elonmusk", path, store_text=True)
+    with session_scope(engine) as s:
+        report = import_archive(s, "elonmusk", path, skip_bad=True, store_text=True)
+    assert report.inserted == 2 and [e.line for e in report.skipped] == [5]
+    with session_scope(engine) as s:
+        texts = dict(s.execute(select(RawTweet.tweet_id, RawTweet.text)).all())
+    assert texts == {a: "line one\nline two", b: "a, b"}
+
+
+def test_storing_starts_after_reading(engine: Engine, posts_sample: Path) -> None:
+    """The CLI's bar says "reading" while `progress` runs and switches its label on
+    `on_storing`, which comes after the whole file is read and before anything is stored."""
+    _account(engine)
+    events: list[str] = []
+    with session_scope(engine) as s:
+        import_archive(
+            s,
+            "elonmusk",
+            posts_sample,
+            progress=lambda done, total: events.append("done" if done == total else "read"),
+            on_storing=lambda: events.append(
+                f"storing with {s.scalar(select(func.count()).select_from(RawTweet))} stored"
+            ),
+        )
+    assert events[-2:] == ["done", "storing with 0 stored"]
