@@ -95,7 +95,9 @@ def run(once: bool = typer.Option(False, "--once", help="One pass, then exit."))
 @handle_errors
 def dispatch(
     once: bool = typer.Option(False, "--once", help="Send what is due now, then exit."),
-    poll: float = typer.Option(1.0, help="Seconds between checks for due rows."),
+    poll: float = typer.Option(
+        1.0, min=0.05, help="Seconds between checks for due rows (at least 0.05)."
+    ),
 ) -> None:
     """Deliver queued signals to Telegram and the webhook, retrying as the policy says.
 
@@ -164,6 +166,9 @@ def outbox_retry(
     all_dlq: bool = typer.Option(False, "--all-dlq", help="Requeue every dead-lettered row."),
 ) -> None:
     """Put a row, or every dead-lettered row, back in the queue.
+
+    A dlq, failed or pending row can be requeued; a done row (it would be delivered again)
+    or a sending one (in flight) is refused.
 
     Example: musktracker signals outbox retry --all-dlq
     """

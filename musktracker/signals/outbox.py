@@ -5,6 +5,14 @@ While a row is 'sending', `next_retry_at` is the end of its lease: a dispatcher 
 mid-send leaves the row there, and once the lease ends any dispatcher reclaims it and sends
 it again with the same idempotency key, so the receiver can drop the repeat.
 
+A dispatcher claims a batch, but sends its rows one after another: just before each send,
+`start_attempt` renews that row's lease and counts the attempt with an UPDATE conditional on
+the claim (still 'sending', `retry_count` unchanged since the claim). If another dispatcher
+reclaimed the row after the batch lease ran out and started it first, the UPDATE matches
+nothing and the row is skipped: one send, not two. `record_attempt` is conditional the same
+way. A claimed row never started (its dispatcher died first, or its channel is held back
+by a 429) has used no attempt.
+
 Retry policy: 429 waits for Retry-After; 5xx and network errors back off exponentially
 (base * 2^attempt, capped, default 10 minutes); other 4xx go to 'dlq' at once; a row that
 used up its attempts goes to 'dlq'. The last error is kept on the row.
@@ -89,6 +97,9 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Claimed:
+    """A row this dispatcher claimed; `attempt` is the number its send will be (the row's
+    `retry_count` is `attempt - 1` until `start_attempt`, then `attempt`)."""
+
     id: int
     channel: str
     event_key: str
@@ -102,8 +113,9 @@ def claim_due(
 ) -> list[Claimed]:
     """Mark up to `limit` due rows as 'sending' with a lease; the caller commits.
 
-    An attempt counts when it starts, so a message that keeps killing its dispatcher
-    mid-send still reaches the dead-letter state after `max_attempts`.
+    The attempt is counted by `start_attempt`, just before each send: a message that keeps
+    killing its dispatcher mid-send still reaches the dead-letter state after
+    `max_attempts`, while rows of the batch that were never sent keep their attempts.
     """
     now = utcnow()
     stmt = (
@@ -125,7 +137,6 @@ def claim_due(
             continue
         row.status = OutboxStatus.SENDING.value
         row.next_retry_at = lease_end
-        row.retry_count += 1
         claimed.append(
             Claimed(
                 id=row.id,
@@ -133,29 +144,65 @@ def claim_due(
                 event_key=row.event_key,
                 idempotency_key=row.idempotency_key,
                 payload=dict(row.payload),
-                attempt=row.retry_count,
+                attempt=row.retry_count + 1,
             )
         )
     return claimed
 
 
+def _rowcount(session: Session, stmt: Any) -> int:
+    return int(cast(CursorResult[Any], session.execute(stmt)).rowcount)
+
+
+def _still_claimed(claimed: Claimed, retry_count: int) -> Any:
+    return (
+        (PushOutbox.id == claimed.id)
+        & (PushOutbox.status == OutboxStatus.SENDING.value)
+        & (PushOutbox.retry_count == retry_count)
+    )
+
+
+def start_attempt(session: Session, claimed: Claimed, lease_seconds: float) -> bool:
+    """Renew the lease of one claimed row and count its attempt, just before sending it.
+
+    False when the claim was lost (another dispatcher reclaimed the row after the batch's
+    lease ended and started it, or it was finished meanwhile): do not send it.
+    """
+    lease_end = utcnow() + timedelta(seconds=lease_seconds)
+    stmt = (
+        update(PushOutbox)
+        .where(_still_claimed(claimed, claimed.attempt - 1))
+        .values(retry_count=claimed.attempt, next_retry_at=lease_end)
+    )
+    return _rowcount(session, stmt) == 1
+
+
+def release(session: Session, claimed: Claimed, due: datetime) -> bool:
+    """Give a claimed row back unsent, due at `due`, without using an attempt."""
+    status = OutboxStatus.PENDING if claimed.attempt == 1 else OutboxStatus.FAILED
+    stmt = (
+        update(PushOutbox)
+        .where(_still_claimed(claimed, claimed.attempt - 1))
+        .values(status=status.value, next_retry_at=due)
+    )
+    return _rowcount(session, stmt) == 1
+
+
 def record_attempt(
     session: Session, claimed: Claimed, result: DeliveryResult, policy: RetryPolicy
-) -> str:
-    """Store the outcome of one send; returns the row's new status."""
+) -> str | None:
+    """Store the outcome of one started send; returns the row's new status, or None when
+    the claim was lost meanwhile (another dispatcher owns the row; nothing is written)."""
     now = utcnow()
     status, due = policy.decide(result, claimed.attempt, now)
-    values: dict[str, Any] = {
-        "status": status,
-        "next_retry_at": due,
-        "retry_count": claimed.attempt,
-    }
+    values: dict[str, Any] = {"status": status, "next_retry_at": due}
     if result.ok:
         values["sent_at"] = now
+        values["last_error"] = None  # an earlier failure is history once delivered
     else:
         values["last_error"] = (result.error or f"HTTP {result.status_code}")[:2000]
-    session.execute(update(PushOutbox).where(PushOutbox.id == claimed.id).values(**values))
-    return status
+    stmt = update(PushOutbox).where(_still_claimed(claimed, claimed.attempt)).values(**values)
+    return status if _rowcount(session, stmt) == 1 else None
 
 
 def backlog(session: Session) -> int:
@@ -171,16 +218,28 @@ def list_rows(session: Session, status: str | None, limit: int) -> Sequence[Push
     return session.scalars(stmt).all()
 
 
+RETRYABLE = (OutboxStatus.DLQ.value, OutboxStatus.FAILED.value, OutboxStatus.PENDING.value)
+"""What `retry ID` requeues (due now, attempts reset): dead letters, rows waiting for a
+retry, queued rows. Never `done` (it would be delivered again) nor `sending` (in flight;
+an abandoned one is reclaimed by itself when its lease ends)."""
+
+
 def retry(session: Session, row_id: int | None = None, all_dlq: bool = False) -> int:
     """Put a row (or every dead-lettered row) back in the queue; returns rows requeued."""
     stmt = update(PushOutbox).values(
         status=OutboxStatus.PENDING.value, next_retry_at=utcnow(), retry_count=0
     )
     if all_dlq:
-        stmt = stmt.where(PushOutbox.status == OutboxStatus.DLQ.value)
-    elif session.get(PushOutbox, row_id) is None:
+        return _rowcount(session, stmt.where(PushOutbox.status == OutboxStatus.DLQ.value))
+    requeued = _rowcount(
+        session, stmt.where(PushOutbox.id == row_id, PushOutbox.status.in_(RETRYABLE))
+    )
+    if requeued:
+        return requeued
+    status = session.scalar(select(PushOutbox.status).where(PushOutbox.id == row_id))
+    if status is None:
         raise OutboxError(f"outbox row id {row_id} does not exist")
-    else:
-        stmt = stmt.where(PushOutbox.id == row_id)
-    result = cast(CursorResult[Any], session.execute(stmt))
-    return int(result.rowcount)
+    what = "was delivered already" if status == OutboxStatus.DONE.value else "is being sent now"
+    raise OutboxError(
+        f"outbox row {row_id} is {status} ({what}); only dlq, failed or pending rows can be retried"
+    )

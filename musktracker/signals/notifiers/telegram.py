@@ -6,6 +6,7 @@ JSON body; that value (or the Retry-After header) becomes the wait before the ne
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
@@ -51,19 +52,34 @@ class TelegramNotifier:
             response = self.client.post(self.url, json=body)
         except httpx.HTTPError as exc:
             return DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}")
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
+        answer = _object(response)
         if response.status_code == 200 and answer.get("ok") is True:
             return DeliveryResult(ok=True, status_code=200)
-        retry_after = (answer.get("parameters") or {}).get("retry_after")
+        parameters = answer.get("parameters")
+        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+        wait = (
+            float(retry_after)
+            if isinstance(retry_after, int | float)
+            and not isinstance(retry_after, bool)
+            and math.isfinite(retry_after)
+            and retry_after >= 0
+            else parse_retry_after(response.headers.get("Retry-After"))
+        )
+        description = answer.get("description")
+        if not (isinstance(description, str) and description):
+            description = response.text[:300]
         return DeliveryResult(
             ok=False,
             status_code=response.status_code,
-            retry_after=float(retry_after)
-            if isinstance(retry_after, int | float)
-            else parse_retry_after(response.headers.get("Retry-After")),
-            error=f"HTTP {response.status_code}: "
-            f"{answer.get('description') or response.text[:300]}",
+            retry_after=wait,
+            error=f"HTTP {response.status_code}: {description}",
         )
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object; {} when it is not JSON or not an object (a proxy's `[]`)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}

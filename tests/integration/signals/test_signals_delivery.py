@@ -217,6 +217,8 @@ def test_sending_row_with_expired_lease_is_reclaimed(engine: Engine) -> None:
     with session_scope(engine) as session:
         (claimed,) = outbox.claim_due(session, limit=5, lease_seconds=0.3)
     with session_scope(engine) as session:
+        assert outbox.start_attempt(session, claimed, lease_seconds=0.3)  # then it died
+    with session_scope(engine) as session:
         assert outbox.claim_due(session, limit=5, lease_seconds=0.3) == []  # lease holds
     time.sleep(0.4)
     receiver = http_server(lambda r, i: Reply(200, {"ok": True}))
@@ -232,7 +234,8 @@ def test_row_that_never_gets_a_result_ends_in_dead_letter(engine: Engine) -> Non
     queue(engine, "webhook", 1)
     for _ in range(3):  # three dispatchers that died mid-send
         with session_scope(engine) as session:
-            assert len(outbox.claim_due(session, 5, lease_seconds=0, max_attempts=3)) == 1
+            (claimed,) = outbox.claim_due(session, 5, lease_seconds=0, max_attempts=3)
+            assert outbox.start_attempt(session, claimed, lease_seconds=0)
     with session_scope(engine) as session:
         assert outbox.claim_due(session, 5, lease_seconds=0, max_attempts=3) == []
     (row,) = statuses(engine).values()
