@@ -17,6 +17,7 @@ from musktracker.cli.runtime import console, database, fail, handle_errors, sett
 from musktracker.db.session import session_scope
 from musktracker.forecasting.brackets import Bracket, BracketSpec, WindowForecast
 from musktracker.forecasting.generate import parse_as_of, parse_horizon, parse_window
+from musktracker.forecasting.output import check_writable, write_error
 from musktracker.forecasting.service import (
     ForecastOptions,
     horizon_json,
@@ -106,6 +107,8 @@ def forecast(
         raise fail(f"--train-days {train_days}: must be positive")
     if plot is not None and plot.suffix.lower() != ".png":
         raise fail(f"--plot {str(plot)!r}: plots are PNG files (name it *.png)")
+    if plot is not None:
+        check_writable(plot, "--plot")
     options = ForecastOptions(model, moment, train_days, samples, seed)
     with session_scope(database()) as session:
         account_row = get_account(session, account)
@@ -128,8 +131,11 @@ def forecast(
     if plot is not None:
         from musktracker.forecasting.plots import bracket_bars
 
-        bracket_bars(table, plot, f"@{name}: posts in [{start:%Y-%m-%d %H:%M}Z, "
-                     f"{end:%Y-%m-%d %H:%M}Z), {chosen}, observed {result.observed}")
+        try:
+            bracket_bars(table, plot, f"@{name}: posts in [{start:%Y-%m-%d %H:%M}Z, "
+                         f"{end:%Y-%m-%d %H:%M}Z), {chosen}, observed {result.observed}")
+        except OSError as exc:
+            raise write_error(plot, "--plot", exc) from None
 
 
 def _print_notes(notes: list[str], as_json: bool) -> None:
@@ -149,7 +155,10 @@ def _report_hours(
     if plot is not None:
         from musktracker.forecasting.plots import fan_chart
 
-        fan_chart(history.iloc[-72:], hourly, plot, f"@{account}: {model} forecast")
+        try:
+            fan_chart(history.iloc[-72:], hourly, plot, f"@{account}: {model} forecast")
+        except OSError as exc:
+            raise write_error(plot, "--plot", exc) from None
 
 
 app = typer.Typer()

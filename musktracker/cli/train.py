@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
@@ -16,7 +17,14 @@ from musktracker.cli.runtime import console, database, fail, handle_errors, sett
 from musktracker.db.session import session_scope
 from musktracker.evaluation.backtest import BacktestPlan
 from musktracker.evaluation.training import TrainReport, parse_models, train_account
-from musktracker.forecasting.generate import default_as_of, parse_as_of, parse_horizon
+from musktracker.forecasting.generate import (
+    MAX_STEP_HOURS,
+    check_as_of,
+    default_as_of,
+    parse_as_of,
+    parse_horizon,
+)
+from musktracker.forecasting.output import check_writable, write_error
 from musktracker.utc import floor_hour
 
 DEFAULT_ACCOUNT = "elonmusk"
@@ -49,8 +57,12 @@ def _print_table(report: TrainReport) -> None:
         marked = ", ".join(f"{o:%Y-%m-%d %H:%M}Z" for o in sorted(report.shifted_origins))
         console.print(f"windows after a detected regime shift: {marked}")
     for (model, origin), message in sorted(report.result.failures.items()):
-        console.print(f"[yellow]{model} failed on the window at {origin:%Y-%m-%d %H:%M}Z:[/] "
-                      f"{message}")
+        where = ("the final fit (the artifact for forecasts)" if origin == plan.as_of
+                 else f"the window starting {origin:%Y-%m-%d %H:%M}Z")
+        console.print(f"[yellow]{model} failed on {where}:[/] {escape(message)}")
+    if report.result.failures:
+        console.print(f"(every fit uses the --train-days {plan.train_days:g} days before its "
+                      "window; a model that needs more history fails)")
 
 
 @handle_errors
@@ -78,16 +90,20 @@ def train(
     """
     models = parse_models(model)
     hours = parse_horizon(horizon)
-    step_hours = parse_horizon(step, "--step")
+    step_hours = parse_horizon(step, "--step", MAX_STEP_HOURS)
     if not train_days > 0:
         raise fail(f"--train-days {train_days}: must be positive")
     if report is not None and report.suffix.lower() != ".png":
         raise fail(f"--report {str(report)!r}: the report is a PNG file (name it *.png)")
-    moment = floor_hour(parse_as_of(as_of)) if as_of is not None else None
+    if report is not None:
+        check_writable(report, "--report")
+    asked = parse_as_of(as_of) if as_of is not None else None
     engine = database()
-    if moment is None:
-        with session_scope(engine) as session:
-            moment = default_as_of(session, get_account(session, account).id)
+    with session_scope(engine) as session:
+        account_id = get_account(session, account).id
+        if asked is not None:
+            check_as_of(session, account_id, asked)
+        moment = floor_hour(asked) if asked is not None else default_as_of(session, account_id)
     plan = BacktestPlan(moment, backtest_windows, train_days, hours,
                         timedelta(hours=step_hours), samples)
     with Progress(
@@ -107,8 +123,11 @@ def train(
         from musktracker.forecasting.plots import backtest_report
 
         best = result.ranking()[0][0]
-        backtest_report(result.result, result.shifted_origins, report, best,
-                        f"@{result.account}: backtest windows ({best} shaded)")
+        try:
+            backtest_report(result.result, result.shifted_origins, report, best,
+                            f"@{result.account}: backtest windows ({best} shaded)")
+        except OSError as exc:
+            raise write_error(report, "--report", exc) from None
         if not as_json:
             console.print(f"report written to {report}")
 

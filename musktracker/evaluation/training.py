@@ -74,7 +74,21 @@ class TrainReport:
             "models": {
                 name: {k: row[k] for k in keys} for name, row in self.ranking()
             },
+            "failures": self.failures(),
         }
+
+    def failures(self) -> list[dict[str, str | None]]:
+        """Every model that failed, per window (`window_start`) or on the final fit on the
+        `train_days` before as_of (`window_start` null): the artifact forecasts reuse."""
+        as_of = self.result.plan.as_of
+        return [
+            {
+                "model": model,
+                "window_start": None if origin == as_of else origin.isoformat(),
+                "message": message,
+            }
+            for (model, origin), message in sorted(self.result.failures.items())
+        ]
 
 
 def parse_models(text: str) -> list[str]:
@@ -153,9 +167,18 @@ def store_training(
 ) -> TrainReport:
     """Store a finished backtest (nothing is written when no model could be backtested)."""
     if not result.outcomes:
-        problems = "; ".join(f"{m}: {msg}" for (m, _), msg in list(result.failures.items())[:3])
-        raise ForecastError(f"no model could be backtested as of "
-                            f"{result.plan.as_of.isoformat()}: {problems}")
+        by_message: dict[str, list[str]] = {}
+        for (model, _), message in result.failures.items():
+            names = by_message.setdefault(message, [])
+            if model not in names:
+                names.append(model)
+        problems = "; ".join(f"{', '.join(names)}: {message}"
+                             for message, names in list(by_message.items())[:4])
+        raise ForecastError(
+            f"no model could be backtested as of {result.plan.as_of.isoformat()} "
+            f"(--train-days {result.plan.train_days:g}, --backtest-windows "
+            f"{result.plan.windows}): {problems}"
+        )
     run_dir = target.run_dir
     artifacts = {m: run_dir / f"{m}.pkl" for m in models if (run_dir / f"{m}.pkl").is_file()}
     with session_scope(engine) as session:

@@ -8,6 +8,7 @@ command. The as-of time is floored to the hour: forecasts are made for whole UTC
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,14 +19,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from musktracker.db.dialect import upsert
-from musktracker.db.models import Forecast, ModelMetadata, RawTweet
+from musktracker.db.models import Account, Forecast, ModelMetadata, RawTweet
 from musktracker.evaluation.backtest import ENSEMBLE
 from musktracker.evaluation.results import latest_backtest, model_version, past_window_crps
 from musktracker.features.buckets import bucket_span
 from musktracker.features.count_rule import ALL_KINDS, CountRule
 from musktracker.forecasting.brackets import WindowForecast, window_totals
 from musktracker.forecasting.errors import ForecastError
-from musktracker.models.base import History, PredictiveDistribution, VolumeModel
+from musktracker.models.base import History, ModelError, PredictiveDistribution, VolumeModel
 from musktracker.models.ensemble import DEFAULT_MEMBERS, weights_from_crps
 from musktracker.models.history import load_history
 from musktracker.models.registry import create_model, load_model, model_names
@@ -42,6 +43,11 @@ QUANTILE_LEVELS: tuple[float, ...] = (
 
 DEFAULT_MODEL = "negative_binomial"
 DEFAULT_TRAIN_DAYS = 30.0
+MAX_HORIZON_HOURS = 90 * 24
+"""Longest stretch forecast at once (--horizon, the forecast part of --window): 90 days. The
+sample paths of 2,000 x 2,160 hours take 35 MB; far longer horizons would exhaust memory."""
+MAX_STEP_HOURS = 366 * 24
+"""Longest distance between backtest windows (--step)."""
 
 
 @dataclass
@@ -64,6 +70,49 @@ def default_as_of(session: Session, account_id: int) -> datetime:
     if span is None:
         raise ForecastError("the account has no hourly buckets yet; import or ingest posts first")
     return min(floor_hour(utcnow()), span[1] + HOUR)
+
+
+def _stamp(moment: datetime) -> str:
+    """A time as options are written: 2026-03-01T00:00Z (seconds only when there are some)."""
+    moment = ensure_utc(moment)
+    if moment.second or moment.microsecond:
+        return moment.isoformat().replace("+00:00", "Z")
+    return f"{moment:%Y-%m-%dT%H:%M}Z"
+
+
+def account_handle(session: Session, account_id: int) -> str:
+    account = session.get(Account, account_id)
+    return f"@{account.username}" if account is not None else f"account {account_id}"
+
+
+def check_as_of(
+    session: Session, account_id: int, as_of: datetime, option: str = "--as-of"
+) -> None:
+    """Refuse an as-of time the account's data cannot serve. The data end at the end of the
+    last stored hourly bucket (buckets are gap-free up to the newest post's hour, so that is
+    also where ingestion has got to): hours after it are unknown, and counting them as zero
+    posts would forecast far too few. The first hour with posts must be complete before
+    anything can be fitted. Times in the future are refused too."""
+    as_of = ensure_utc(as_of)
+    handle = account_handle(session, account_id)
+    span = bucket_span(session, account_id)
+    if span is None:
+        raise ForecastError(f"{handle} has no hourly buckets yet; import or ingest posts first")
+    data_end = span[1] + HOUR
+    if as_of > data_end:
+        raise ForecastError(
+            f"{option} {_stamp(as_of)} is after the end of {handle}'s data "
+            f"({_stamp(data_end)}); later hours are unknown, not zero posts"
+        )
+    now = utcnow()
+    if as_of > now:
+        raise ForecastError(f"{option} {_stamp(as_of)} is in the future (now {_stamp(now)})")
+    earliest = span[0] + HOUR
+    if as_of < earliest:
+        raise ForecastError(
+            f"{option} {_stamp(as_of)} is before {handle}'s data: its first hour with posts "
+            f"starts at {_stamp(span[0])}, so the earliest as-of time is {_stamp(earliest)}"
+        )
 
 
 def resolve_model(
@@ -146,8 +195,9 @@ def _ensemble_params(
     session: Session, account_id: int, as_of: datetime
 ) -> tuple[dict[str, Any], list[str]]:
     """The ensemble's weights: the CRPS-optimal weights (and sharpness) of the newest
-    backtest run with the ensemble trained by `as_of` (one run, see `latest_backtest`); else its default members weighted by their CRPS on stored
-    backtest windows that ended by `as_of`; else equal weights (with a note)."""
+    backtest run with the ensemble trained by `as_of` (one run, see `latest_backtest`);
+    else its default members weighted by their CRPS on stored backtest windows that ended
+    by `as_of`; else equal weights (with a note)."""
     for row in latest_backtest(session, account_id, as_of, containing=ENSEMBLE):
         stored = json.loads(row.hyperparameters or "{}").get("model", {})
         if row.model_name == ENSEMBLE and stored.get("weights"):
@@ -179,7 +229,14 @@ def prepare_model(
     notes: list[str] = []
     if name == ENSEMBLE:
         params, notes = _ensemble_params(session, account_id, history.end)
-    model, row = _fitted(session, account_id, name, history, artifact_dir, params)
+    try:
+        model, row = _fitted(session, account_id, name, history, artifact_dir, params)
+    except ModelError as exc:
+        hours = len(history.counts)
+        raise ForecastError(
+            f"--train-days {train_days:g}: {name} could not be fitted on the {hours} hours of "
+            f"{account_handle(session, account_id)}'s posts before {_stamp(history.end)}: {exc}"
+        ) from None
     return PreparedModel(name, history, row, model, notes)
 
 
@@ -230,6 +287,20 @@ def observed_posts(
     return int(count or 0)
 
 
+def window_horizon(end: datetime, as_of: datetime) -> int:
+    """Hours to forecast for a window ending at `end` seen from `as_of` (0 when it is over);
+    at most MAX_HORIZON_HOURS, or a ForecastError naming --window."""
+    first_hour = floor_hour(ensure_utc(as_of))
+    horizon = max(0, int(-(-(ensure_utc(end) - first_hour) // HOUR)))
+    if horizon > MAX_HORIZON_HOURS:
+        raise ForecastError(
+            f"--window ending {_stamp(end)}: at most {MAX_HORIZON_HOURS} hours "
+            f"({MAX_HORIZON_HOURS // 24} days) after the as-of time {_stamp(first_hour)} "
+            f"can be forecast, not {horizon}"
+        )
+    return horizon
+
+
 def window_forecast(
     session: Session,
     account_id: int,
@@ -248,7 +319,7 @@ def window_forecast(
     if as_of >= end or prepare is None:
         return WindowForecast(start, end, observed, np.full(n_samples, observed, "int64")), None
     first_hour = prepare.history.end
-    horizon = int(-(-(end - first_hour) // HOUR))
+    horizon = window_horizon(end, first_hour)
     forecast = prepare.predict(horizon, n_samples, seed)
     remainder = window_totals(
         forecast.samples, forecast.target_times, max(start, as_of), end, seed=seed
@@ -256,16 +327,22 @@ def window_forecast(
     return WindowForecast(start, end, observed, observed + remainder), forecast
 
 
-def parse_horizon(text: str, option: str = "--horizon") -> int:
-    """`24h`, `7d` or a number of hours, as whole hours (at least 1)."""
+def parse_horizon(
+    text: str, option: str = "--horizon", maximum: int = MAX_HORIZON_HOURS
+) -> int:
+    """`24h`, `7d`, `2w` or a number of hours, as whole hours from 1 to `maximum`."""
     raw = text.strip().lower()
     units = {"h": 1, "d": 24, "w": 168}
     try:
         hours = float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
     except ValueError:
         raise ForecastError(f"{option} {text!r} is not a duration such as 24h or 7d") from None
-    if hours < 1 or hours != int(hours):
+    if not math.isfinite(hours) or hours < 1 or hours != int(hours):
         raise ForecastError(f"{option} {text!r} must be a whole number of hours, at least 1")
+    if hours > maximum:
+        raise ForecastError(
+            f"{option} {text!r}: at most {maximum} hours ({maximum // 24} days)"
+        )
     return int(hours)
 
 

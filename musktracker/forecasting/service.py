@@ -18,11 +18,13 @@ from musktracker.forecasting.generate import (
     DEFAULT_TRAIN_DAYS,
     QUANTILE_LEVELS,
     PreparedModel,
+    check_as_of,
     default_as_of,
     prepare_model,
     resolve_model,
     store_hourly,
     window_forecast,
+    window_horizon,
 )
 from musktracker.models.base import PredictiveDistribution
 from musktracker.utc import HOUR, floor_hour
@@ -59,6 +61,8 @@ class WindowRun:
 def _resolve(
     session: Session, account_id: int, options: ForecastOptions
 ) -> tuple[datetime, str, list[str]]:
+    if options.as_of is not None:
+        check_as_of(session, account_id, options.as_of)
     moment = options.as_of or default_as_of(session, account_id)
     chosen, note = resolve_model(session, account_id, options.model, floor_hour(moment))
     return moment, chosen, [note] if note else []
@@ -87,6 +91,8 @@ def window_total(
     """Distribution of the posts in `span` (default: the next `hours` hours): observed posts
     are counted and only the rest is forecast (and stored)."""
     moment, chosen, notes = _resolve(session, account_id, options)
+    if span is not None:
+        window_horizon(span[1], moment)  # refuse an overlong window before fitting anything
     needs_model = span is None or span[1] > moment
     prepared = (
         prepare_model(session, account_id, chosen, moment, options.train_days, artifact_dir)

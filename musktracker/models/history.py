@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from musktracker.db.models import RawTweet
+from musktracker.db.models import Account, RawTweet
 from musktracker.features.buckets import hourly_counts
 from musktracker.features.build import EventWindow, account_events
 from musktracker.features.count_rule import ALL_KINDS, CountRule
@@ -87,10 +87,20 @@ def load_history(
         )
         .order_by(RawTweet.created_at)
     ).all()
+    account = session.get(Account, account_id)
+    handle = f"@{account.username}" if account is not None else f"account {account_id}"
     if not len(counts) or not rows:
         raise ModelError(
-            f"account {account_id} has no posts (under counting rule {rule.name!r}) "
+            f"{handle} has no posts (under counting rule {rule.name!r}) "
             f"between {start.isoformat()} and {end.isoformat()}"
+        )
+    data_end = counts.index[-1].to_pydatetime() + HOUR
+    if data_end < end:
+        # buckets are gap-free up to the newest post's hour: later hours are not known yet,
+        # and filling them with zeros would read as a silent account
+        raise ModelError(
+            f"{handle}'s data end at {data_end.isoformat()}, before the as-of time "
+            f"{end.isoformat()}: the hours after it are unknown, not zero posts"
         )
     start = max(start, counts.index[0].to_pydatetime())
     seconds = np.array([ensure_utc(t).timestamp() for t in rows], dtype="float64")

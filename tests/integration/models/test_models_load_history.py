@@ -65,3 +65,13 @@ def test_load_history_skips_deleted_posts_and_other_kinds(
         assert len(fewer.post_times) == len(full.post_times) - 1
         with pytest.raises(ModelError, match="no posts"):
             load_history(session, account.id, END, 7, CountRule.parse("reply"))
+
+
+def test_load_history_refuses_an_end_after_the_data(engine: Engine, posts_sample: Path) -> None:
+    """Hours after the last stored bucket are unknown: they are not filled with zeros."""
+    with session_scope(engine) as session:
+        account = add_account(session, "elonmusk")
+        import_archive(session, "elonmusk", posts_sample)
+        rebuild_buckets(session, account.id)
+        with pytest.raises(ModelError, match=r"@elonmusk.s data end at 2023-02-.*unknown"):
+            load_history(session, account.id, datetime(2023, 3, 10, tzinfo=UTC), 30)

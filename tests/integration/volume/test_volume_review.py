@@ -4,17 +4,20 @@ evaluate-forecasts): each failed before its fix. Real posts, real SQLite and Pos
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from musktracker.cli.main import app
-from musktracker.db.models import ModelMetadata
+from musktracker.db.models import ModelMetadata, TimeBucket
 from musktracker.db.session import session_scope
 
-from .test_volume_cli import AS_OF, _counts, _run
+from .test_volume_cli import AS_OF, CHEAP, _counts, _run
 
 TRAIN = ("train", "--train-days", "14", "--samples", "100", "--as-of", AS_OF, "--json",
          "--backtest-windows")
@@ -62,3 +65,150 @@ def test_ensemble_weights_come_from_one_run(imported: Engine, runner: CliRunner)
         trained, used = (json.loads(r.hyperparameters or "{}")["model"] for r in rows)
     assert used["weights"] == trained["weights"]
     assert _counts(imported)[0] == 6  # 3 + 2 backtest rows, one forecast fit
+
+
+def _error(runner: CliRunner, *args: str) -> str:
+    """Run a command that must fail with one `error:` line; returns that line."""
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 1, (args, result.output)
+    assert "Traceback" not in result.output, result.output
+    # (train's progress bar may come first)
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and result.output.rstrip().endswith(lines[0]), result.output
+    return lines[0]
+
+
+def _data_end(engine: Engine) -> datetime:
+    with session_scope(engine) as session:
+        last = session.scalar(select(func.max(TimeBucket.bucket_start)))
+    assert last is not None
+    return last + timedelta(hours=1)
+
+
+def _stamp(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M}Z"
+
+
+def test_as_of_after_the_data_is_refused(
+    imported: Engine, runner: CliRunner, tmp_path: Path
+) -> None:
+    end = _data_end(imported)
+    before = _counts(imported)
+    later = _stamp(end + timedelta(days=9))
+    expected = f"--as-of {later} is after the end of @elonmusk's data ({_stamp(end)})"
+    assert expected in _error(runner, "forecast", "--model", "hour_of_day_mean", "--as-of",
+                              later)
+    assert expected in _error(runner, "train", "--model", CHEAP, "--backtest-windows", "2",
+                              "--as-of", later)
+    # one hour past the end is already unknown; the end itself is fine
+    assert "after the end" in _error(runner, "forecast", "--as-of",
+                                     _stamp(end + timedelta(hours=1)))
+    assert "after the end" in _error(
+        runner, "forecast", "--window", f"{_stamp(end)}/{_stamp(end + timedelta(days=7))}",
+        "--as-of", _stamp(end + timedelta(days=3)),
+    )
+    assert _counts(imported) == before
+    assert not (tmp_path / "artifacts").exists()
+    out = _run(runner, "forecast", "--model", "hour_of_day_mean", "--as-of", _stamp(end),
+               "--samples", "50", "--json")
+    assert out["as_of"] == end.isoformat()
+    # a window whose as-of is inside the data may extend beyond it
+    window = f"{_stamp(end - timedelta(days=2))}/{_stamp(end + timedelta(days=5))}"
+    out = _run(runner, "forecast", "--model", "hour_of_day_mean", "--window", window,
+               "--as-of", _stamp(end - timedelta(days=1)), "--samples", "50", "--json")
+    assert out["observed"] > 0 and out["mean"] > out["observed"]
+
+
+def test_as_of_before_the_data_and_train_days_errors_name_the_option(
+    imported: Engine, runner: CliRunner
+) -> None:
+    before = _counts(imported)
+    line = _error(runner, "forecast", "--as-of", "2020-01-01T00:00Z")
+    assert "--as-of 2020-01-01T00:00Z is before @elonmusk's data" in line
+    assert "earliest as-of time is 2022-11-" in line
+    line = _error(runner, "train", "--as-of", "2020-01-01T00:00Z", "--backtest-windows", "2")
+    assert "--as-of 2020-01-01T00:00Z is before @elonmusk's data" in line
+    line = _error(runner, "forecast", "--model", "negative_binomial", "--train-days", "3",
+                  "--as-of", AS_OF)
+    assert "--train-days 3" in line and "negative_binomial" in line
+    line = _error(runner, "train", "--model", "negative_binomial", "--train-days", "3",
+                  "--backtest-windows", "2", "--as-of", AS_OF)
+    assert "--train-days 3" in line and "negative_binomial" in line
+    assert _counts(imported) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forecast", "--horizon", "inf"], "--horizon 'inf'"),
+        (["forecast", "--horizon", "nan"], "--horizon 'nan'"),
+        (["forecast", "--horizon", "1e400"], "--horizon '1e400'"),
+        (["forecast", "--horizon", "-infh"], "--horizon '-infh'"),
+        (["train", "--step", "inf", "--backtest-windows", "2"], "--step 'inf'"),
+        (["train", "--step", "1e400d"], "--step '1e400d'"),
+        (["forecast", "--horizon", "10000w"], "--horizon '10000w': at most 2160 hours"),
+        (["forecast", "--horizon", "2161"], "at most 2160 hours (90 days)"),
+        (["train", "--horizon", "91d"], "--horizon '91d': at most 2160 hours"),
+        (["forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF, "--window",
+          "2023-01-01T00:00Z/2100-01-01T00:00Z"], "--window ending 2100-01-01T00:00Z: at most"),
+    ],
+)
+def test_horizons_must_be_finite_and_at_most_90_days(
+    imported: Engine, runner: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
+    before = _counts(imported)
+    assert message in _error(runner, *args)
+    assert _counts(imported) == before
+    assert not (tmp_path / "artifacts").exists()
+    # 90 days exactly is allowed
+    _run(runner, "forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF, "--horizon",
+         "90d", "--samples", "20", "--json")
+
+
+def test_unwritable_plot_or_report_fails_before_any_work(
+    imported: Engine, runner: CliRunner, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a directory")
+    before = _counts(imported)
+    cases = [
+        ("--report", ["train", "--model", CHEAP, "--backtest-windows", "1", "--as-of", AS_OF]),
+        ("--plot", ["forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF]),
+        ("--plot", ["forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF,
+                    "--window", "2023-01-30T00:00Z/2023-02-02T00:00Z"]),
+    ]
+    for option, args in cases:
+        for target in (a_file / "x.png", a_file / "deeper" / "x.png", tmp_path):
+            path = target if target.suffix else target / "dir.png"
+            if target == tmp_path:
+                path.mkdir()
+            line = _error(runner, *args, option, str(path))
+            assert line.startswith(f"error: {option} '{path}'"), line
+            if target == tmp_path:
+                path.rmdir()
+    assert _counts(imported) == before
+    assert not (tmp_path / "artifacts").exists()
+    # missing parent directories are created, as for every file MuskTracker writes
+    nested = tmp_path / "new" / "dir" / "fan.png"
+    _run(runner, "forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF, "--samples",
+         "50", "--json", "--plot", str(nested))
+    assert nested.stat().st_size > 1000
+
+
+def test_train_json_reports_failures_and_the_final_fit(
+    imported: Engine, runner: CliRunner
+) -> None:
+    args = ("train", "--model", "negative_binomial,hour_of_day_mean", "--train-days", "3",
+            "--backtest-windows", "2", "--samples", "50", "--as-of", AS_OF)
+    out = _run(runner, *args, "--json")
+    assert set(out) == {"account", "as_of", "windows", "models", "failures"}
+    assert set(out["models"]) == {"hour_of_day_mean"}
+    failed = [(f["model"], f["window_start"]) for f in out["failures"]]
+    starts = [w["start"] for w in out["windows"]]
+    assert failed == [*(("negative_binomial", s) for s in starts), ("negative_binomial", None)]
+    assert all("192 hours" in f["message"] for f in out["failures"])
+    text = runner.invoke(app, list(args))
+    assert text.exit_code == 0, text.output
+    assert "negative_binomial failed on the final fit" in text.output
+    assert f"window at {AS_OF[:10]}" not in text.output
+    assert "--train-days 3" in text.output
