@@ -30,16 +30,8 @@ from musktracker.api.services import Services
 from musktracker.config import Settings, get_settings
 from musktracker.logging import configure_logging
 
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        401: "No API key, or not a valid one.",
-        403: "The key lacks the scope this route needs.",
-        413: "The request body is over the size limit.",
-        422: "A parameter or body field is invalid; the message names it.",
-        429: "Over the per-key rate limit; see Retry-After.",
-        500: "Unexpected server error (no details are exposed).",
-    }.items()
+SERVER_ERROR: dict[int | str, dict[str, object]] = {
+    500: {"model": ErrorBody, "description": "Unexpected server error (no details are exposed)."}
 }
 
 
@@ -62,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Post counts, models and exogenous events of tracked X accounts. "
         "Send an API key in X-API-Key (create one with `musktracker apikeys create`).",
         lifespan=lifespan,
-        responses=ERROR_RESPONSES,
+        responses=SERVER_ERROR,
     )
     app.state.services = svc
     install_error_handlers(app)

@@ -1,4 +1,6 @@
-"""The route class every router uses: JSON bodies must hold valid Unicode.
+"""How the keyed routers are built: JSON bodies must hold valid Unicode, and the error
+answers every keyed route can give are documented in OpenAPI (not on the open health
+routes, which never answer 401 or 429).
 
 JSON may spell a lone UTF-16 surrogate (`"\\ud800"`); Python decodes it into a `str` that
 cannot be encoded as UTF-8, so it would pass validation and fail later (writing it to the
@@ -12,8 +14,21 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+
+from musktracker.api.schemas import ErrorBody
+
+KEYED_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        401: "No API key, or not a valid one.",
+        403: "The key lacks the scope this route needs.",
+        413: "The request body is over the size limit.",
+        422: "A parameter or body field is invalid; the message names it.",
+        429: "Over the per-key rate limit; see Retry-After.",
+    }.items()
+}
 
 
 def _first_lone_surrogate(value: Any, path: str) -> tuple[str, str] | None:
@@ -66,3 +81,8 @@ class UnicodeJsonRoute(APIRoute):
             return await handler(UnicodeJsonRequest(request.scope, request.receive))
 
         return strict_handler
+
+
+def keyed_router(**options: Any) -> APIRouter:
+    """A router for routes that need an API key (`options` as for APIRouter)."""
+    return APIRouter(route_class=UnicodeJsonRoute, responses=KEYED_ROUTE_ERRORS, **options)

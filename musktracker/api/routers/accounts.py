@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from musktracker.accounts import (
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
-from musktracker.api.routing import UnicodeJsonRoute
+from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import AccountCreate, AccountOut, CountBucket, CountsOut, ErrorBody
 from musktracker.api.services import services
 from musktracker.api.windows import query_window
@@ -29,7 +29,7 @@ from musktracker.features.buckets import bucket_counts
 from musktracker.features.count_rule import CountRule
 from musktracker.security.apikeys import Scope
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=UnicodeJsonRoute)
+router = keyed_router(prefix="/v1/accounts", tags=["accounts"])
 
 GRANULARITY = {"hour": Granularity.HOURLY, "day": Granularity.DAILY}
 

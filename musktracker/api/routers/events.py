@@ -3,13 +3,13 @@ does (musktracker.enrich.events), with each change refreshing the features it to
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 
 from musktracker.accounts import AccountError, list_accounts
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
-from musktracker.api.routing import UnicodeJsonRoute
+from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import ErrorBody, EventCreate, EventOut
 from musktracker.api.services import services
 from musktracker.db.models import ExogenousEvent
@@ -17,9 +17,7 @@ from musktracker.db.session import session_scope
 from musktracker.enrich.events import EventError, NewEvent, add_event, delete_event, list_events
 from musktracker.security.apikeys import Scope
 
-router = APIRouter(
-    prefix="/v1/exogenous-events", tags=["exogenous events"], route_class=UnicodeJsonRoute
-)
+router = keyed_router(prefix="/v1/exogenous-events", tags=["exogenous events"])
 
 MAX_ID = 2**63 - 1
 

@@ -8,20 +8,15 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from musktracker.api import metrics
-from musktracker.api.routing import UnicodeJsonRoute
 from musktracker.api.schemas import Health, Readiness
 from musktracker.api.services import Services, services
 from musktracker.db.session import require_schema
 
-router = APIRouter(tags=["health"], route_class=UnicodeJsonRoute)
+router = APIRouter(tags=["health"])
 
 
-@router.api_route(
-    "/healthz",
-    methods=["GET", "HEAD"],
-    response_model=Health,
-    summary="Liveness: the process answers (HEAD too, for load balancers)",
-)
+@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+@router.head("/healthz", include_in_schema=False)  # load balancers probe with HEAD too
 async def healthz() -> Health:
     return Health()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -14,14 +14,14 @@ from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError
 from musktracker.api.routers.accounts import tracked_account
-from musktracker.api.routing import UnicodeJsonRoute
+from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import ErrorBody, ModelMetrics, ModelOut
 from musktracker.api.services import services
 from musktracker.db.models import Account, ModelMetadata
 from musktracker.db.session import session_scope
 from musktracker.security.apikeys import Scope
 
-router = APIRouter(prefix="/v1/models", tags=["models"], route_class=UnicodeJsonRoute)
+router = keyed_router(prefix="/v1/models", tags=["models"])
 
 MAX_ID = 2**63 - 1
 

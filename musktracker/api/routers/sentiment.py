@@ -9,20 +9,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Body, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error
-from musktracker.api.routing import UnicodeJsonRoute
+from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import services
 from musktracker.security.apikeys import Scope
 from musktracker.sentiment.data import LabelledTexts, SentimentDataError
 
-router = APIRouter(prefix="/v1/sentiment", tags=["sentiment"], route_class=UnicodeJsonRoute)
+router = keyed_router(prefix="/v1/sentiment", tags=["sentiment"])
 
 MAX_PREDICT_TEXTS = 256
 MAX_SAMPLES = 1000

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, select
 from sqlalchemy.engine import Engine
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error
-from musktracker.api.routing import UnicodeJsonRoute
+from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import (
     ErrorBody,
     EventsPage,
@@ -31,7 +31,7 @@ from musktracker.signals.event import RawEvent
 from musktracker.signals.factory import build_pipeline
 from musktracker.signals.rules import RulesError
 
-router = APIRouter(tags=["signals"], route_class=UnicodeJsonRoute)
+router = keyed_router(tags=["signals"])
 PageT = TypeVar("PageT", bound=BaseModel)
 
 MAX_PAGE = 500

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import AwareDatetime
 
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_bytes, cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
 from musktracker.api.routers.accounts import tracked_account
-from musktracker.api.routing import UnicodeJsonRoute
+from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import Services, services
 from musktracker.api.windows import query_window
@@ -36,7 +36,7 @@ from musktracker.forecasting.service import (
 from musktracker.security.apikeys import Scope
 from musktracker.utc import HOUR
 
-router = APIRouter(prefix="/v1/accounts", tags=["volume"], route_class=UnicodeJsonRoute)
+router = keyed_router(prefix="/v1/accounts", tags=["volume"])
 
 READ = [Depends(require(Scope.READ))]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}

@@ -37,6 +37,10 @@ def _rows(api: Api, model: type) -> int:
 def test_every_route_but_health_needs_a_key(api: Api) -> None:
     checked = 0
     for path, operations in api.client.get("/openapi.json").json()["paths"].items():
+        # The schema documents 401/429 exactly where they can happen.
+        for operation in operations.values():
+            assert ("401" in operation["responses"]) == (path not in OPEN_ROUTES), path
+            assert ("429" in operation["responses"]) == (path not in OPEN_ROUTES), path
         if path in OPEN_ROUTES:
             continue
         for method in operations:
