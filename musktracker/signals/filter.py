@@ -25,7 +25,12 @@ _STRIP_FOR_LANGUAGE = re.compile(r"https?://\S+|[@$#]\w+|0x[0-9a-fA-F]+|\d+")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _MENTION = re.compile(r"@\w+")
 _CASHTAG = re.compile(r"\$[A-Za-z]\w*")
-_REPEAT = re.compile(r"(.)\1{7,}")
+# A symbol or emoji 8+ times in a row ("🚀🚀🚀🚀🚀🚀🚀🚀", "$$$$$$$$") is reply spam; digits never
+# count ("1000000000 dollars", "0x00000000219ab..."), and a letter only 15+ times, outside
+# addresses: people stretch words ("Nooooooooo way"), vanity addresses repeat hex or base58.
+_REPEAT_SYMBOL = re.compile(r"([^\w\s])\1{7,}")
+_REPEAT_LETTER = re.compile(r"([^\W\d_])\1{14,}")
+_ADDRESS_LIKE = re.compile(r"0x[0-9a-fA-F]+|\b[1-9A-HJ-NP-Za-km-z]{32,44}\b")
 _BAIT = re.compile(
     r"\b(airdrop|giveaway|free\s+crypto|claim\s+now|dm\s+me|send\s+\d+\s*\w+\s+get)\b", re.I
 )
@@ -103,8 +108,10 @@ def spam_reason(text: str) -> str | None:
         return "more than 5 cashtags"
     if text.count("@") > 5 and len(_MENTION.findall(text)) > 5:
         return "more than 5 mentions"
-    if _REPEAT.search(text):
-        return "a character repeated 8+ times"
+    if _REPEAT_SYMBOL.search(text):
+        return "a symbol repeated 8+ times"
+    if _REPEAT_LETTER.search(text) and _REPEAT_LETTER.search(_ADDRESS_LIKE.sub(" ", text)):
+        return "a letter repeated 15+ times"
     if "http" in text and _BAIT.search(text):
         return "giveaway/airdrop bait with a link"
     upper = sum(map(str.isupper, text))

@@ -99,3 +99,27 @@ def test_bands_are_the_four_16_bit_slices() -> None:
     for print_ in (0, 2**64 - 1, 0x0123_4567_89AB_CDEF, 0xF00D_0000_0000_BEEF):
         expected = [f"{i}:{(print_ >> (16 * i)) & 0xFFFF:04x}" for i in range(fp.BANDS)]
         assert fp.bands(print_) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tesla will spend 1000000000 dollars on the new plant in Texas",
+        "The ETH deposit contract 0x00000000219ab540356cBB839Cbe05303d7705Fa holds a lot",
+        "Nooooooooo way",
+        "Sooooooooooooo good",  # 13 o's: still someone stretching a word
+        "Vanity 0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa contract",
+        f"Wrapped SOL is {WSOL}",
+    ],
+)
+def test_long_numbers_addresses_and_stretched_words_are_not_spam(text: str) -> None:
+    assert spam_reason(text) is None
+    config = FilterConfig.from_strings("", "", "")
+    assert filter_reason(event(text), config) is None
+
+
+def test_repeated_symbols_and_absurd_letter_runs_are_still_spam() -> None:
+    assert spam_reason("buy now 🚀🚀🚀🚀🚀🚀🚀🚀") == "a symbol repeated 8+ times"
+    assert spam_reason("$$$$$$$$ easy money") == "a symbol repeated 8+ times"
+    assert spam_reason("Yesssssssssssssssssss") == "a letter repeated 15+ times"
+    assert spam_reason("aaaaaaaaaaaaaaa 0x" + "a" * 40) == "a letter repeated 15+ times"
