@@ -274,3 +274,13 @@ def test_api_ingest_answers_422_naming_the_data_key(signals_api: Api) -> None:
         assert response.json()["error"]["details"][0]["field"] == field
     with session_scope(signals_api.engine) as session:
         assert session.scalar(select(func.count()).select_from(SignalEvent)) == 0
+
+
+def test_rules_check_rejects_a_non_finite_score(tmp_path: Path, runner: CliRunner) -> None:
+    rules = tmp_path / "inf.yml"
+    rules.write_text(
+        "- name: boom\n  condition: \"type == 'external'\"\n  score: .inf\n  reason: r\n"
+    )
+    result = runner.invoke(app, ["signals", "rules", "check", str(rules)])
+    assert result.exit_code == 1
+    assert result.output == "error: rule 'boom': score 'inf' must be a finite number\n"

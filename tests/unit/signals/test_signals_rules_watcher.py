@@ -57,3 +57,15 @@ def test_non_utf8_edit_is_a_rejected_reload(
     assert watcher.last_error is not None and "not UTF-8 text" in watcher.last_error
     logged = capsys.readouterr()  # stdout, or stderr once a CLI test configured logging
     assert "rules reload rejected" in logged.out + logged.err
+
+
+def test_non_finite_score_edit_is_a_rejected_reload(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    write(path, RULE.format(score=5), 0)
+    watcher = RulesWatcher(path, interval=0.0)
+    features = {**FEATURE_DEFAULTS, "cashtag_count": 1}
+    errors_before = CONFIG_RELOAD.labels(result="error")._value.get()
+    write(path, RULE.format(score=".nan"), 1)
+    assert watcher.current().evaluate(features).score == 5
+    assert CONFIG_RELOAD.labels(result="error")._value.get() == errors_before + 1
+    assert watcher.last_error == "rule 'named': score 'nan' must be a finite number"
