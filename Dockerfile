@@ -17,6 +17,8 @@ RUN pip install --index-url "$TORCH_INDEX_URL" "torch==${TORCH_VERSION}"
 
 COPY pyproject.toml README.md LICENSE ./
 COPY musktracker ./musktracker
+# The signal rules at the default RULES_PATH (rules/rules.yml, relative to WORKDIR).
+COPY rules ./rules
 # The sentiment extra (transformers, MLflow, ONNX Runtime) on top of the CPU torch above.
 RUN pip install ".[postgres,sentiment]" \
     && useradd --create-home --uid 1000 musktracker \

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -11,6 +13,7 @@ from musktracker.api import metrics
 from musktracker.api.schemas import Health, Readiness
 from musktracker.api.services import Services, services
 from musktracker.db.session import require_schema
+from musktracker.signals.rules import RulesError, load_rules
 
 router = APIRouter(tags=["health"])
 
@@ -31,6 +34,16 @@ def _check_database(svc: Services) -> str:
     return "ok"
 
 
+def _check_rules(svc: Services) -> str:
+    # POST /v1/signals/ingest needs the rules file; RULES_PATH is relative to the working
+    # directory, so a server started elsewhere answered 503 there while claiming ready.
+    try:
+        load_rules(Path(svc.settings.rules_path))
+    except RulesError as exc:
+        return f"failed: {str(exc)[:300]}"
+    return "ok"
+
+
 async def _check_redis(svc: Services) -> str:
     if svc.redis is None:
         return "not configured"
@@ -45,14 +58,15 @@ async def _check_redis(svc: Services) -> str:
     "/readyz",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A dependency is not ready."}},
-    summary="Readiness: the database (migrated), Redis (when configured) and the sentiment "
-    "champion (when one is registered: loaded into memory) are ready",
+    summary="Readiness: the database (migrated), Redis (when configured), the signal rules "
+    "file and the sentiment champion (when one is registered: loaded into memory) are ready",
 )
 async def readyz(request: Request) -> JSONResponse:
     svc = services(request)
     checks = {
         "database": await run_in_threadpool(_check_database, svc),
         "redis": await _check_redis(svc),
+        "signal_rules": await run_in_threadpool(_check_rules, svc),
     }
     if checks["database"] == "ok":
         checks["sentiment_model"] = await run_in_threadpool(svc.sentiment_readiness)

@@ -154,8 +154,20 @@ def test_readiness_reports_each_dependency(engine: Engine, db_url: str) -> None:
     for api in build_api(engine, db_url, redis_url=_redis_or_skip()):
         assert api.client.get("/readyz").json() == {
             "status": "ready",
-            "checks": {"database": "ok", "redis": "ok", "sentiment_model": "not registered"},
+            "checks": {
+                "database": "ok",
+                "redis": "ok",
+                "signal_rules": "ok",
+                "sentiment_model": "not registered",
+            },
         }
+    # The rules file is resolved from the working directory: a server started elsewhere
+    # cannot run POST /v1/signals/ingest and must not claim to be ready.
+    for api in build_api(engine, db_url, rules_path="no/such/rules.yml"):
+        lost = api.client.get("/readyz")
+        assert lost.status_code == 503
+        assert lost.json()["checks"]["signal_rules"].startswith("failed: ")
+        assert "no/such/rules.yml" in lost.json()["checks"]["signal_rules"]
 
 
 def test_rate_limit_answers_429_with_retry_after(

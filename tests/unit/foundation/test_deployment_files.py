@@ -16,6 +16,7 @@ import typer.main
 import yaml
 
 from musktracker.cli.main import app
+from musktracker.config import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -85,6 +86,17 @@ def test_dockerfile_cmd_parses_with_the_cli() -> None:
     words = json.loads(cmd.group(1))
     assert words[0] == "musktracker"
     assert _parse(words[1:]) == ["musktracker", "serve"]
+
+
+def test_the_image_holds_the_default_signal_rules() -> None:
+    """RULES_PATH is relative to the working directory; the image must carry the file there,
+    or every POST /v1/signals/ingest in a container answers 503."""
+    text = (REPO / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY (\S+) (\S+)$", text, re.MULTILINE)
+    default = Path(Settings.model_fields["rules_path"].default)
+    assert (REPO / default).is_file()
+    top = default.parts[0]
+    assert (top, f"./{top}") in copied, copied  # beside ./musktracker, under WORKDIR
 
 
 def test_a_wrong_option_fails_to_parse() -> None:
