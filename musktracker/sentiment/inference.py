@@ -57,6 +57,9 @@ def prediction_of(probabilities: list[float], version: str, cached: bool = False
 class LoadedModel:
     version: str
     model: SentimentModel
+    run_id: str = ""
+    """The MLflow run that produced the artifact: part of the cache key, so a rebuilt
+    registry whose version numbers start again never reuses another model's entries."""
 
 
 class Predictor:
@@ -87,7 +90,9 @@ class Predictor:
         chosen = self.tracker.version(int(version))
         try:
             return LoadedModel(
-                version, load_model(self.tracker.local_dir(chosen), self.threads, self.runtime)
+                version,
+                load_model(self.tracker.local_dir(chosen), self.threads, self.runtime),
+                chosen.run_id or "",
             )
         except ImportError:
             classic = [v for v in self.tracker.versions() if v.tags.get("kind") == "classic"]
@@ -99,7 +104,9 @@ class Predictor:
             fallback = classic[-1]
             log.warning("sentiment.fallback_classic", champion=version, using=fallback.version)
             return LoadedModel(
-                str(fallback.version), load_model(self.tracker.local_dir(fallback), self.threads)
+                str(fallback.version),
+                load_model(self.tracker.local_dir(fallback), self.threads),
+                fallback.run_id or "",
             )
 
     @property
@@ -133,7 +140,8 @@ class Predictor:
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Predictions in input order: cache hits first, the rest scored in batches."""
         loaded = self.current()
-        keys = [cache_key(loaded.version, text) for text in texts]
+        name = self.tracker.model_name
+        keys = [cache_key(name, loaded.version, loaded.run_id, text) for text in texts]
         found = self.cache.get_many(keys)
         missing = [i for i, hit in enumerate(found) if hit is None]
         fresh: dict[str, list[float]] = {}

@@ -9,11 +9,15 @@ class Clock:
         return self.now
 
 
-def test_key_depends_on_version_and_text_but_holds_no_text():
-    key = cache_key("3", "secret words")
+def test_key_depends_on_model_identity_and_text_but_holds_no_text():
+    key = cache_key("sentiment", "3", "run-a", "secret words")
     assert "secret" not in key
-    assert key != cache_key("4", "secret words")
-    assert key != cache_key("3", "other words")
+    assert key != cache_key("sentiment", "4", "run-a", "secret words")
+    assert key != cache_key("sentiment", "3", "run-a", "other words")
+    # Another model name, or the same version number from a rebuilt registry (new run),
+    # never shares entries.
+    assert key != cache_key("other-sentiment", "3", "run-a", "secret words")
+    assert key != cache_key("sentiment", "3", "run-b", "secret words")
 
 
 def test_entries_expire_after_ttl():
