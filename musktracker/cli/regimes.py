@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from musktracker.accounts import get_account
-from musktracker.cli.runtime import console, database, handle_errors
+from musktracker.cli.runtime import console, database, fail, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.evaluation.regime_store import detect_and_store
 from musktracker.evaluation.regimes import RegimeShift
@@ -32,17 +32,24 @@ def _table(rule: str, shifts: list[RegimeShift]) -> Table:
 def regimes(
     account: str = typer.Option("elonmusk", "--account", "-a", help="Tracked account."),
     kinds: str = typer.Option("all", "--kinds", help="Counting rule: all or original,quote,..."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Only use posts before this time."),
+    as_of: str | None = typer.Option(
+        None, "--as-of",
+        help="Replay: only use posts before this time (printed only; the stored alerts stay).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Detect regime shifts in the posting level with two rules: the original rolling
     variance beyond 2 sigma, and a Negative Binomial CUSUM on daily counts relative to the
     seasonal expectation with a threshold set for one false alarm per year. One shift gives
-    one alert. The alerts are stored in `regime_shifts`.
+    one alert. The alerts are stored in `regime_shifts` (with --as-of, a replay of a past
+    moment, they are only printed: the stored alerts describe the present).
 
     Example: musktracker regimes --account elonmusk --json
     """
-    rule = CountRule.parse(kinds)
+    try:
+        rule = CountRule.parse(kinds)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     end = floor_hour(parse_as_of(as_of)) if as_of is not None else None
     with session_scope(database()) as session:
         report = detect_and_store(session, get_account(session, account), rule, end)

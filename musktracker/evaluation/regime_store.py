@@ -1,5 +1,8 @@
-"""Detected regime shifts in the database: each detection run replaces an account's rows for
-its counting rule, so the table always says what the newest run found."""
+"""Detected regime shifts in the database: each detection run on all the data brings an
+account's rows for its counting rule up to date, so the table always says what the newest
+run found. Alerts found again keep their rows (and ids, which signals refer to); only
+vanished alerts are deleted and new ones added. A replay of a past moment (`--as-of`) is
+read-only: it would otherwise replace today's alerts with those known back then."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from musktracker.evaluation.regimes import RegimeShift, detect_shifts
 from musktracker.features.buckets import bucket_span, hourly_counts
 from musktracker.features.count_rule import CountRule
 from musktracker.forecasting.errors import ForecastError
-from musktracker.utc import HOUR, utcnow
+from musktracker.utc import HOUR, ensure_utc, utcnow
 
 
 @dataclass
@@ -38,49 +41,75 @@ class RegimeReport:
         }
 
 
+def _key(rule: str, change_at: datetime, detected_at: datetime, direction: str) -> tuple[Any, ...]:
+    return rule, ensure_utc(change_at), ensure_utc(detected_at), direction
+
+
 def store_shifts(
     session: Session, account_id: int, count_rule: str, shifts: dict[str, list[RegimeShift]]
 ) -> int:
-    """Replace the stored shifts of every rule in `shifts`; returns rows written."""
+    """Make the stored shifts of every rule in `shifts` equal to `shifts`: rows of alerts
+    found again are kept (same id; their levels refreshed), vanished ones deleted, new ones
+    added. Returns the number of rows added."""
     now: datetime = utcnow()
-    written = 0
+    added = 0
     for rule, found in shifts.items():
-        session.execute(
-            delete(RegimeShiftRow).where(
-                RegimeShiftRow.account_id == account_id,
-                RegimeShiftRow.rule == rule,
-                RegimeShiftRow.count_rule == count_rule,
+        stored = {
+            _key(row.rule, row.change_at, row.detected_at, row.direction): row
+            for row in session.scalars(
+                select(RegimeShiftRow).where(
+                    RegimeShiftRow.account_id == account_id,
+                    RegimeShiftRow.rule == rule,
+                    RegimeShiftRow.count_rule == count_rule,
+                )
             )
-        )
-        session.add_all(
-            RegimeShiftRow(
-                account_id=account_id,
-                rule=rule,
-                count_rule=count_rule,
-                change_at=s.change_at,
-                detected_at=s.detected_at,
-                direction=s.direction,
-                level_before=s.level_before,
-                level_after=s.level_after,
-                computed_at=now,
+        }
+        wanted = {_key(rule, s.change_at, s.detected_at, s.direction): s for s in found}
+        vanished = [row.id for key, row in stored.items() if key not in wanted]
+        if vanished:
+            session.execute(delete(RegimeShiftRow).where(RegimeShiftRow.id.in_(vanished)))
+        for key, s in wanted.items():
+            row = stored.get(key)
+            if row is not None:
+                row.level_before, row.level_after = s.level_before, s.level_after
+                continue
+            session.add(
+                RegimeShiftRow(
+                    account_id=account_id,
+                    rule=rule,
+                    count_rule=count_rule,
+                    change_at=s.change_at,
+                    detected_at=s.detected_at,
+                    direction=s.direction,
+                    level_before=s.level_before,
+                    level_after=s.level_after,
+                    computed_at=now,
+                )
             )
-            for s in found
-        )
-        written += len(found)
-    return written
+            added += 1
+    session.flush()
+    return added
 
 
 def detect_and_store(
     session: Session, account: Account, rule: CountRule, end: datetime | None = None
 ) -> RegimeReport:
-    """Run every rule on the account's hourly counts before `end` and replace the stored
-    shifts with what it finds (so running it twice leaves the same rows)."""
+    """Run every rule on the account's hourly counts before `end`. Without `end` (all the
+    data) the stored shifts are brought up to date with what it finds (so running it twice
+    leaves the same rows); with `end` (a replay of a past moment) nothing is stored, so the
+    alerts of today, which signals read, stay as they are."""
     counts = hourly_counts(session, account.id, rule, end=end)
     if counts.empty:
         raise ForecastError(f"account {account.username!r} has no hourly buckets"
                             + (f" before {end.isoformat()}" if end else ""))
+    if not counts.any():
+        raise ForecastError(
+            f"--kinds {rule.name!r}: no posts of @{account.username} match this counting rule"
+            + (f" before {end.isoformat()}" if end else "")
+        )
     found = detect_shifts(counts)
-    store_shifts(session, account.id, rule.name, found)
+    if end is None:
+        store_shifts(session, account.id, rule.name, found)
     return RegimeReport(account.username, rule.name, counts.index[-1] + HOUR, found)
 
 

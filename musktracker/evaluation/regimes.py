@@ -40,7 +40,7 @@ class RegimeShift:
     rule: str
     change_at: datetime  # first day of the new regime (UTC day start)
     detected_at: datetime  # end of the day on which the rule fired
-    direction: str  # "up" or "down"
+    direction: str  # "up" or "down": where the posting level went (level_after vs before)
     level_before: float | None  # posts per day (None when no earlier week is known)
     level_after: float  # posts per day, from the change to the detection
 
@@ -58,6 +58,15 @@ def daily_counts(hourly: pd.Series) -> pd.Series:
     days = hourly.resample("D").agg(["sum", "size"])
     days = days[days["size"] == 24]
     return days["sum"].astype("int64")
+
+
+def _level_direction(before: float | None, after: float, variance_up: bool) -> str:
+    """`direction` always says where the posting level went (as for the CUSUM, and as the
+    posts/day before and after show): the rule fires on the variance, which often rises
+    while the level falls. Only without an earlier level does it follow the variance."""
+    if before is None or np.isnan(before) or after == before:
+        return "up" if variance_up else "down"
+    return "up" if after > before else "down"
 
 
 def rolling_variance_shifts(
@@ -83,7 +92,9 @@ def rolling_variance_shifts(
                     rule="rolling_variance",
                     change_at=day.to_pydatetime(),
                     detected_at=(ts + pd.Timedelta(hours=1)).to_pydatetime(),
-                    direction="up" if at_day_end.iloc[i] > mean.iloc[i] else "down",
+                    direction=_level_direction(
+                        before, float(level.loc[ts]), at_day_end.iloc[i] > mean.iloc[i]
+                    ),
                     level_before=None if before is None or np.isnan(before) else float(before),
                     level_after=float(level.loc[ts]),
                 )

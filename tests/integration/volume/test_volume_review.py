@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from musktracker.cli.main import app
-from musktracker.db.models import ModelMetadata, TimeBucket
+from musktracker.db.models import ModelMetadata, RawTweet, RegimeShift, TimeBucket
 from musktracker.db.session import session_scope
 
 from .test_volume_cli import AS_OF, CHEAP, _counts, _run
@@ -212,3 +212,35 @@ def test_train_json_reports_failures_and_the_final_fit(
     assert "negative_binomial failed on the final fit" in text.output
     assert f"window at {AS_OF[:10]}" not in text.output
     assert "--train-days 3" in text.output
+
+
+def _stored_shifts(engine: Engine) -> list[tuple[int, str, datetime]]:
+    with session_scope(engine) as session:
+        rows = session.scalars(select(RegimeShift).order_by(RegimeShift.id)).all()
+        return [(r.id, r.rule, r.change_at) for r in rows]
+
+
+def test_regimes_replay_keeps_the_stored_alerts(imported: Engine, runner: CliRunner) -> None:
+    now = _run(runner, "regimes", "--json")
+    stored = _stored_shifts(imported)
+    assert len(stored) == sum(len(v) for v in now["rules"].values()) > 0
+    past = _run(runner, "regimes", "--as-of", "2023-01-05T00:00Z", "--json")
+    assert past["data_end"] == "2023-01-05T00:00:00+00:00"
+    assert sum(len(v) for v in past["rules"].values()) < len(stored)
+    assert _stored_shifts(imported) == stored  # a replay stores and deletes nothing
+    # a rerun finds the same alerts and keeps their rows (and ids, which signals refer to)
+    assert _run(runner, "regimes", "--json") == now
+    assert _stored_shifts(imported) == stored
+
+
+def test_regimes_bad_or_empty_counting_rule_is_one_error_line(
+    imported: Engine, runner: CliRunner
+) -> None:
+    line = _error(runner, "regimes", "--kinds", "bogus")
+    assert "--kinds: 'bogus' is not a post kind" in line
+    with session_scope(imported) as session:
+        kinds = set(session.scalars(select(RawTweet.kind).distinct()))
+    unused = next(k for k in ("original", "reply", "quote", "repost") if k not in kinds)
+    line = _error(runner, "regimes", "--kinds", unused)
+    assert f"--kinds '{unused}': no posts of @elonmusk match" in line
+    assert _counts(imported)[3] == 0

@@ -65,3 +65,20 @@ def test_daily_counts_drop_partial_days_and_variance_rule_runs() -> None:
     assert len(daily_counts(series.iloc[:-5])) == 259
     alerts = rolling_variance_shifts(series)
     assert alerts and all(a.rule == "rolling_variance" for a in alerts)
+
+
+def test_rolling_variance_direction_is_the_level_direction() -> None:
+    """Bursts at a lower level raise the variance while the level falls: the alert says
+    "down", as its posts/day before and after show (it used to say "up")."""
+    rng = np.random.default_rng(3)
+    calm = rng.poisson(3.0, size=24 * 120)
+    bursty = np.where(rng.random(24 * 30) < 0.05, rng.poisson(25.0, size=24 * 30), 0)
+    index = pd.date_range("2025-01-01", periods=24 * 150, freq="h", tz="UTC")
+    alerts = rolling_variance_shifts(pd.Series(np.concatenate([calm, bursty]), index=index))
+    assert alerts
+    first = alerts[0]
+    assert first.level_before is not None and first.level_after < first.level_before
+    assert first.direction == "down"
+    for a in alerts:
+        assert a.level_before is not None
+        assert a.direction == ("up" if a.level_after > a.level_before else "down")
