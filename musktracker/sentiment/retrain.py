@@ -2,8 +2,12 @@
 promote it only if it beats the champion on the dev set, and store the decision.
 
 Triggers (thresholds from Settings):
-- `new_samples`: unused labelled samples >= SENTIMENT_RETRAIN_MIN_SAMPLES (1000);
-- `stale`: hours since the champion was registered >= SENTIMENT_RETRAIN_MAX_HOURS (24);
+- `new_samples`: labelled samples the serving model has not learned from >=
+  SENTIMENT_RETRAIN_MIN_SAMPLES (1000). Samples are marked used only when a challenger
+  trained on them is promoted: a rejected challenger does not spend them;
+- `stale`: hours since the last training (the newest registered version, champion or
+  not) >= SENTIMENT_RETRAIN_MAX_HOURS (24). A challenger that lost a moment ago counts as
+  a training, so a losing challenger does not make every later check train again;
 - `low_confidence`: mean top-class probability of the champion's most recent
   SENTIMENT_RETRAIN_WINDOW predictions < SENTIMENT_RETRAIN_MIN_CONFIDENCE (0.6);
 - `label_drift` / `length_drift`: PSI of recent predicted labels / input word counts
@@ -89,15 +93,23 @@ class Decision:
     """The `retrain_decisions` row, once stored."""
 
 
+def hours_since_training(tracker: Tracker) -> float | None:
+    """Hours since the newest registered version (champion or rejected challenger) was
+    created; None when nothing is registered."""
+    stamps = [v.creation_timestamp for v in tracker.versions() if v.creation_timestamp]
+    if not stamps:
+        return None
+    newest = datetime.fromtimestamp(max(stamps) / 1000, UTC)
+    return max(0.0, (utcnow() - newest).total_seconds() / 3600)
+
+
 def measure(engine: Engine, tracker: Tracker, limits: Thresholds) -> TriggerValues:
     """Measure every trigger against the current champion."""
     champion = tracker.champion()
-    hours = None
+    hours = hours_since_training(tracker)
     reference = None
     recent: list[tuple[str, float, int]] = []
     if champion is not None:
-        created = datetime.fromtimestamp(champion.creation_timestamp / 1000, UTC)
-        hours = (utcnow() - created).total_seconds() / 3600
         reference = ModelMeta.load(tracker.local_dir(champion)).reference
         with session_scope(engine) as session:
             recent = [
@@ -156,18 +168,30 @@ def _store(engine: Engine, decision: Decision) -> Decision:
     return stored
 
 
+Data = LabelledTexts | Callable[[], LabelledTexts]
+"""A data set, or a function reading it: files are read only when a challenger is trained."""
+
+
+def _loaded(data: Data) -> LabelledTexts:
+    return data if isinstance(data, LabelledTexts) else data()
+
+
 def check_retrain(
     engine: Engine,
     tracker: Tracker,
-    base_train: LabelledTexts,
-    dev: LabelledTexts,
+    base_train: Data,
+    dev: Data,
     limits: Thresholds,
     train: Callable[[LabelledTexts], TrainingResult] | None = None,
     force: bool = False,
     dry_run: bool = False,
 ) -> Decision:
     """Measure triggers; if one fires (or `force`), train a challenger on the training file
-    plus every labelled sample, and promote it only if its dev macro recall is higher."""
+    plus every labelled sample, and promote it only if its dev macro recall is higher.
+
+    The samples are marked used only when the challenger is promoted, so `new_samples`
+    keeps counting what the serving model has not learned from. `base_train` and `dev` may
+    be functions: they are then called only when a challenger is trained."""
     values = measure(engine, tracker, limits)
     fired = values.fired(limits) + (["forced"] if force else [])
     if not fired or dry_run:
@@ -179,19 +203,20 @@ def check_retrain(
     if train is None:
         raise ValueError("a trigger fired but no training function was given")
     samples, sample_ids = all_samples(engine)
-    data = base_train.followed_by(samples)
+    data = _loaded(base_train).followed_by(samples)
+    dev_set = _loaded(dev)
     result = train(data)
-    mark_used(engine, sample_ids)
     champion = tracker.champion()
     champion_recall = None
     if champion is not None:
         model = load_model(tracker.local_dir(champion))
         champion_recall = evaluate_labels(
-            dev.labels, labels_of(model.predict_proba(dev.texts))
+            dev_set.labels, labels_of(model.predict_proba(dev_set.texts))
         ).macro_recall
     promoted = champion_recall is None or result.dev.macro_recall > champion_recall
     if promoted:
         tracker.set_champion(result.version)
+        mark_used(engine, sample_ids)
         reason = (
             "no champion yet"
             if champion_recall is None

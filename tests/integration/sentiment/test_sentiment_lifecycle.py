@@ -4,6 +4,7 @@ real database (SQLite and PostgreSQL) and a real MLflow store."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,6 +167,33 @@ def test_retraining_fires_trains_and_promotes_only_a_better_challenger(
     assert summary == [("new_samples", True, 2), (None, False, None), ("forced", False, 3)]
     assert values["new_samples"] == 3
     assert _count(engine, LabelledSample) == 3
+
+
+def test_a_rejected_challenger_spends_no_samples_and_resets_the_stale_clock(
+    engine: Engine, tracker: Tracker, data
+):
+    train, dev = data
+    champion = run_training("classic", train, dev, tracker)
+    tracker.set_champion(champion.version)
+    samples = LabelledTexts(["starship flew perfectly today"], ["positive"])
+    add_samples(engine, samples, "test")
+    time.sleep(2.5)  # the champion is now at least 2.5 s old
+
+    def worse(all_data: LabelledTexts) -> TrainingResult:
+        return run_training("classic", all_data.head(100), dev, tracker)
+
+    limits = Thresholds(min_samples=1, max_hours=2.0 / 3600)
+    rejected = check_retrain(engine, tracker, train, dev, limits, worse, force=True)
+    assert not rejected.promoted and rejected.challenger_version == 2
+    # The champion never learned from the sample: it is still counted as new.
+    assert count_unused(engine) == 1
+    values = measure(engine, tracker, limits)
+    assert values.new_samples == 1
+    # "stale" measures the time since the last training (the rejected challenger, a moment
+    # ago), not the champion's age: the next check does not train again for staleness.
+    assert values.hours_since_training is not None
+    assert values.hours_since_training * 3600 < 2.0
+    assert values.fired(limits) == ["new_samples"]
 
 
 def test_drift_and_low_confidence_are_measured_from_stored_predictions(
