@@ -6,12 +6,15 @@ import json
 from dataclasses import asdict
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from musktracker.accounts import get_account
 from musktracker.cli.runtime import console, database, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.forecasting.accuracy import accuracy_by_model, fill_actuals
+
+TABLE_WIDTH = 120  # wide enough for every column even when output is piped (as in `train`)
 
 
 @handle_errors
@@ -44,13 +47,17 @@ def evaluate_forecasts(
         return
     table = Table(title="accuracy of stored hourly forecasts")
     for column in ("model", "forecasts", "targets", "MAE", "RMSE", "bias", "95% cover"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+        if column in ("model", "targets"):  # never cut or wrapped: rows must stay apart
+            table.add_column(column, justify="left" if column == "model" else "right",
+                             no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
     for r in report:
         table.add_row(r.model, str(r.forecasts),
                       f"{r.first_target:%Y-%m-%d %H}h to {r.last_target:%Y-%m-%d %H}h",
                       f"{r.mae:.2f}", f"{r.rmse:.2f}", f"{r.bias:+.2f}",
                       f"{100 * r.coverage_95:.0f}%")
-    console.print(table)
+    Console(width=max(console.width, TABLE_WIDTH)).print(table)
 
 
 app = typer.Typer()

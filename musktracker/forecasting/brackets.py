@@ -7,8 +7,9 @@ the kept part with probability equal to the kept fraction of the hour), which as
 are spread evenly within an hour.
 
 Brackets are written as markets write them: `low` and `high` inclusive (140-159), the top
-bracket open (`high` None). Probabilities are shares of the same simulated totals, so they
-sum to exactly 1.
+bracket open (`high` None). Probabilities are shares of the same simulated totals; the top
+bracket gets 1 minus the sum of the others (clipped at 0), so adding them up in order gives
+1.0 (in another order, 1 within float rounding, about 1e-16).
 """
 
 from __future__ import annotations
@@ -81,14 +82,20 @@ class BracketSpec:
 
 
 def bracket_probabilities(totals: NDArray[np.int64], spec: BracketSpec) -> list[Bracket]:
-    """Share of simulated window totals in every bracket; the shares sum to 1."""
+    """Share of simulated window totals in every bracket; the top (open) bracket gets
+    1 minus the others' sum, so the shares added in order sum to 1 (see the module)."""
     edges = spec.lower_edges(totals)
     n = len(totals)
     brackets = []
+    others = 0.0
     for i, low in enumerate(edges):
-        high = edges[i + 1] - 1 if i + 1 < len(edges) else None
-        inside = (totals >= low) if high is None else (totals >= low) & (totals <= high)
-        brackets.append(Bracket(low, high, float(np.count_nonzero(inside)) / n))
+        if i + 1 < len(edges):
+            high = edges[i + 1] - 1
+            share = float(np.count_nonzero((totals >= low) & (totals <= high))) / n
+            others += share  # left to right, as a reader adds the shares up
+            brackets.append(Bracket(low, high, share))
+        else:
+            brackets.append(Bracket(low, None, max(0.0, 1.0 - others)))
     return brackets
 
 

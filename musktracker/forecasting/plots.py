@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -19,6 +20,7 @@ from matplotlib.figure import Figure
 from musktracker.evaluation.backtest import BacktestResult
 from musktracker.forecasting.brackets import Bracket
 from musktracker.models.base import PredictiveDistribution
+from musktracker.utc import HOUR
 
 FAN_LEVELS = (0.5, 0.8, 0.95)
 
@@ -30,20 +32,33 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def fan_chart(
-    history: pd.Series, forecast: PredictiveDistribution, path: Path, title: str
-) -> Path:
-    """Hourly history, then the forecast mean with 50/80/95% central bands."""
+def _through_last_hour(index: pd.DatetimeIndex, values: Any) -> tuple[pd.DatetimeIndex, Any]:
+    """A step line drawn with `where="post"` ends at the start of its last point; repeating
+    the last value at the end of the last hour draws that hour too."""
+    values = np.asarray(values)
+    if len(index) == 0:
+        return index, values
+    extended = pd.DatetimeIndex([*index, index[-1] + HOUR])
+    return extended, np.append(values, values[-1])
+
+
+def fan_figure(history: pd.Series, forecast: PredictiveDistribution, title: str) -> Figure:
+    """Hourly history, then the forecast mean with 50/80/95% central bands; every line and
+    band runs to the end of its last hour (the observed line meets the dashed "now" line)."""
     fig, ax = plt.subplots(figsize=(11, 4.5))
-    ax.step(history.index, history.to_numpy(), where="post", color="black", lw=1, label="observed")
+    seen, observed = _through_last_hour(pd.DatetimeIndex(history.index), history.to_numpy())
+    ax.step(seen, observed, where="post", color="black", lw=1, label="observed")
     times = forecast.target_times
     for level in sorted(FAN_LEVELS, reverse=True):
         lo, hi = forecast.interval(level)
+        band, lo = _through_last_hour(times, lo)
+        _, hi = _through_last_hour(times, hi)
         ax.fill_between(
-            times, lo, hi, step="post", alpha=0.2 + 0.15 * (1 - level), color="tab:blue",
+            band, lo, hi, step="post", alpha=0.2 + 0.15 * (1 - level), color="tab:blue",
             label=f"{int(level * 100)}% interval", lw=0,
         )
-    ax.step(times, forecast.mean, where="post", color="tab:blue", lw=1.5, label="forecast mean")
+    ahead, mean = _through_last_hour(times, forecast.mean)
+    ax.step(ahead, mean, where="post", color="tab:blue", lw=1.5, label="forecast mean")
     # matplotlib's date converter accepts datetimes; its stubs only say float
     ax.axvline(times[0], color="grey", ls="--", lw=1)  # type: ignore[arg-type]
     ax.set_ylabel("posts per hour")
@@ -51,20 +66,32 @@ def fan_chart(
     ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
-def bracket_bars(brackets: Sequence[Bracket], path: Path, title: str) -> Path:
-    """Probability of every count bracket of a window."""
-    shown = [b for b in brackets if b.probability > 0] or list(brackets)
-    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(shown)), 4.5))
-    ax.bar([b.label() for b in shown], [b.probability for b in shown], color="tab:blue")
+def fan_chart(
+    history: pd.Series, forecast: PredictiveDistribution, path: Path, title: str
+) -> Path:
+    """The fan chart (see fan_figure) as a PNG file."""
+    return _save(fan_figure(history, forecast, title), path)
+
+
+def bracket_figure(brackets: Sequence[Bracket], title: str) -> Figure:
+    """Probability of every count bracket of a window, zero ones included: a bracket the
+    user asked for that cannot happen is an answer too."""
+    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(brackets)), 4.5))
+    ax.bar([b.label() for b in brackets], [b.probability for b in brackets], color="tab:blue")
     ax.set_ylabel("probability")
     ax.set_xlabel("posts in the window")
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", rotation=60, labelsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
+
+
+def bracket_bars(brackets: Sequence[Bracket], path: Path, title: str) -> Path:
+    """The bracket bars (see bracket_figure) as a PNG file."""
+    return _save(bracket_figure(brackets, title), path)
 
 
 def backtest_report(

@@ -244,3 +244,18 @@ def test_regimes_bad_or_empty_counting_rule_is_one_error_line(
     line = _error(runner, "regimes", "--kinds", unused)
     assert f"--kinds '{unused}': no posts of @elonmusk match" in line
     assert _counts(imported)[3] == 0
+
+
+def test_evaluate_forecasts_table_keeps_model_names_whole(
+    imported: Engine, runner: CliRunner
+) -> None:
+    for model in ("seasonal_naive_daily", "seasonal_naive_weekly"):
+        _run(runner, "forecast", "--model", model, "--as-of", AS_OF, "--samples", "50",
+             "--json")
+    result = runner.invoke(app, ["evaluate-forecasts"])  # piped: 80 columns
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "seasonal_naive" in line]
+    assert len(rows) == 2
+    assert "seasonal_naive_daily" in rows[0] + rows[1]
+    assert "seasonal_naive_weekly" in rows[0] + rows[1]
+    assert all("h to " in row for row in rows)  # the targets stay on the model's line

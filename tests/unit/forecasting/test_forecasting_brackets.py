@@ -61,3 +61,14 @@ def test_window_forecast_quantiles() -> None:
     q = window.quantiles()
     assert q[0.05] == 14 and q[0.5] == 59 and q[0.95] == 104
     assert window.mean == pytest.approx(59.5)
+
+
+def test_bracket_probabilities_added_in_order_sum_to_one() -> None:
+    # many narrow brackets: shares counted separately summed to 1 - 4.4e-16 here
+    totals = np.random.default_rng(41).poisson(300, size=2000)
+    brackets = bracket_probabilities(totals, BracketSpec.parse("3"))
+    assert sum(b.probability for b in brackets) == 1.0
+    top = brackets[-1]
+    assert top.high is None
+    assert top.probability == pytest.approx(np.count_nonzero(totals >= top.low) / 2000)
+    assert all(b.probability >= 0 for b in brackets)

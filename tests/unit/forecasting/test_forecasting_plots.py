@@ -1,0 +1,39 @@
+"""What the PNG plots draw (checked on the matplotlib figures before they are saved)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from musktracker.forecasting.brackets import Bracket
+from musktracker.forecasting.plots import bracket_figure, fan_figure
+from musktracker.models.base import PredictiveDistribution
+
+START = pd.Timestamp("2026-02-20T17:00Z")
+
+
+def test_bracket_bars_draw_every_bracket_even_at_zero() -> None:
+    brackets = [Bracket(0, 299, 0.0), Bracket(300, 349, 0.0), Bracket(350, 399, 0.0),
+                Bracket(400, 449, 0.2), Bracket(450, 499, 0.5), Bracket(500, None, 0.3)]
+    fig = bracket_figure(brackets, "t")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [b.label() for b in brackets]
+    assert [p.get_height() for p in ax.patches] == [b.probability for b in brackets]
+    plt.close(fig)
+
+
+def test_fan_chart_lines_run_to_the_end_of_their_last_hour() -> None:
+    history = pd.Series(
+        np.arange(72), index=pd.date_range(START - pd.Timedelta(hours=72), periods=72, freq="h")
+    )
+    samples = np.random.default_rng(0).poisson(3.0, size=(200, 24))
+    forecast = PredictiveDistribution(START.to_pydatetime(), samples)
+    fig = fan_figure(history, forecast, "t")
+    ax = fig.axes[0]
+    ends = {str(line.get_label()): pd.Timestamp(max(line.get_xdata())) for line in ax.lines
+            if not str(line.get_label()).startswith("_")}
+    # the observed line reaches "now", the mean line the end of the last forecast hour
+    assert ends["observed"] == START
+    assert ends["forecast mean"] == START + pd.Timedelta(hours=24)
+    plt.close(fig)
