@@ -1,4 +1,4 @@
-"""Tracked accounts: adding, finding and listing them."""
+"""Tracked accounts: adding, finding, listing them and correcting their X user id."""
 
 from __future__ import annotations
 
@@ -26,15 +26,32 @@ def normalize_username(username: str) -> str:
     return name.lower()
 
 
+def normalize_user_id(x_user_id: str) -> str:
+    """An X user id as stored: ASCII digits only, without leading zeros, so "0044196397"
+    and "44196397" are the same id (and "٤٤١", digits of another script, is refused)."""
+    text = x_user_id.strip()
+    if not text or not text.isascii() or not text.isdigit():
+        raise AccountError(f"X user id {x_user_id!r} is not a number made of digits 0-9")
+    return str(int(text))
+
+
+def id_owner(session: Session, x_user_id: str, other_than: int | None = None) -> Account | None:
+    """The tracked account that already has this X user id (besides `other_than`)."""
+    query = select(Account).where(Account.x_user_id == x_user_id)
+    if other_than is not None:
+        query = query.where(Account.id != other_than)
+    return session.scalar(query)
+
+
 def add_account(session: Session, username: str, x_user_id: str | None = None) -> Account:
     """Track a new account; refuses a duplicate handle or X user id."""
     name = normalize_username(username)
-    if x_user_id is not None and not x_user_id.isdigit():
-        raise AccountError(f"--id {x_user_id!r} is not a numeric X user id")
+    if x_user_id is not None:
+        x_user_id = normalize_user_id(x_user_id)
     if session.scalar(select(Account).where(Account.username == name)) is not None:
         raise AccountError(f"account {name!r} is already tracked")
     if x_user_id is not None:
-        other = session.scalar(select(Account).where(Account.x_user_id == x_user_id))
+        other = id_owner(session, x_user_id)
         if other is not None:
             raise AccountError(f"X user id {x_user_id} already belongs to {other.username!r}")
     account = Account(username=name, x_user_id=x_user_id)
@@ -51,6 +68,20 @@ def get_account(session: Session, username: str) -> Account:
         raise AccountError(
             f"account {name!r} is not tracked; add it with `musktracker accounts add {name}`"
         )
+    return account
+
+
+def set_user_id(session: Session, username: str, x_user_id: str | None) -> Account:
+    """Correct (or, with None, forget) an account's X user id; ingestion looks up a missing
+    id by handle. Refuses an id another tracked account has."""
+    account = get_account(session, username)
+    if x_user_id is not None:
+        x_user_id = normalize_user_id(x_user_id)
+        other = id_owner(session, x_user_id, other_than=account.id)
+        if other is not None:
+            raise AccountError(f"X user id {x_user_id} already belongs to {other.username!r}")
+    account.x_user_id = x_user_id
+    session.flush()
     return account
 
 

@@ -8,11 +8,19 @@ from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from musktracker.accounts import get_account, list_accounts
-from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.cli.runtime import (
+    console,
+    database,
+    err_console,
+    fail,
+    handle_errors,
+    settings,
+)
 from musktracker.config import Settings
 from musktracker.db.session import session_scope
 from musktracker.ingest.client import XClient
@@ -85,14 +93,38 @@ def _usernames(account: str | None, all_accounts: bool) -> list[str]:
 def _print_reports(reports: list[AccountReport]) -> None:
     table = Table("account", "new posts", "pages", "feature rows", "notes")
     for r in reports:
-        notes = "; ".join(r.notes + ([f"[red]{r.error}[/red]"] if r.error else []))
+        # X's messages put values in brackets ("[elonmusk]"): escape, or Rich drops them.
+        notes = "; ".join(
+            [escape(n) for n in r.notes] + ([f"[red]{escape(r.error)}[/red]"] if r.error else [])
+        )
         table.add_row(
             "@" + r.username, str(r.inserted), str(r.pages), str(r.features_written), notes
         )
     console.print(table)
 
 
+EXIT_INTERRUPTED = 130
+INTERRUPTED = (
+    "interrupted: every page fetched so far is saved; run the same command again to resume "
+    "where it stopped (buckets and features are refreshed when the run finishes)"
+)
+
+
 def _backfill(current: Settings, names: list[str], backfill_days: int | None) -> None:
+    try:
+        reports = _run_backfill(current, names, backfill_days)
+    except KeyboardInterrupt:
+        err_console.print(INTERRUPTED, highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    _print_reports(reports)
+    failed = [r for r in reports if r.error]
+    if failed:
+        raise fail(" | ".join(f"@{r.username}: {r.error}" for r in failed))
+
+
+def _run_backfill(
+    current: Settings, names: list[str], backfill_days: int | None
+) -> list[AccountReport]:
     with (
         XClient.from_settings(current) as client,
         Progress(
@@ -107,11 +139,7 @@ def _backfill(current: Settings, names: list[str], backfill_days: int | None) ->
         ingestor = Ingestor(
             database(), client, current.store_post_text, progress=BackfillProgress(bar)
         )
-        reports = ingestor.ingest_all(names, backfill_days)
-    _print_reports(reports)
-    failed = [r for r in reports if r.error]
-    if failed:
-        raise fail(" | ".join(f"@{r.username}: {r.error}" for r in failed))
+        return ingestor.ingest_all(names, backfill_days)
 
 
 def _deletions(current: Settings, names: list[str], days: int) -> None:

@@ -7,13 +7,18 @@ synchronous SQLAlchemy sessions, so async would add an event loop and buy no con
 Failure policy, in one place:
 - every response's rate-limit headers are read; calls slow down before the window runs out;
 - 429: wait until `x-rate-limit-reset` (logged), then try again, a bounded number of times;
+  a reset that is not a plausible epoch (milliseconds, or more than a window ahead) is
+  treated as missing (fixed fallback wait), and no wait exceeds `max_reset_wait`;
 - 5xx, timeouts and dropped connections: exponential backoff with jitter (tenacity), bounded;
 - 401/403: stop at once with what the token or the plan lacks;
-- a body that does not match X's documented shape: XResponseError naming the field.
+- a body that does not match X's documented shape: XResponseError naming the field;
+- HTTP 200 with only `errors` (X's way to say "no such user", "suspended", "protected"):
+  XRefusedError with X's own title and detail.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +42,8 @@ from musktracker.config import Settings
 from musktracker.ingest.errors import (
     XAuthError,
     XRateLimitError,
+    XRefusedError,
+    XResponseError,
     XStatusError,
     XUnavailableError,
 )
@@ -60,6 +67,8 @@ PAGE_SIZE = 100
 LOOKUP_BATCH = 100
 RESET_MARGIN = 0.5
 """Seconds added to a 429's reset: X's reset is whole seconds, clocks are not."""
+RATE_WINDOW_SECONDS = 15 * 60.0
+"""X's rate-limit window; a reset further ahead than this (plus a minute) is implausible."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -75,7 +84,9 @@ class RetryPolicy:
     rate_limit_waits: int = 3
     """429s in a row for one call before giving up."""
     fallback_reset_wait: float = 60.0
-    """Wait after a 429 that carries no reset header."""
+    """Wait after a 429 that carries no (plausible) reset header."""
+    max_reset_wait: float = RATE_WINDOW_SECONDS + 60.0
+    """No wait for a reset is longer: X's windows are 15 minutes."""
 
 
 class _Transient(Exception):
@@ -115,6 +126,37 @@ def _detail(response: httpx.Response) -> str:
         if isinstance(err, dict) and err.get("message"):
             parts.append(str(err["message"]))
     return "; ".join(parts)
+
+
+NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+
+
+def _refusal(response: httpx.Response, endpoint: str) -> XRefusedError | None:
+    """X's error for a 200 whose body has `errors` and no `data`, e.g. for an unknown user
+    {"errors":[{"title":"Not Found Error","detail":"Could not find user with username:
+    [x].","type":".../resource-not-found",...}]}; None for any other body."""
+    try:
+        body = jsonlib.loads(response.content)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or "data" in body:
+        return None
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    if not errors:
+        return None
+    first = errors[0]
+    words = ": ".join(
+        str(first[k]) for k in ("title", "detail") if first.get(k)
+    ) or str(first.get("message") or first)
+    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+    kind = first.get("type")
+    return XRefusedError(
+        f"{endpoint}: {words}{more}", kind if isinstance(kind, str) else None
+    )
+
+
+def _strip_endpoint(exc: Exception) -> str:
+    return str(exc).split(": ", 1)[-1]
 
 
 def auth_error(response: httpx.Response, endpoint: str) -> XAuthError:
@@ -224,15 +266,29 @@ class XClient:
         """Note X's clock, and the endpoint's rate limit with its reset moved onto our clock
         (reset minus X's Date is how long to wait, whatever our clock says)."""
         skew = 0.0
+        x_now = self._clock()
         date = response.headers.get("date")
         if date:
             try:
                 self.server_now = parsedate_to_datetime(date).astimezone(UTC)
-                skew = self._clock() - self.server_now.timestamp()
+                x_now = self.server_now.timestamp()
+                skew = self._clock() - x_now
             except (TypeError, ValueError):
                 pass
         limit = RateLimit.from_headers(response.headers)
-        return None if limit is None else limit.shifted(skew)
+        if limit is None:
+            return None
+        # The reset must be epoch seconds within one window of X's clock; anything else
+        # (milliseconds, seconds-until, a far-off time) is treated as missing.
+        ahead = limit.reset_at - x_now
+        if not -RATE_WINDOW_SECONDS <= ahead <= self.policy.max_reset_wait:
+            log.warning(
+                "x_api.implausible_rate_limit_reset",
+                reset=response.headers.get("x-rate-limit-reset"),
+                seconds_ahead=round(ahead, 1),
+            )
+            return None
+        return limit.shifted(skew)
 
     def _send(self, method: str, path: str, endpoint: str, **kwargs: Any) -> httpx.Response:
         """Send with bounded backoff for transient failures; 429s wait for the reset."""
@@ -243,7 +299,7 @@ class XClient:
             + wait_random(0, self.policy.jitter),
             sleep=self._sleep,
         )
-        for _ in range(self.policy.rate_limit_waits + 1):
+        for attempt in range(self.policy.rate_limit_waits + 1):
             try:
                 response = retrying(self._send_once, method, path, endpoint, **kwargs)
             except RetryError as exc:
@@ -254,7 +310,8 @@ class XClient:
                 ) from None
             if response.status_code != 429:
                 return response
-            self._wait_for_reset(endpoint)
+            if attempt < self.policy.rate_limit_waits:  # no wait after the last try
+                self._wait_for_reset(endpoint)
         raise XRateLimitError(
             f"{endpoint}: still rate limited (429) after {self.policy.rate_limit_waits} waits "
             "for the window to reset; try again later"
@@ -267,7 +324,15 @@ class XClient:
             if limit is not None
             else self.policy.fallback_reset_wait
         )
-        log.warning("x_api.rate_limited", endpoint=endpoint, wait_seconds=round(wait, 1))
+        wait = min(wait, self.policy.max_reset_wait)
+        until = datetime.fromtimestamp(self._clock() + wait, tz=UTC)
+        log.warning(
+            f"rate limited until {until:%Y-%m-%d %H:%M:%S} UTC",
+            endpoint=endpoint,
+            until=until.isoformat(timespec="seconds"),
+            wait_seconds=round(wait, 1),
+            reset_header=limit is not None,
+        )
         self._sleep(wait)
 
     def _call(
@@ -288,12 +353,26 @@ class XClient:
                 response.status_code,
                 f"{endpoint}: X answered HTTP {response.status_code}: {_detail(response)}",
             )
-        return parse_body(model, response.content, endpoint)
+        try:
+            return parse_body(model, response.content, endpoint)
+        except XResponseError:
+            refused = _refusal(response, endpoint)
+            if refused is not None:
+                raise refused from None
+            raise
 
     # -- endpoints ------------------------------------------------------------------------
 
     def user_by_username(self, username: str) -> User:
-        return self._call(UserLookup, "user lookup", f"/2/users/by/username/{username}").data
+        try:
+            return self._call(UserLookup, "user lookup", f"/2/users/by/username/{username}").data
+        except XRefusedError as exc:
+            if exc.kind == NOT_FOUND:
+                raise XRefusedError(
+                    f"user lookup: X has no user {username!r} ({_strip_endpoint(exc)})",
+                    exc.kind,
+                ) from None
+            raise
 
     def user_timeline(
         self,

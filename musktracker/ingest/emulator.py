@@ -64,6 +64,14 @@ class Faults:
     """Answer every request with this status (401 or 403) as X does for bad tokens/plans."""
     forbidden: frozenset[str] = frozenset()
     """Endpoint names answered with 403 (outside the plan): timeline, search, counts, ..."""
+    errors_only: frozenset[str] = frozenset()
+    """Endpoint names answered with HTTP 200 and only `errors`, as X answers a protected
+    account's timeline (not-authorized-for-resource)."""
+    reset_scale: int = 1
+    """Multiplies an injected 429's `x-rate-limit-reset` (1000: milliseconds, as some
+    proxies send it)."""
+    repeat_token: bool = False
+    """Pages echo the token they were asked with as their next_token (paging never ends)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,67 @@ class ApiProblem(Exception):
 
 def _problem(status: int, title: str, detail: str, kind: str = "about:blank") -> ApiProblem:
     return ApiProblem(status, {"title": title, "detail": detail, "type": kind, "status": status})
+
+
+def _not_found(parameter: str, value: str) -> ApiProblem:
+    """X's answer for an unknown (or suspended) user: HTTP 200 with only `errors`."""
+    name = "username" if parameter == "username" else "id"
+    return ApiProblem(
+        200,
+        {
+            "errors": [
+                {
+                    "value": value,
+                    "detail": f"Could not find user with {name}: [{value}].",
+                    "title": "Not Found Error",
+                    "resource_type": "user",
+                    "parameter": parameter,
+                    "resource_id": value,
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ]
+        },
+    )
+
+
+def _not_authorized(user_id: str) -> ApiProblem:
+    """X's answer for a protected account's timeline: HTTP 200 with only `errors`."""
+    return ApiProblem(
+        200,
+        {
+            "errors": [
+                {
+                    "value": user_id,
+                    "detail": f"Sorry, you are not authorized to see the user with id: "
+                    f"[{user_id}].",
+                    "title": "Authorization Error",
+                    "resource_type": "user",
+                    "parameter": "id",
+                    "resource_id": user_id,
+                    "type": "https://api.twitter.com/2/problems/not-authorized-for-resource",
+                }
+            ]
+        },
+    )
+
+
+def _invalid_token(parameter: str, token: str) -> ApiProblem:
+    """X's 400 for a pagination token it does not accept."""
+    return ApiProblem(
+        400,
+        {
+            "errors": [
+                {
+                    "parameters": {parameter: [token]},
+                    "message": f"The `{parameter}` query parameter value [{token}] is not a "
+                    "valid pagination token",
+                }
+            ],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+        },
+    )
 
 
 @dataclass
@@ -270,7 +339,7 @@ class XEmulator:
     def _account_for_user(self, user_id: str) -> EmulatedAccount:
         account = self.by_user_id.get(user_id)
         if account is None:
-            raise _problem(404, "Not Found Error", f"Could not find user with id: [{user_id}].")
+            raise _not_found("id", user_id)
         return account
 
     def tweet(self, account: EmulatedAccount, tweet_id: int) -> dict[str, Any]:
@@ -323,13 +392,15 @@ class XEmulator:
         if "end_time" in params:
             hi = min(hi, bisect_left(times, parse_utc(params["end_time"], "end_time")))
         if token_param in params:
-            hi = min(hi, bisect_left(ids, _decode_token(params[token_param])))
+            hi = min(hi, bisect_left(ids, _decode_token(params[token_param], token_param)))
         chosen = ids[max(lo, hi - size) : hi][::-1] if hi > lo else []
         meta: dict[str, Any] = {"result_count": len(chosen)}
         if chosen:
             meta["newest_id"], meta["oldest_id"] = str(chosen[0]), str(chosen[-1])
             if hi - size > lo:
                 meta["next_token"] = _encode_token(chosen[-1])
+                if self.options.faults.repeat_token and token_param in params:
+                    meta["next_token"] = params[token_param]
         body: dict[str, Any] = {"meta": meta}
         if chosen:
             body["data"] = [self.tweet(account, i) for i in chosen]
@@ -509,13 +580,13 @@ def _encode_token(oldest_served: int) -> str:
     return "pt" + format(oldest_served, "x")
 
 
-def _decode_token(token: str) -> int:
+def _decode_token(token: str, parameter: str = "pagination_token") -> int:
     if not token.startswith("pt"):
-        raise _problem(400, "Invalid Request", f"pagination token {token!r} is not valid")
+        raise _invalid_token(parameter, token)
     try:
         return int(token[2:], 16)
     except ValueError:
-        raise _problem(400, "Invalid Request", f"pagination token {token!r} is not valid") from None
+        raise _invalid_token(parameter, token) from None
 
 
 _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
@@ -601,7 +672,10 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {
                 **headers,
                 "x-rate-limit-remaining": "0",
-                "x-rate-limit-reset": str(int(api.epoch()) + api.options.faults.reset_seconds),
+                "x-rate-limit-reset": str(
+                    (int(api.epoch()) + api.options.faults.reset_seconds)
+                    * api.options.faults.reset_scale
+                ),
             }
             raise _WithHeaders(_problem(429, "Too Many Requests", "Too Many Requests"), headers)
         if fault == "unavailable":
@@ -614,7 +688,7 @@ class _Handler(BaseHTTPRequestHandler):
         if name == "users":
             account = api.accounts.get(groups[0].lower())
             if account is None:
-                raise _problem(404, "Not Found Error", f"Could not find user: [{groups[0]}].")
+                raise _not_found("username", groups[0])
             body: dict[str, Any] = {
                 "data": {
                     "id": account.user_id,
@@ -624,6 +698,8 @@ class _Handler(BaseHTTPRequestHandler):
             }
         elif name == "timeline":
             account = api._account_for_user(groups[0])
+            if name in api.options.faults.errors_only:
+                raise _not_authorized(groups[0])
             ids, times = api.visible(account)
             cap = api.options.timeline_cap
             body = api.page(account, ids[-cap:], times[-cap:], params, 5, "pagination_token")

@@ -29,3 +29,13 @@ class XStatusError(XApiError):
 
 class XResponseError(XApiError):
     """X answered with a body we cannot use; the message names the endpoint and problem."""
+
+
+class XRefusedError(XApiError):
+    """HTTP 200 whose body holds only X's `errors` (unknown or suspended user, a protected
+    timeline): X's own title and detail, not a schema complaint."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        """X's problem type URI, e.g. https://api.twitter.com/2/problems/resource-not-found."""

@@ -30,14 +30,15 @@ from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from musktracker.accounts import get_account
+from musktracker.accounts import AccountError, get_account, id_owner
 from musktracker.db.models import Account, IngestState, RawTweet
 from musktracker.db.session import session_scope
 from musktracker.features.refresh import refresh_after_posts
 from musktracker.ingest.client import XClient
-from musktracker.ingest.errors import XApiError, XAuthError
+from musktracker.ingest.errors import XApiError, XAuthError, XResponseError, XStatusError
 from musktracker.ingest.responses import TweetPage
 from musktracker.ingest.snowflake import snowflake_floor, snowflake_time
 from musktracker.ingest.store import store_api_posts
@@ -107,6 +108,8 @@ class Ingestor:
         """Ingest each account in turn; one account's failure is reported, not fatal.
 
         A token problem (401/403) is the same for every account, so it stops the lot.
+        Account problems (an X user id recorded for another account) and database errors
+        are reported for the account and the next one goes on.
         """
         reports = []
         for name in usernames:
@@ -114,9 +117,13 @@ class Ingestor:
                 reports.append(self.ingest_account(name, backfill_days))
             except XAuthError:
                 raise
-            except XApiError as exc:
+            except (XApiError, AccountError) as exc:
                 log.error("ingest.account_failed", account=name, error=str(exc))
                 reports.append(AccountReport(name, error=str(exc)))
+            except SQLAlchemyError as exc:
+                detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                log.error("ingest.account_failed", account=name, error=detail)
+                reports.append(AccountReport(name, error=f"database error: {detail}"))
         return reports
 
     def ingest_account(self, username: str, backfill_days: int | None) -> AccountReport:
@@ -141,6 +148,13 @@ class Ingestor:
             account = get_account(session, username)
             user = self.client.user_by_username(account.username)
             if account.x_user_id != user.id:
+                other = id_owner(session, user.id, other_than=account.id)
+                if other is not None:
+                    raise AccountError(
+                        f"X says @{account.username} has user id {user.id}, but that id is "
+                        f"recorded for @{other.username}; if @{other.username}'s id is wrong, "
+                        f"clear it with `musktracker accounts set-id {other.username} --clear`"
+                    )
                 account.x_user_id = user.id
             return account
 
@@ -209,12 +223,62 @@ class Ingestor:
         )
 
     def _pages(self, account: Account, run: _Run, report: AccountReport, now: datetime) -> None:
-        """Fetch and commit pages until the run ends; each page is one transaction."""
+        """Fetch and commit pages until the run ends; each page is one transaction.
+
+        A checkpoint's token that X refuses (400 about the token: expired, or left by an
+        older version) restarts the run from its lower bound without a token; inserts ignore
+        stored posts, so nothing is doubled. A token X repeats, or a page that does not go
+        further back than the one before, stops the run before the token is saved."""
         lower_time = snowflake_time(run.since_id + 1)
+        name = "recent search" if run.endpoint == SEARCH_RUN else "user timeline"
+        seen_tokens = {run.token} if run.token is not None else set()
+        resumed_token = run.token
+        previous_oldest: int | None = None
         while True:
-            page = self._fetch(account, run)
+            try:
+                page = self._fetch(account, run)
+            except XStatusError as exc:
+                stale = (
+                    exc.status == 400
+                    and run.token is not None
+                    and run.token == resumed_token
+                    and "token" in str(exc).lower()
+                )
+                if not stale:
+                    raise
+                log.warning(
+                    "ingest.stale_checkpoint_discarded",
+                    account=account.username,
+                    run=run.endpoint,
+                    token=run.token,
+                    error=str(exc),
+                )
+                report.notes.append(
+                    f"X refused the saved {run.endpoint} checkpoint; restarted that run"
+                )
+                run = _Run(run.endpoint, run.since_id, run.until_id, None)
+                seen_tokens, resumed_token = set(), None
+                continue
+            resumed_token = None  # only the checkpoint's own token may be stale
             records = [tweet.record() for tweet in page.data]
-            finished = page.meta.next_token is None
+            token = page.meta.next_token
+            if token is not None and token in seen_tokens:
+                raise XResponseError(
+                    f"{name}: X returned the next_token {token!r} a second time, so paging "
+                    "would never end; stopped (pages before it are saved, and the run resumes "
+                    "from the last good one)"
+                )
+            oldest = min((int(t.id) for t in page.data), default=None)
+            if oldest is not None and previous_oldest is not None and oldest >= previous_oldest:
+                raise XResponseError(
+                    f"{name}: a page (next_token {run.token!r}) went no further back than the "
+                    f"one before (oldest id {oldest}, before {previous_oldest}); stopped "
+                    "(pages before it are saved)"
+                )
+            if token is not None:
+                seen_tokens.add(token)
+            previous_oldest = oldest if oldest is not None else previous_oldest
+            finished = token is None
             with session_scope(self.engine) as session:
                 result = store_api_posts(
                     session, account.id, records, SOURCE, store_text=self.store_text
