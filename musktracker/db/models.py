@@ -189,7 +189,11 @@ class ModelMetadata(Base):
     """One trained model version with its training span, hyperparameters and metrics."""
 
     __tablename__ = "model_metadata"
-    __table_args__ = (Index("idx_model_name_version", "model_name", "model_version"),)
+    __table_args__ = (
+        Index("idx_model_name_version", "model_name", "model_version"),
+        # migration 0007: one row per forecast fit, so concurrent forecasts share it
+        Index("uq_model_metadata_fit_key", "account_id", "fit_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(
@@ -214,6 +218,9 @@ class ModelMetadata(Base):
     total_crps: Mapped[float | None] = mapped_column(Float)
     fit_seconds: Mapped[float | None] = mapped_column(Float)
     backtest_windows: Mapped[int | None] = mapped_column(Integer)
+    # Forecast fits (migration 0007): model, training span and hyperparameters, hashed;
+    # NULL for backtest rows.
+    fit_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Forecast(Base):

@@ -7,8 +7,10 @@ command. The as-of time is floored to the hour: forecasts are made for whole UTC
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from musktracker.db.dialect import upsert
@@ -134,27 +138,60 @@ def resolve_model(
     return best.model_name, None
 
 
-def _metadata(
-    session: Session, account_id: int, name: str, history: History, params: dict[str, object]
-) -> ModelMetadata:
-    row = ModelMetadata(
-        account_id=account_id,
-        model_name=name,
-        model_version=model_version(history.end),
-        trained_at=utcnow(),
-        training_start_date=history.start,
-        training_end_date=history.end,
-        hyperparameters=json.dumps({"model": params}, sort_keys=True, default=str),
+def fit_key(account_id: int, name: str, history: History, params: dict[str, Any]) -> str:
+    """What identifies a forecast fit: the model, its training span and hyperparameters."""
+    text = json.dumps(
+        {"account": account_id, "model": name, "start": history.start.isoformat(),
+         "end": history.end.isoformat(), "params": params},
+        sort_keys=True, default=str,
     )
-    session.add(row)
-    session.flush()
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _keyed_row(session: Session, account_id: int, key: str) -> ModelMetadata | None:
+    return session.scalars(
+        select(ModelMetadata).where(
+            ModelMetadata.account_id == account_id, ModelMetadata.fit_key == key
+        )
+    ).one_or_none()
+
+
+def _insert_or_get(
+    session: Session, account_id: int, name: str, history: History, model: VolumeModel,
+    key: str, path: Path,
+) -> ModelMetadata:
+    """Insert the fit's model_metadata row unless a concurrent request inserted the same key
+    first (INSERT ... ON CONFLICT DO NOTHING on the unique (account_id, fit_key): the second
+    insert waits for the first transaction and then does nothing); returns the row."""
+    values = {
+        "account_id": account_id,
+        "model_name": name,
+        "model_version": model_version(history.end),
+        "trained_at": utcnow(),
+        "training_start_date": history.start,
+        "training_end_date": history.end,
+        "hyperparameters": json.dumps({"model": model.get_params()}, sort_keys=True,
+                                      default=str),
+        "artifact_path": str(path),
+        "fit_key": key,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ModelMetadata).values(**values).on_conflict_do_nothing(
+            index_elements=["account_id", "fit_key"]
+        )
+    )
+    row = _keyed_row(session, account_id, key)
+    if row is None:  # pragma: no cover - the insert or the conflicting row must be there
+        raise ForecastError(f"could not store the {name} model fitted for {history.end}")
     return row
 
 
 def _stored_artifact(
     session: Session, account_id: int, name: str, history: History
 ) -> ModelMetadata | None:
-    """A model_metadata row with an artifact trained on exactly this history span."""
+    """A model_metadata row with an artifact trained on exactly this history span (the final
+    fit of a backtest, or an earlier forecast's fit)."""
     rows = session.scalars(
         select(ModelMetadata)
         .where(
@@ -180,14 +217,27 @@ def _fitted(
     artifact_dir: Path,
     params: dict[str, Any],
 ) -> tuple[VolumeModel, ModelMetadata]:
-    stored = None if params else _stored_artifact(session, account_id, name, history)
-    if stored is not None and stored.artifact_path is not None:
+    """The model fitted on `history` with `params`, and its one model_metadata row: a stored
+    artifact of this fit (or, without params, a backtest's final fit on the same span) is
+    loaded; otherwise the model is fitted and its row inserted or, when a concurrent request
+    got there first, that request's row is used (the fits are the same)."""
+    key = fit_key(account_id, name, history, params)
+    keyed = _keyed_row(session, account_id, key)
+    stored = keyed
+    if stored is None and not params:
+        stored = _stored_artifact(session, account_id, name, history)
+    if stored is not None and stored.artifact_path and Path(stored.artifact_path).is_file():
         return load_model(name, Path(stored.artifact_path)), stored
     model = create_model(name, **params).fit(history)
-    row = _metadata(session, account_id, name, history, model.get_params())
-    path = artifact_dir / str(account_id) / f"{name}-{row.model_version}-{row.id}.pkl"
+    folder = artifact_dir / str(account_id)
+    path = folder / f"{name}-{model_version(history.end)}-{key[:12]}-{uuid.uuid4().hex[:8]}.pkl"
     model.save(path)
-    row.artifact_path = str(path)
+    row = _insert_or_get(session, account_id, name, history, model, key, path)
+    if row.artifact_path != str(path):
+        if row.artifact_path and Path(row.artifact_path).is_file():
+            path.unlink(missing_ok=True)  # the other request's artifact holds the same fit
+        else:
+            row.artifact_path = str(path)  # its artifact is gone: ours replaces it
     return model, row
 
 

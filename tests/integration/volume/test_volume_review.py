@@ -4,6 +4,7 @@ evaluate-forecasts): each failed before its fix. Real posts, real SQLite and Pos
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from musktracker.cli.main import app
-from musktracker.db.models import ModelMetadata, RawTweet, RegimeShift, TimeBucket
+from musktracker.db.models import Forecast, ModelMetadata, RawTweet, RegimeShift, TimeBucket
 from musktracker.db.session import session_scope
 
 from .test_volume_cli import AS_OF, CHEAP, _counts, _run
@@ -259,3 +260,55 @@ def test_evaluate_forecasts_table_keeps_model_names_whole(
     assert "seasonal_naive_daily" in rows[0] + rows[1]
     assert "seasonal_naive_weekly" in rows[0] + rows[1]
     assert all("h to " in row for row in rows)  # the targets stay on the model's line
+
+
+def test_concurrent_forecasts_share_one_model_row_and_one_set_of_forecasts(
+    imported: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests for the same uncached forecast (two API workers, say) both find no
+    fitted model; each used to insert its own model_metadata row and 24 forecasts rows."""
+    import musktracker.forecasting.generate as generate
+    from musktracker.forecasting.service import ForecastOptions, hourly_forecast
+
+    both_looked = threading.Barrier(2, timeout=20)
+    real_create = generate.create_model
+
+    def create_model(name: str, **params: Any) -> Any:
+        model = real_create(name, **params)
+        fit = model.fit
+
+        def fit_after_both_looked(history: Any) -> Any:
+            both_looked.wait()  # both requests have checked for a stored fit by now
+            return fit(history)
+
+        model.fit = fit_after_both_looked  # type: ignore[method-assign]
+        return model
+
+    monkeypatch.setattr(generate, "create_model", create_model)
+    with session_scope(imported) as session:
+        account_id = session.scalar(select(RawTweet.account_id).limit(1))
+    assert account_id is not None
+    options = ForecastOptions(model="hour_of_day_mean", as_of=datetime.fromisoformat(AS_OF),
+                              samples=50)
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            with session_scope(imported) as session:
+                hourly_forecast(session, account_id, 24, options, tmp_path / "artifacts")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    with session_scope(imported) as session:
+        rows = session.scalars(select(ModelMetadata)).all()
+        assert len(rows) == 1 and rows[0].artifact_path
+        assert Path(rows[0].artifact_path).is_file()
+        assert session.scalar(select(func.count()).select_from(Forecast)) == 24
+    # the loser's artifact was removed: one file per stored fit
+    assert len(list((tmp_path / "artifacts").rglob("*.pkl"))) == 1
