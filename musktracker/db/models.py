@@ -133,6 +133,8 @@ class ExogenousEvent(Base):
         Index("idx_event_time_range", "event_start", "event_end"),
         CheckConstraint("intensity >= 0 AND intensity <= 1", name="ck_events_intensity"),
         CheckConstraint("event_end > event_start", name="ck_events_end_after_start"),
+        # Ids are in the API (DELETE /v1/exogenous-events/{id}): never hand one out twice.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

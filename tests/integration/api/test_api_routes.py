@@ -181,6 +181,11 @@ def test_exogenous_events_create_list_delete(api_with_posts: Api) -> None:
     missing = api_with_posts.delete(f"/v1/exogenous-events/{event_id}")
     assert missing.status_code == 404
     assert f"no event with id {event_id}" in missing.json()["error"]["message"]
+    # Ids are never reused (SQLite needs AUTOINCREMENT for that), so a retried DELETE of
+    # the old id cannot remove an event added since.
+    again = api_with_posts.post("/v1/exogenous-events", json=event).json()["id"]
+    assert again != event_id
+    assert api_with_posts.delete(f"/v1/exogenous-events/{event_id}").status_code == 404
 
 
 def test_exogenous_event_validation_is_the_clis(api_with_posts: Api) -> None:
