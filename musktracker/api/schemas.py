@@ -69,6 +69,49 @@ class CountsOut(BaseModel):
     )
 
 
+class _Strict(BaseModel):
+    # The forecast routes send the CLI's JSON as it is; these models document it in OpenAPI,
+    # and the tests validate real answers against them, so a key added on one side fails.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ForecastHour(_Strict):
+    target_time: datetime = Field(description="Start of the forecast hour (UTC).")
+    mean: float
+    lower_95: float
+    upper_95: float
+    quantiles: dict[str, float] = Field(
+        description="23 levels: 0.01, 0.025, 0.05, 0.1 to 0.9 in steps of 0.05, 0.95, 0.975, "
+        "0.99 (keys as written, e.g. '0.025')."
+    )
+
+
+class HourlyForecastOut(_Strict):
+    account: str
+    model: str = Field(description="The model that produced it (`best` resolved).")
+    as_of: datetime = Field(description="Start of the first forecast hour.")
+    hours: list[ForecastHour]
+
+
+class WindowSpan(_Strict):
+    start: datetime
+    end: datetime
+
+
+class BracketOut(_Strict):
+    low: int = Field(description="Lowest count in the bracket (inclusive).")
+    high: int | None = Field(description="Highest count (inclusive); null for the open top.")
+    probability: float
+
+
+class WindowForecastOut(_Strict):
+    window: WindowSpan
+    observed: int = Field(description="Posts already counted in the window.")
+    mean: float
+    quantiles: dict[str, float] = Field(description="Levels 0.05, 0.25, 0.5, 0.75, 0.95.")
+    brackets: list[BracketOut] = Field(description="Probabilities sum to 1.")
+
+
 class EventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -15,7 +15,7 @@ from musktracker.api.cache import cached_bytes, cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
 from musktracker.api.routers.accounts import tracked_account
 from musktracker.api.routing import keyed_router
-from musktracker.api.schemas import ErrorBody
+from musktracker.api.schemas import ErrorBody, HourlyForecastOut, WindowForecastOut
 from musktracker.api.services import Services, services
 from musktracker.api.windows import query_window
 from musktracker.db.session import session_scope
@@ -78,7 +78,7 @@ def _hourly(svc: Services, username: str, hours: int, model: str) -> tuple[str, 
 @router.get(
     "/{username}/forecast",
     dependencies=READ,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, 200: {"model": HourlyForecastOut}},
     summary="Hourly forecast: mean, 95% interval and 23 quantiles per hour",
 )
 async def account_forecast(
@@ -117,7 +117,7 @@ async def account_forecast_png(
 @router.get(
     "/{username}/forecast/window",
     dependencies=READ,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, 200: {"model": WindowForecastOut}},
     summary="Distribution of the posts in [start, end) and its bracket probabilities",
 )
 async def account_forecast_window(

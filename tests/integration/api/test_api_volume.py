@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from musktracker.accounts import add_account
 from musktracker.api.metrics import CACHE
+from musktracker.api.schemas import HourlyForecastOut, WindowForecastOut
 from musktracker.cli.main import app as cli
 from musktracker.db.models import Forecast, RegimeShift
 from musktracker.db.session import session_scope
@@ -49,6 +50,7 @@ def test_forecast_equals_the_cli_json_and_stores_rows(volume_api: Api, runner: C
     response = volume_api.get(f"{BASE}/forecast?horizon=6h&{CHEAP}")
     assert response.status_code == 200, response.text
     body = response.json()
+    HourlyForecastOut.model_validate(body)  # what OpenAPI documents, key for key
     assert body["model"] == "hour_of_day_mean" and body["account"] == "elonmusk"
     assert len(body["hours"]) == 6
     first = body["hours"][0]
@@ -92,6 +94,7 @@ def test_window_brackets_sum_to_one_and_match_the_cli(volume_api: Api, runner: C
     start, end = "2023-02-19T00:00:00Z", "2023-02-21T00:00:00Z"
     path = f"{BASE}/forecast/window?start={start}&end={end}&{CHEAP}"
     body = volume_api.get(path).json()
+    WindowForecastOut.model_validate(body)  # what OpenAPI documents, key for key
     assert body["observed"] > 0
     assert sum(b["probability"] for b in body["brackets"]) == pytest.approx(1.0)
     assert body == _cli_json(runner, "forecast", "--json", "--window", f"{start}/{end}",
