@@ -10,6 +10,8 @@ from pathlib import Path
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
+DEFAULT_SEED = 13
+"""The default seed of training and of the --max-train draw (TrainConfig.seed)."""
 
 
 class SentimentDataError(ValueError):
@@ -66,7 +68,7 @@ class LabelledTexts:
             return self
         return LabelledTexts(self.texts[:n], self.labels[:n], self.years[:n])
 
-    def sample(self, n: int | None, seed: int = 0) -> LabelledTexts:
+    def sample(self, n: int | None, seed: int = DEFAULT_SEED) -> LabelledTexts:
         """`n` rows drawn at random (seeded) and kept in file order; all when `n` is None.
 
         A quick model on a subset should see every year and label of the file, not only its
@@ -101,18 +103,43 @@ def _header(path: Path, first_line: str) -> list[str]:
     return columns
 
 
-def read_labelled(path: Path) -> LabelledTexts:
-    """Read a tab-separated file with a header holding `label` and `text` columns.
+def _read_lines(path: Path, what: str) -> list[str]:
+    """The lines of a UTF-8 file (a byte-order mark is dropped), without line ends; a file
+    that is missing or not UTF-8 is an error naming the option, the file and the line."""
+    if path.is_dir():
+        raise SentimentDataError(f"{what}: {path} is a directory, not a file")
+    if not path.is_file():
+        raise SentimentDataError(f"{what}: file not found: {path}")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SentimentDataError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SentimentDataError(
+            f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at column "
+            f"{exc.start - line_start + 1}); save the file as UTF-8"
+        ) from None
+    # Universal newlines, as text-mode open() reads them (\r\n, \r or \n).
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def read_labelled(path: Path, what: str = "--data") -> LabelledTexts:
+    """Read a tab-separated UTF-8 file with a header holding `label` and `text` columns.
 
     The SemEval files are unquoted, with no tab or newline inside a field, so each line is
     split on tabs; an empty text or an unknown label is an error naming the line. With a
     `source_file` column (the shared SemEval file), the year in each row's file name
-    (twitter-2013train-A.txt: 2013) becomes its year.
+    (twitter-2013train-A.txt: 2013) becomes its year. `what` names the option or setting
+    the path came from, for the error messages.
     """
-    if not path.is_file():
-        raise SentimentDataError(f"--data: file not found: {path}")
-    with path.open(encoding="utf-8") as handle:
-        lines = handle.readlines()
+    lines = _read_lines(path, what)
     if not lines:
         raise SentimentDataError(f"{path}: the file is empty")
     columns = _header(path, lines[0])
@@ -124,7 +151,7 @@ def read_labelled(path: Path) -> LabelledTexts:
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
-        fields = line.rstrip("\n").split("\t")
+        fields = line.split("\t")
         if len(fields) != len(columns):
             raise SentimentDataError(
                 f"{path}:{number}: expected {len(columns)} tab-separated fields, got {len(fields)}"
@@ -142,21 +169,57 @@ def read_labelled(path: Path) -> LabelledTexts:
 
 
 def read_texts(path: Path, column: str | None = None) -> list[str]:
-    """Texts to score: one per line, or a column of a TSV with a header (the named
-    `column`, else `text` when the first line is a tab-separated header holding it)."""
-    if not path.is_file():
-        raise SentimentDataError(f"--file: file not found: {path}")
-    lines = [line.rstrip("\n") for line in path.open(encoding="utf-8")]
+    """Texts to score: one per line (blank lines skipped), or a column of a TSV with a
+    header (the named `column`, else `text`). A first line with tabs but no `text` column
+    needs `column`: its lines are not scored whole, header included. An empty field, or a
+    row too short to hold the column, is an error naming the line."""
+    lines = _read_lines(path, "--file")
     first = [c.strip().lower() for c in lines[0].split("\t")] if lines else []
-    if column is None and len(first) > 1 and "text" in first:
+    if column is None and len(first) > 1:
+        if "text" not in first:
+            raise SentimentDataError(
+                f"--file: {path} looks tab-separated but its header has no 'text' column; "
+                f"pick one with --column (columns: {', '.join(first)})"
+            )
         column = "text"
     if column is None:
         texts = [line.strip() for line in lines if line.strip()]
     else:
-        if column.lower() not in first:
-            raise SentimentDataError(f"--column: {column!r} is not in the header of {path}")
-        at = first.index(column.lower())
-        texts = [line.split("\t")[at].strip() for line in lines[1:] if line.strip()]
+        if column.strip().lower() not in first:
+            raise SentimentDataError(
+                f"--column: {column!r} is not in the header of {path} "
+                f"(columns: {', '.join(first)})"
+            )
+        at = first.index(column.strip().lower())
+        texts = []
+        for number, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) <= at:
+                raise SentimentDataError(
+                    f"{path}:{number}: expected {len(first)} tab-separated fields, got "
+                    f"{len(fields)}"
+                )
+            text = fields[at].strip()
+            if not text:
+                raise SentimentDataError(f"{path}:{number}: {column} is empty")
+            texts.append(text)
     if not texts:
         raise SentimentDataError(f"--file: {path} holds no text")
+    return texts
+
+
+def first_blank(texts: list[str]) -> int | None:
+    """The index of the first empty or whitespace-only text, if any: such a text carries no
+    sentiment and is refused by the CLI and the API alike rather than scored."""
+    return next((i for i, text in enumerate(texts) if not text.strip()), None)
+
+
+def check_texts(texts: list[str], where: str = "TEXT") -> list[str]:
+    """`texts` unchanged, or an error naming the first empty or whitespace-only one,
+    counted from 1 ("TEXT 2: empty text")."""
+    blank = first_blank(texts)
+    if blank is not None:
+        raise SentimentDataError(f"{where} {blank + 1}: empty text")
     return texts

@@ -3,11 +3,15 @@ from pathlib import Path
 import pytest
 
 from musktracker.sentiment.data import (
+    DEFAULT_SEED,
     LabelledTexts,
     SentimentDataError,
+    check_texts,
+    first_blank,
     read_labelled,
     read_texts,
 )
+from musktracker.sentiment.transformer import TrainConfig
 
 
 def test_reads_the_real_dev_file(semeval_dev: Path):
@@ -48,7 +52,7 @@ def test_added_samples_count_as_newer_than_the_training_file():
     joined = train.followed_by(samples)
     assert joined.texts == ["old", "older", "fresh"] and joined.years == (2016, 2013, None)
     assert samples.followed_by(samples).years == ()  # no year known: nothing stored
-    with pytest.raises(SentimentDataError, match="2 texts but 1 years"):
+    with pytest.raises(SentimentDataError, match=r"2 texts but 1 years"):
         LabelledTexts(["a", "b"], ["neutral", "neutral"], (2013,))
 
 
@@ -62,14 +66,14 @@ def test_unknown_label_names_file_line_and_value(tmp_path: Path):
 def test_missing_text_column_is_named(tmp_path: Path):
     path = tmp_path / "bad.tsv"
     path.write_text("label\tbody\npositive\tfine\n")
-    with pytest.raises(SentimentDataError, match="'text' column"):
+    with pytest.raises(SentimentDataError, match=r"'text' column"):
         read_labelled(path)
 
 
 def test_empty_text_is_an_error(tmp_path: Path):
     path = tmp_path / "bad.tsv"
     path.write_text("label\ttext\nneutral\t  \n")
-    with pytest.raises(SentimentDataError, match=":2: text is empty"):
+    with pytest.raises(SentimentDataError, match=r":2: text is empty"):
         read_labelled(path)
 
 
@@ -81,5 +85,61 @@ def test_texts_one_per_line_and_tsv_column(tmp_path: Path, semeval_dev: Path):
     assert len(texts) == 1998
     assert texts[0].startswith("@SeeMonterey LOST")
     assert read_texts(semeval_dev, "label")[0] == "neutral"
-    with pytest.raises(SentimentDataError, match="--column: 'body'"):
+    with pytest.raises(SentimentDataError, match=r"--column: 'body'"):
         read_texts(semeval_dev, "body")
+
+
+def test_a_file_that_is_not_utf8_names_the_file_and_line(tmp_path: Path):
+    latin1 = tmp_path / "latin1.tsv"
+    latin1.write_bytes(b"label\ttext\npositive\tfine\npositive\tcaf\xe9\n")
+    expected = r"latin1.tsv:3: not UTF-8 \(byte 0xe9 at column 13\)"
+    with pytest.raises(SentimentDataError, match=expected):
+        read_labelled(latin1)
+    plain = tmp_path / "latin1.txt"
+    plain.write_bytes(b"caf\xe9 is great\n")
+    with pytest.raises(SentimentDataError, match=r"latin1.txt:1: not UTF-8 \(byte 0xe9"):
+        read_texts(plain)
+
+
+def test_a_byte_order_mark_does_not_break_the_header(tmp_path: Path):
+    path = tmp_path / "bom.tsv"
+    path.write_bytes("label\ttext\r\npositive\tcafé\r\n".encode("utf-8-sig"))
+    assert read_labelled(path) == LabelledTexts(["café"], ["positive"])
+    assert read_texts(path) == ["café"]
+
+
+def test_tsv_rows_to_score_are_checked_by_line(tmp_path: Path):
+    ragged = tmp_path / "ragged.tsv"
+    ragged.write_text("id\ttext\n1\tgreat\n2\n3\tok\n")
+    with pytest.raises(SentimentDataError, match=r"ragged.tsv:3: expected 2 tab-separated fields"):
+        read_texts(ragged)
+    empty_field = tmp_path / "empty_field.tsv"
+    empty_field.write_text("id\ttext\n1\t  \n")
+    with pytest.raises(SentimentDataError, match=r"empty_field.tsv:2: text is empty"):
+        read_texts(empty_field)
+    # A tab-separated header without a text column is not scored line by line.
+    no_text = tmp_path / "no_text.tsv"
+    no_text.write_text("id\tbody\n1\tgreat\n")
+    with pytest.raises(SentimentDataError, match=r"--column .*columns: id, body"):
+        read_texts(no_text)
+    assert read_texts(no_text, "body") == ["great"]
+
+
+def test_errors_name_the_option_the_path_came_from(tmp_path: Path):
+    with pytest.raises(SentimentDataError, match=r"^--dev: file not found"):
+        read_labelled(tmp_path / "nope.tsv", "--dev")
+    with pytest.raises(SentimentDataError, match=r"^FILE: .* is a directory"):
+        read_labelled(tmp_path, "FILE")
+
+
+def test_blank_texts_are_named_by_position():
+    assert check_texts(["fine", "ok"]) == ["fine", "ok"]
+    with pytest.raises(SentimentDataError, match=r"^TEXT 2: empty text"):
+        check_texts(["fine", "   "])
+    assert first_blank(["a", "", "b"]) == 1 and first_blank(["a"]) is None
+
+
+def test_the_default_draw_uses_the_default_seed(semeval_dev: Path):
+    dev = read_labelled(semeval_dev)
+    assert DEFAULT_SEED == TrainConfig("any").seed == 13
+    assert dev.sample(300) == dev.sample(300, 13) != dev.sample(300, 0)
