@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from musktracker.sentiment.artifact import ModelMeta
-from musktracker.sentiment.data import LABELS, LabelledTexts
+from musktracker.sentiment.data import LABELS, LabelledTexts, SentimentDataError
 from musktracker.sentiment.preprocess import CLASSIC_PREPROCESS, PreprocessConfig, preprocess_all
 
 PIPELINE_FILE = "classic.joblib"
@@ -64,8 +64,15 @@ def train_classic(
     )
     classifier = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
     pipeline = Pipeline([("features", features), ("classifier", classifier)])
-    pipeline.fit(preprocess_all(train.texts, config), train.labels)
+    try:
+        pipeline.fit(preprocess_all(train.texts, config), train.labels)
+    except ValueError as exc:  # e.g. "After pruning, no terms remain" on a handful of rows
+        raise SentimentDataError(
+            f"the classic model cannot learn from these {len(train)} rows: {exc}"
+        ) from None
     if list(pipeline.classes_) != list(LABELS):
-        raise ValueError(f"training data must hold all of {LABELS}; got {pipeline.classes_}")
+        raise SentimentDataError(
+            f"training data must hold all of {LABELS}; got {list(pipeline.classes_)}"
+        )
     meta = ModelMeta(kind="classic", base_model=CLASSIC_NAME, preprocess=config.to_dict())
     return ClassicModel(pipeline, meta)

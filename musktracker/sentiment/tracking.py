@@ -69,10 +69,18 @@ class Tracker:
 
     @contextmanager
     def run(self, run_name: str, params: dict[str, Any]) -> Iterator[str]:
-        """An active MLflow run with `params` logged; yields its run id."""
-        with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name) as active:
-            mlflow.log_params({k: str(v) for k, v in params.items()})
-            yield active.info.run_id
+        """An active MLflow run with `params` logged; yields its run id. A SentimentDataError
+        inside (bad input found late) deletes the run: it is not a failed training."""
+        run_id: str | None = None
+        try:
+            with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name) as active:
+                run_id = active.info.run_id
+                mlflow.log_params({k: str(v) for k, v in params.items()})
+                yield run_id
+        except SentimentDataError:
+            if run_id is not None:
+                self.client.delete_run(run_id)
+            raise
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         mlflow.log_metrics(metrics, step=step)
@@ -100,12 +108,13 @@ class Tracker:
         found = self.client.search_model_versions(f"name = '{self.model_name}'")
         return sorted(found, key=lambda v: int(v.version))
 
-    def version(self, version: int) -> ModelVersion:
+    def version(self, version: int, what: str = "VERSION") -> ModelVersion:
+        """A registered version; `what` names the argument or option it came from."""
         try:
             return self.client.get_model_version(self.model_name, str(version))
         except MlflowException:
             raise SentimentDataError(
-                f"VERSION: {version} is not a registered version of {self.model_name!r}"
+                f"{what}: {version} is not a registered version of {self.model_name!r}"
             ) from None
 
     def champion(self) -> ModelVersion | None:

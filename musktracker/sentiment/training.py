@@ -19,7 +19,7 @@ import numpy as np
 import structlog
 
 from musktracker.sentiment.artifact import SentimentModel, labels_of, with_reference
-from musktracker.sentiment.data import LabelledTexts
+from musktracker.sentiment.data import LABELS, LabelledTexts, SentimentDataError
 from musktracker.sentiment.drift import reference_of, word_count
 from musktracker.sentiment.metrics import Evaluation, evaluate_labels, plot_confusion
 from musktracker.sentiment.tracking import Tracker
@@ -87,6 +87,37 @@ def _fit(
     return fine_tune(train, transformer_config, dev, step_logged, epoch_logged)
 
 
+def check_inputs(
+    kind: ModelChoice, train: LabelledTexts, dev: LabelledTexts, transformer_config: object | None
+) -> None:
+    """Everything that can be checked before an MLflow run starts, so bad input leaves no
+    FAILED run: at least two labels to learn, a dev set, and (transformer) a base model that
+    loads with the asked layers and pooling."""
+    present = sorted(set(train.labels))
+    if len(present) < 2:
+        only = present[0] if present else "none"
+        raise SentimentDataError(
+            f"the training data has one label only ({only}, {len(train)} rows): a model needs "
+            f"at least two of {', '.join(LABELS)}"
+        )
+    missing = [label for label in LABELS if label not in present]
+    if kind == "classic" and missing:
+        raise SentimentDataError(
+            f"the classic model needs every label in the training data; no "
+            f"{', '.join(missing)} rows among {len(train)}"
+        )
+    if len(dev) == 0:
+        raise SentimentDataError("the dev data is empty")
+    if kind == "transformer":
+        from musktracker.sentiment.transformer import TrainConfig, check_base
+
+        if not isinstance(transformer_config, TrainConfig):
+            raise TypeError("a transformer run needs a TrainConfig")
+        check_base(
+            transformer_config.base_model, transformer_config.pooling, transformer_config.layers
+        )
+
+
 def run_training(
     kind: ModelChoice,
     train: LabelledTexts,
@@ -96,7 +127,9 @@ def run_training(
     on_step: StepCallback | None = None,
     tags: dict[str, str] | None = None,
 ) -> TrainingResult:
-    """Train, evaluate, log and register one model; returns the new version."""
+    """Train, evaluate, log and register one model; returns the new version. The inputs
+    are checked first (`check_inputs`): a bad option or data set starts no run."""
+    check_inputs(kind, train, dev, transformer_config)
     params: dict[str, object] = {"kind": kind, "n_train": len(train), "n_dev": len(dev)}
     if transformer_config is not None:
         params.update(asdict(transformer_config))  # type: ignore[call-overload]

@@ -10,6 +10,7 @@ cache: HF_HUB_OFFLINE is set unless the user set it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -36,7 +37,13 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from musktracker.sentiment.artifact import ModelMeta
-from musktracker.sentiment.data import LABEL_INDEX, LABELS, LabelledTexts, SentimentDataError
+from musktracker.sentiment.data import (
+    DEFAULT_SEED,
+    LABEL_INDEX,
+    LABELS,
+    LabelledTexts,
+    SentimentDataError,
+)
 from musktracker.sentiment.mean_pooled import MeanPooledBertForSequenceClassification
 from musktracker.sentiment.preprocess import (
     TRANSFORMER_PREPROCESS,
@@ -94,7 +101,7 @@ class TrainConfig:
     class_weighting: ClassWeighting = "inverse"
     freeze_word_embeddings: bool = True
     frozen_layers: int = 0
-    seed: int = 13
+    seed: int = DEFAULT_SEED
     threads: int = 1
     order: Order = "oldest_first"
     layers: int | None = None
@@ -213,10 +220,11 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
-def _unloadable(base_model: str, exc: OSError) -> SentimentDataError:
+def _unloadable(base_model: str, exc: Exception) -> SentimentDataError:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return SentimentDataError(
         f"SENTIMENT_BASE_MODEL / --base-model: cannot load {base_model!r} from local files "
-        f"(downloads are off): {exc}"
+        f"(downloads are off): {first_line}"
     )
 
 
@@ -224,8 +232,62 @@ def base_depth(base_model: str) -> int:
     """Encoder layers of `base_model`, read from its config alone (no weights loaded)."""
     try:
         return int(AutoConfig.from_pretrained(base_model).num_hidden_layers)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise _unloadable(base_model, exc) from None
+
+
+def _check_layout(base_model: str) -> None:
+    """A local path must be a Hugging Face model directory: config.json and weights."""
+    path = Path(base_model).expanduser()
+    if path.is_file():
+        raise SentimentDataError(
+            f"--base-model: {base_model!r} is a file; give the model's directory (config.json, "
+            "tokenizer and weights) or a cached Hugging Face name"
+        )
+    if not path.is_dir():
+        return
+    if not (path / "config.json").is_file():
+        raise SentimentDataError(
+            f"--base-model: {base_model!r} is not a Hugging Face model directory (no config.json)"
+        )
+    weights = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
+    if not any(next(path.glob(pattern), None) for pattern in weights):
+        raise SentimentDataError(
+            f"--base-model: {base_model!r} is not a Hugging Face model directory (no weights: "
+            "model.safetensors or pytorch_model.bin)"
+        )
+
+
+@functools.lru_cache(maxsize=16)  # the CLI and run_training both check; errors are not cached
+def check_base(base_model: str, pooling: Pooling = "mean", layers: int | None = None) -> int:
+    """Check, before any MLflow run starts, that `base_model` loads (its tokenizer and config;
+    no weights are read), that `layers` fits its depth and `pooling` its architecture.
+    Returns its number of encoder layers. Every problem is a SentimentDataError naming the
+    option."""
+    _check_layout(base_model)
+    try:
+        with _quiet_transformers():
+            AutoTokenizer.from_pretrained(base_model)
+            base_config = AutoConfig.from_pretrained(base_model)
+    except (OSError, ValueError) as exc:
+        raise _unloadable(base_model, exc) from None
+    depth = int(base_config.num_hidden_layers)
+    _check_fit(base_model, base_config.model_type, depth, pooling, layers)
+    return depth
+
+
+def _check_fit(
+    base_model: str, model_type: str, depth: int, pooling: Pooling, layers: int | None
+) -> None:
+    if layers is not None and not 1 <= layers <= depth:
+        raise SentimentDataError(
+            f"--layers: {layers} is outside 1..{depth}, the encoder layers of {base_model!r}"
+        )
+    if pooling == "mean" and model_type != "bert":
+        raise SentimentDataError(
+            f"--pooling mean needs a BERT-architecture base model; {base_model!r} is "
+            f"{model_type!r}: use --pooling cls"
+        )
 
 
 def load_base(
@@ -233,26 +295,17 @@ def load_base(
 ) -> TransformerModel:
     """A fresh 3-class head on `base_model` (a local directory or a cached Hub name), on its
     lowest `layers` encoder layers (None: all of them)."""
+    _check_layout(base_model)
     try:
         with _quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(base_model)
             base_config = AutoConfig.from_pretrained(base_model)
             depth = base_config.num_hidden_layers
-            if layers is not None and not 1 <= layers <= depth:
-                raise SentimentDataError(
-                    f"--layers: {layers} is outside 1..{depth}, the encoder layers of "
-                    f"{base_model!r}"
-                )
+            _check_fit(base_model, base_config.model_type, depth, pooling, layers)
             head: type[PreTrainedModel] | type[AutoModelForSequenceClassification] = (
                 AutoModelForSequenceClassification
             )
             if pooling == "mean":
-                model_type = base_config.model_type
-                if model_type != "bert":
-                    raise SentimentDataError(
-                        f"--pooling mean needs a BERT-architecture base model; {base_model!r} is "
-                        f"{model_type!r}: use --pooling cls"
-                    )
                 head = MeanPooledBertForSequenceClassification
             model = head.from_pretrained(
                 base_model,
@@ -261,7 +314,9 @@ def load_base(
                 label2id=dict(LABEL_INDEX),
                 num_hidden_layers=layers or depth,
             )
-    except OSError as exc:
+    except SentimentDataError:
+        raise
+    except (OSError, ValueError) as exc:
         raise _unloadable(base_model, exc) from None
     meta = ModelMeta(
         kind="transformer",

@@ -14,6 +14,7 @@ from musktracker.sentiment.mean_pooled import MeanPooledBertForSequenceClassific
 from musktracker.sentiment.transformer import (
     TrainConfig,
     base_depth,
+    check_base,
     class_weights,
     fine_tune,
     length_grouped_batches,
@@ -117,7 +118,7 @@ def test_expected_time_shrinks_with_the_layers_kept(tiny_base_model: Path, tmp_p
         assert cut_seconds / full_seconds == pytest.approx(0.57)
     fast, slow = full.expected_seconds(47_557, depth)
     assert 18 * 60 < fast < slow < 50 * 60  # the full file: 19.7 and 47.5 min measured
-    with pytest.raises(SentimentDataError, match="--base-model"):
+    with pytest.raises(SentimentDataError, match=r"--base-model"):
         base_depth(str(tmp_path / "no-such-model"))
 
 
@@ -257,5 +258,33 @@ def test_predictions_do_not_depend_on_batch_order(tiny_base_model: Path):
 
 def test_unknown_base_model_is_a_clear_error(tmp_path: Path):
     config = TrainConfig(base_model=str(tmp_path / "nothing-here"))
-    with pytest.raises(SentimentDataError, match="--base-model"):
+    with pytest.raises(SentimentDataError, match=r"--base-model"):
         fine_tune(LabelledTexts(["a"], ["neutral"]), config)
+
+
+def test_base_model_problems_are_found_without_loading_weights(
+    tiny_base_model: Path, tmp_path: Path
+):
+    assert check_base(str(tiny_base_model)) == 2
+    with pytest.raises(SentimentDataError, match=r"^--layers: 3 is outside 1..2"):
+        check_base(str(tiny_base_model), "mean", 3)
+    with pytest.raises(SentimentDataError, match=r"is a file; give the model's directory"):
+        check_base(str(tiny_base_model / "config.json"))
+    config_only = tmp_path / "cfgonly"
+    config_only.mkdir()
+    (config_only / "config.json").write_text((tiny_base_model / "config.json").read_text())
+    not_a_model = r"not a Hugging Face model directory \(no "
+    with pytest.raises(SentimentDataError, match=not_a_model + "weights"):
+        check_base(str(config_only))
+    with pytest.raises(SentimentDataError, match=not_a_model + "config"):
+        check_base(str(tmp_path))
+    # A config transformers cannot read is a ValueError there: one clear error here.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    (broken / "model.safetensors").write_bytes(b"")
+    unloadable = r"^SENTIMENT_BASE_MODEL / --base-model: cannot load"
+    with pytest.raises(SentimentDataError, match=unloadable):
+        check_base(str(broken))
+    with pytest.raises(SentimentDataError, match=unloadable):
+        load_base(str(broken), 64)
