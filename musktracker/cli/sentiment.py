@@ -21,9 +21,11 @@ from rich.table import Table
 
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.sentiment.data import (
+    DEFAULT_SEED,
     LABELS,
     LabelledTexts,
     SentimentDataError,
+    check_texts,
     read_labelled,
     read_texts,
 )
@@ -71,6 +73,19 @@ def _scores_table(rows: dict[str, Evaluation], title: str) -> Table:
     return table
 
 
+def _absent_note(evaluation: Evaluation) -> str | None:
+    """Say so when the macro averages leave out a class with no gold row."""
+    if not evaluation.absent:
+        return None
+    kept = len(LABELS) - len(evaluation.absent)
+    names = ", ".join(repr(label) for label in evaluation.absent)
+    return f"no gold {names} rows: macro recall and macro F1 are averaged over {kept} classes"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def _confusion_table(evaluation: Evaluation) -> Table:
     table = Table("gold \\ predicted", *LABELS, title="confusion matrix")
     for label, row in zip(LABELS, evaluation.confusion, strict=True):
@@ -92,14 +107,18 @@ def _train_with_progress(
     if kind == "classic":
         with console.status("training the classic model (about a minute on the full file)"):
             return run_training(kind, train_data, dev, tracker, tags=tags)
-    from musktracker.sentiment.transformer import TrainConfig, base_depth
+    from musktracker.sentiment.transformer import TrainConfig, check_base
 
     assert isinstance(config, TrainConfig)
-    fast, slow = config.expected_seconds(len(train_data), base_depth(config.base_model))
+    depth = check_base(config.base_model, config.pooling, config.layers)
+    fast, slow = config.expected_seconds(len(train_data), config.layers or depth)
+    expected = (
+        f"{fast:.0f}-{slow:.0f} s" if slow < 120 else f"{fast / 60:.0f}-{slow / 60:.0f} min"
+    )
     console.print(
         f"fine-tuning {config.base_model} on {len(train_data):,} texts, {config.epochs} "
-        f"epoch(s), {config.threads} thread(s): expect about {fast / 60:.0f}-{slow / 60:.0f} "
-        "min on a lightly loaded 2-core CPU (the lower figure with AVX-512, the higher with "
+        f"epoch(s), {config.threads} thread(s): expect about {expected} "
+        "on a lightly loaded 2-core CPU (the lower figure with AVX-512, the higher with "
         "AVX2 only; longer when other jobs share it); the bar shows the real pace"
     )
     with Progress(
@@ -147,6 +166,8 @@ def _transformer_config(
         "layer_decay": layer_decay,
         "dropout": dropout,
     }
+    if learning_rate is not None and not learning_rate > 0.0:
+        raise SentimentDataError(f"--lr: {learning_rate} must be > 0")
     if layer_decay is not None and not 0.0 < layer_decay <= 1.0:
         raise SentimentDataError(f"--layer-decay: {layer_decay} is outside (0, 1]")
     if dropout is not None and not 0.0 <= dropout < 1.0:
@@ -162,6 +183,16 @@ def _transformer_config(
         threads=current.sentiment_torch_threads,
         **{k: v for k, v in given.items() if v is not None},  # type: ignore[arg-type]
     )
+
+
+def _source(
+    given: Path | None, option: str, configured: str, which: str
+) -> tuple[Path, str]:
+    """The file to read and the name its errors use: the option when given, else the
+    setting (SENTIMENT_TRAIN_FILE / SENTIMENT_DEV_FILE)."""
+    if given is not None:
+        return given, option
+    return Path(configured), f"SENTIMENT_{which}_FILE"
 
 
 def _kind(classic: bool) -> ModelChoice:
@@ -195,7 +226,9 @@ def train(
     ),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Default 32."),
     learning_rate: float | None = typer.Option(
-        None, "--lr", min=0.0, help="Default 1.5e-4: the head's; see --layer-decay for the layers."
+        None,
+        "--lr",
+        help="Default 1.5e-4: the head's; see --layer-decay for the layers. Must be > 0.",
     ),
     pooling: str | None = typer.Option(
         None,
@@ -250,13 +283,29 @@ def train(
     """
     from musktracker.sentiment import services
     from musktracker.sentiment.registry import sync_versions
+    from musktracker.sentiment.training import check_inputs
 
     current = settings()
-    engine = database()
-    train_data = read_labelled(data or Path(current.sentiment_train_file))
-    train_data = train_data.sample(max_train, seed or 0)
-    dev_data = read_labelled(dev or Path(current.sentiment_dev_file))
+    transformer_only = {
+        "--base-model": base_model,
+        "--epochs": epochs,
+        "--batch-size": batch_size,
+        "--lr": learning_rate,
+        "--pooling": pooling,
+        "--order": order,
+        "--layers": layers,
+        "--layer-decay": layer_decay,
+        "--dropout": dropout,
+    }
+    given = [option for option, value in transformer_only.items() if value is not None]
+    if classic and given:
+        raise SentimentDataError(
+            f"--classic: {', '.join(given)} apply to the transformer only; drop "
+            f"{'it' if len(given) == 1 else 'them'} or drop --classic"
+        )
     kind = _kind(classic)
+    if kind == "classic" and given:
+        console.print(f"the classic model ignores {', '.join(given)}")
     config = (
         _transformer_config(
             base_model,
@@ -273,15 +322,26 @@ def train(
         if kind == "transformer"
         else None
     )
+    engine = database()
+    train_data = read_labelled(*_source(data, "--data", current.sentiment_train_file, "TRAIN"))
+    train_data = train_data.sample(max_train, seed if seed is not None else DEFAULT_SEED)
+    dev_data = read_labelled(*_source(dev, "--dev", current.sentiment_dev_file, "DEV"))
+    check_inputs(kind, train_data, dev_data, config)  # before any MLflow run starts
+    missing = [label for label in LABELS if train_data.counts()[label] == 0]
+    if missing:
+        console.print(f"note: no {', '.join(missing)} rows in the training data")
     result = _train_with_progress(kind, train_data, dev_data, config)
     tracker = services.tracker(current)
     if make_champion or tracker.champion() is None:
         tracker.set_champion(result.version)
     sync_versions(engine, tracker)
     console.print(_scores_table({f"v{result.version} ({kind})": result.dev}, "dev set"))
+    note = _absent_note(result.dev)
+    if note:
+        console.print(note)
     console.print(
         f"registered version {result.version} (run {result.run_id}) in "
-        f"{result.seconds / 60:.1f} min"
+        f"{_duration(result.seconds)}"
     )
 
 
@@ -290,20 +350,27 @@ def train(
 def evaluate(
     data: Path | None = typer.Option(None, "--data", help="Labelled TSV; default the dev file."),
     version: int | None = typer.Option(None, "--version", help="Default: the champion."),
-    plot: Path | None = typer.Option(None, "--plot", help="Save the confusion matrix PNG."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Save the confusion matrix plot (.png, .svg or .pdf)."
+    ),
 ) -> None:
     """Macro recall (official TweetEval metric), accuracy, macro F1 and confusion matrix.
+
+    The macro averages cover the classes present in the file's gold labels; the output
+    says when a class is absent.
 
     Example: musktracker sentiment evaluate --data ../shared/data/sentiment/semeval_dev.tsv
     """
     from musktracker.sentiment import services
     from musktracker.sentiment.artifact import labels_of, load_model
-    from musktracker.sentiment.metrics import evaluate_labels, plot_confusion
+    from musktracker.sentiment.metrics import check_plot_path, evaluate_labels, plot_confusion
 
     current = settings()
-    labelled = read_labelled(data or Path(current.sentiment_dev_file))
+    if plot is not None:
+        check_plot_path(plot)
+    labelled = read_labelled(*_source(data, "--data", current.sentiment_dev_file, "DEV"))
     tracker = services.tracker(current)
-    chosen = tracker.version(version) if version is not None else tracker.champion()
+    chosen = tracker.version(version, "--version") if version is not None else tracker.champion()
     if chosen is None:
         raise SentimentDataError("no champion yet: train a model or pass --version")
     with console.status(f"scoring {len(labelled):,} texts with version {chosen.version}"):
@@ -314,9 +381,16 @@ def evaluate(
         )
     name = f"v{chosen.version} ({model.meta.kind})"
     console.print(_scores_table({name: scores}, str(data or current.sentiment_dev_file)))
+    note = _absent_note(scores)
+    if note:
+        console.print(note)
     console.print(_confusion_table(scores))
     if plot is not None:
-        console.print(f"confusion matrix plot: {plot_confusion(scores, plot, name)}")
+        try:
+            console.print(f"confusion matrix plot: {plot_confusion(scores, plot, name)}")
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise SentimentDataError(f"--plot: cannot write {plot}: {reason}") from None
 
 
 @app.command("predict")
@@ -333,11 +407,14 @@ def predict(
 ) -> None:
     """Label texts with the champion: label, probabilities, model version.
 
+    Empty or whitespace-only texts are refused (an argument, or a TSV field, by its line);
+    blank lines of a plain file are skipped. Files are read as UTF-8.
+
     Example: musktracker sentiment predict "this rocket is amazing" --json
     """
     from musktracker.sentiment import services
 
-    inputs = list(texts or [])
+    inputs = check_texts(list(texts or []), "TEXT")
     if file is not None:
         inputs += read_texts(file, column)
     if not inputs:
@@ -399,7 +476,14 @@ def promote_version(version: int = typer.Argument(..., help="Registered version 
     from musktracker.sentiment.registry import promote
 
     current = settings()
-    promote(database(), services.tracker(current), version)
+    tracker = services.tracker(current)
+    before = tracker.champion()
+    promote(database(), tracker, version)
+    if before is not None and int(before.version) == version:
+        console.print(
+            f"version {version} is already the champion of {current.sentiment_model_name}"
+        )
+        return
     console.print(f"version {version} is now the champion of {current.sentiment_model_name}")
 
 
@@ -408,17 +492,34 @@ def promote_version(version: int = typer.Argument(..., help="Registered version 
 def add_samples_command(
     file: Path = typer.Argument(..., help="Labelled TSV with 'label' and 'text' columns."),
     source: str | None = typer.Option(None, "--source", help="Where they came from."),
+    replace_labels: bool = typer.Option(
+        False,
+        "--replace-labels",
+        help="Overwrite the stored label of a text the file labels differently (a "
+        "correction); without it such a conflict is an error and nothing is stored.",
+    ),
 ) -> None:
     """Store labelled samples for the next retraining (each distinct text once).
+
+    A text already stored with the same label is skipped. Conflicting labels are refused
+    with the texts named, nothing stored: the same text twice in the file with two labels,
+    or a text stored earlier with another label (overwrite those with --replace-labels; a
+    relabelled sample counts as not yet used in training).
 
     Example: musktracker sentiment add-samples corrections.tsv --source review-2026-11
     """
     from musktracker.sentiment.samples import add_samples, count_unused
 
-    labelled = read_labelled(file)
-    added = add_samples(database(), labelled, source or file.name)
-    console.print(f"read {added.read:,} samples: {added.added:,} new, {added.duplicates:,} known")
-    console.print(f"labelled samples not yet used in training: {count_unused(database()):,}")
+    labelled = read_labelled(file, "FILE")
+    engine = database()
+    added = add_samples(engine, labelled, source or file.name, replace_labels=replace_labels)
+    parts = [f"{added.added:,} new", f"{added.known:,} known"]
+    if added.relabelled:
+        parts.append(f"{added.relabelled:,} relabelled")
+    if added.repeated:
+        parts.append(f"{added.repeated:,} repeated in the file")
+    console.print(f"read {added.read:,} samples: {', '.join(parts)}")
+    console.print(f"labelled samples not yet used in training: {count_unused(engine):,}")
 
 
 @app.command("check-retrain")
@@ -438,42 +539,61 @@ def check_retrain_command(
     """Measure the retraining triggers; when one fires train a challenger and promote it
     only if it beats the champion's dev macro recall. The decision is stored.
 
+    The challenger trains on SENTIMENT_TRAIN_FILE plus every labelled sample and is scored
+    on SENTIMENT_DEV_FILE; the files are read only when a challenger is trained (never with
+    --dry-run). The worker runs this check daily (job musktracker.sentiment.check_retrain).
+
     Example: musktracker sentiment check-retrain --dry-run
     """
     from musktracker.sentiment import services
-    from musktracker.sentiment.retrain import check_retrain
+    from musktracker.sentiment.retrain import MIN_RECENT, check_retrain
 
     current = settings()
     engine = database()
     tracker = services.tracker(current)
-    base_train, dev = services.training_data(current)
-    base_train = base_train.sample(max_train)
+    read_train, read_dev = services.training_data_readers(current)
     kind = _kind(classic)
     config = _transformer_config(None, epochs=epochs) if kind == "transformer" else None
 
+    def base_train() -> LabelledTexts:
+        return read_train().sample(max_train, DEFAULT_SEED)
+
     def train_challenger(data: LabelledTexts) -> TrainingResult:
-        return _train_with_progress(kind, data, dev, config, {"trigger": "retrain"})
+        return _train_with_progress(kind, data, read_dev(), config, {"trigger": "retrain"})
 
     decision = check_retrain(
         engine,
         tracker,
         base_train,
-        dev,
+        read_dev,
         services.thresholds(current),
         train_challenger,
         force=force,
         dry_run=dry_run,
     )
-    table = Table("trigger value", "measured", title="retraining triggers")
+    limits = decision.limits
+    fires_at = {
+        "new_samples": f">= {limits.min_samples:,}",
+        "hours_since_training": f">= {limits.max_hours:g}",
+        "recent_predictions": f">= {MIN_RECENT} to measure the next three",
+        "mean_confidence": f"< {limits.min_confidence:g}",
+        "label_psi": f"> {limits.psi:g}",
+        "length_psi": f"> {limits.psi:g}",
+    }
+    table = Table("trigger value", "measured", "fires when", title="retraining triggers")
     for name, value in vars(decision.values).items():
-        table.add_row(name, "-" if value is None else f"{value:.4g}")
+        table.add_row(name, "-" if value is None else f"{value:.4g}", fires_at.get(name, ""))
     console.print(table)
     console.print(f"fired: {', '.join(decision.fired) or 'none'}")
     if decision.challenger_version is not None:
+        champion = (
+            f"champion v{decision.champion_version} {decision.champion_macro_recall:.4f}"
+            if decision.champion_macro_recall is not None
+            else "no champion"
+        )
         console.print(
             f"challenger v{decision.challenger_version} "
-            f"{decision.challenger_macro_recall:.4f} vs champion "
-            f"{decision.champion_version} {decision.champion_macro_recall}: "
+            f"{decision.challenger_macro_recall:.4f} vs {champion}: "
             f"{'promoted' if decision.promoted else 'kept the champion'}"
         )
     console.print(decision.reason)

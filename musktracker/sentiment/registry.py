@@ -2,14 +2,15 @@
 metrics and status (`champion` for the version holding the alias, else `available`).
 
 MLflow stays the source of truth; `sync_versions` refreshes the mirror after every
-training or promotion and before listing, so runs registered elsewhere show up too.
+training or promotion and before listing, so runs registered elsewhere show up too and
+versions deleted from MLflow (a deleted champion included) disappear from it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from musktracker.db.dialect import upsert
@@ -33,7 +34,8 @@ _MIRRORED = (
 
 
 def sync_versions(engine: Engine, tracker: Tracker) -> list[SentimentModelVersion]:
-    """Upsert every registered version into `sentiment_models`; return them, oldest first."""
+    """Upsert every registered version into `sentiment_models` and delete the rows of
+    versions MLflow no longer has, in one transaction; return them, oldest first."""
     champion = tracker.champion()
     champion_version = int(champion.version) if champion is not None else None
     rows = []
@@ -58,6 +60,12 @@ def sync_versions(engine: Engine, tracker: Tracker) -> list[SentimentModelVersio
             }
         )
     with session_scope(engine) as session:
+        gone = delete(SentimentModelVersion).where(
+            SentimentModelVersion.model_name == tracker.model_name
+        )
+        if rows:
+            gone = gone.where(SentimentModelVersion.version.not_in([r["version"] for r in rows]))
+        session.execute(gone)
         upsert(session, SentimentModelVersion, rows, ["model_name", "version"], _MIRRORED)
     return list_versions(engine, tracker.model_name)
 

@@ -19,39 +19,125 @@ from musktracker.utc import utcnow
 class AddedSamples:
     read: int
     added: int
+    relabelled: int = 0
+    """Stored texts whose label was replaced (only with `replace_labels`)."""
+    repeated: int = 0
+    """Rows repeating an earlier row of the same input (same text, same label)."""
 
     @property
     def duplicates(self) -> int:
-        return self.read - self.added
+        """Rows that stored nothing new: repeats within the input and texts already stored
+        with the same label."""
+        return self.read - self.added - self.relabelled
+
+    @property
+    def known(self) -> int:
+        """Texts already stored with the same label."""
+        return self.duplicates - self.repeated
+
+
+class LabelConflictError(SentimentDataError):
+    """The same text with two labels, within the input or against a stored sample."""
 
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def add_samples(engine: Engine, samples: LabelledTexts, source: str) -> AddedSamples:
-    """Store samples; a text already stored (by SHA-256) is skipped, so re-adding is safe."""
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _listed(items: list[str]) -> str:
+    more = f"; and {len(items) - 5} more" if len(items) > 5 else ""
+    return "; ".join(items[:5]) + more
+
+
+LOOKUP_CHUNK = 500
+
+
+def add_samples(
+    engine: Engine, samples: LabelledTexts, source: str, replace_labels: bool = False
+) -> AddedSamples:
+    """Store samples; a text already stored (by SHA-256) with the same label is skipped, so
+    re-adding is safe.
+
+    Conflicting labels are never resolved silently: the same text with two labels in
+    `samples` is an error, and so is a text stored with another label, unless
+    `replace_labels`, which overwrites the stored label (and counts the sample as not yet
+    used in training again, since the serving model learned the old label). Nothing is
+    stored when an error is raised."""
     if not source.strip():
         raise SentimentDataError("source: must not be empty")
-    now = utcnow()
-    rows = [
-        {
-            "text_sha256": text_hash(text),
-            "text": text,
-            "label": label,
-            "source": source[:256],
-            "created_at": now,
-        }
-        for text, label in zip(samples.texts, samples.labels, strict=True)
+    first: dict[str, tuple[str, str]] = {}
+    labels_of: dict[str, list[str]] = {}
+    for text, label in zip(samples.texts, samples.labels, strict=True):
+        digest = text_hash(text)
+        first.setdefault(digest, (text, label))
+        if label not in labels_of.setdefault(digest, []):
+            labels_of[digest].append(label)
+    in_input = [
+        f"{_shown(first[d][0])} is labelled {' and '.join(labels)}"
+        for d, labels in labels_of.items()
+        if len(labels) > 1
     ]
-    unique = list({row["text_sha256"]: row for row in rows}.values())
+    if in_input:
+        raise LabelConflictError(
+            f"conflicting labels for the same text within the input: {_listed(in_input)}; "
+            "keep one label per text"
+        )
+    repeated = len(samples) - len(first)
+    now = utcnow()
     # Counted, not taken from rowcount: PostgreSQL's batched executemany reports 0 rows.
     count = select(func.count()).select_from(LabelledSample)
     with session_scope(engine) as session:
+        digests = list(first)
+        stored: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(digests), LOOKUP_CHUNK):
+            chunk = digests[start : start + LOOKUP_CHUNK]
+            for row in session.execute(
+                select(LabelledSample.id, LabelledSample.text_sha256, LabelledSample.label).where(
+                    LabelledSample.text_sha256.in_(chunk)
+                )
+            ):
+                stored[row.text_sha256] = (row.id, row.label)
+        changed = {
+            d: first[d][1] for d, (_, label) in stored.items() if first[d][1] != label
+        }
+        if changed and not replace_labels:
+            raise LabelConflictError(
+                "labels differ from the stored samples: "
+                + _listed(
+                    [
+                        f"{_shown(first[d][0])} is stored as {stored[d][1]}, the input says "
+                        f"{label}"
+                        for d, label in changed.items()
+                    ]
+                )
+                + "; to overwrite the stored labels, use `musktracker sentiment add-samples "
+                "--replace-labels`"
+            )
+        for digest, label in changed.items():
+            session.execute(
+                update(LabelledSample)
+                .where(LabelledSample.id == stored[digest][0])
+                .values(label=label, source=source[:256], used_in_training=False)
+            )
+        rows = [
+            {
+                "text_sha256": digest,
+                "text": text,
+                "label": label,
+                "source": source[:256],
+                "created_at": now,
+            }
+            for digest, (text, label) in first.items()
+            if digest not in stored
+        ]
         before = int(session.scalar(count) or 0)
-        insert_ignoring_conflicts(session, LabelledSample, unique, ["text_sha256"])
+        insert_ignoring_conflicts(session, LabelledSample, rows, ["text_sha256"])
         added = int(session.scalar(count) or 0) - before
-    return AddedSamples(len(rows), added)
+    return AddedSamples(len(samples), added, len(changed), repeated)
 
 
 def count_unused(engine: Engine) -> int:
@@ -79,7 +165,7 @@ def all_samples(engine: Engine) -> tuple[LabelledTexts, list[int]]:
 
 
 def mark_used(engine: Engine, ids: list[int]) -> None:
-    """Flag samples as used in training (after a challenger has been trained on them)."""
+    """Flag samples as used in training (once a challenger trained on them is promoted)."""
     if not ids:
         return
     with session_scope(engine) as session:

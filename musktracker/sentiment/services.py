@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -51,8 +53,23 @@ def thresholds(settings: Settings) -> Thresholds:
 def training_data(settings: Settings) -> tuple[LabelledTexts, LabelledTexts]:
     """The configured training and dev files."""
     return (
-        read_labelled(Path(settings.sentiment_train_file)),
-        read_labelled(Path(settings.sentiment_dev_file)),
+        read_labelled(Path(settings.sentiment_train_file), "SENTIMENT_TRAIN_FILE"),
+        read_labelled(Path(settings.sentiment_dev_file), "SENTIMENT_DEV_FILE"),
+    )
+
+
+def training_data_readers(
+    settings: Settings,
+) -> tuple[Callable[[], LabelledTexts], Callable[[], LabelledTexts]]:
+    """Functions reading the configured training and dev files, each read at most once:
+    a check where no trigger fires reads neither."""
+    return (
+        functools.cache(
+            lambda: read_labelled(Path(settings.sentiment_train_file), "SENTIMENT_TRAIN_FILE")
+        ),
+        functools.cache(
+            lambda: read_labelled(Path(settings.sentiment_dev_file), "SENTIMENT_DEV_FILE")
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import services
 from musktracker.security.apikeys import Scope
-from musktracker.sentiment.data import LabelledTexts, SentimentDataError
+from musktracker.sentiment.data import LabelledTexts, SentimentDataError, first_blank
 
 router = keyed_router(prefix="/v1/sentiment", tags=["sentiment"])
 
@@ -108,6 +108,10 @@ def predict(request: Request, body: PredictRequest) -> PredictResponse:
     texts = [body.text] if body.text is not None else list(body.texts or [])
     if not texts:
         raise field_error("body.texts", "must hold at least one text")
+    blank = first_blank(texts)  # the CLI's check: whitespace carries no sentiment
+    if blank is not None:
+        field = "body.text" if body.text is not None else f"body.texts.{blank}"
+        raise field_error(field, "must hold more than whitespace")
     if len(texts) > MAX_PREDICT_TEXTS:
         raise ApiError(
             413,
@@ -164,6 +168,7 @@ def add_samples(
     samples: list[SampleIn] = Body(..., description=f"1 to {MAX_SAMPLES} samples."),
     source: str = Query("api", min_length=1, max_length=256, description="Where they came from."),
 ) -> SamplesAdded:
+    from musktracker.sentiment.samples import LabelConflictError
     from musktracker.sentiment.samples import add_samples as store_samples
 
     if not samples:
@@ -177,6 +182,8 @@ def add_samples(
     labelled = LabelledTexts([s.text for s in samples], [s.label for s in samples])
     try:
         added = store_samples(services(request).engine, labelled, source)
+    except LabelConflictError as exc:
+        raise field_error("body", str(exc)) from None
     except SentimentDataError as exc:
         raise field_error("query.source", str(exc).removeprefix("source: "), source) from None
     return SamplesAdded(received=added.read, added=added.added, duplicates=added.duplicates)

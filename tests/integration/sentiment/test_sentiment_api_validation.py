@@ -1,0 +1,44 @@
+"""The API refuses what the CLI refuses: whitespace-only texts to score, and labelled
+samples that conflict (no model is needed for either check)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from tests.integration.api.conftest import Api, build_api
+
+
+@pytest.fixture
+def api(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Api]:
+    yield from build_api(
+        engine, db_url, mlflow_tracking_uri=str(tmp_path / "mlruns"),
+        sentiment_model_name="api-validation-test",
+    )
+
+
+def test_blank_texts_are_a_422_naming_the_field(api: Api) -> None:
+    for body, field in (
+        ({"text": "   "}, "body.text"),
+        ({"texts": ["fine", " \t "]}, "body.texts.1"),
+    ):
+        answer = api.post("/v1/sentiment/predict", json=body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["details"][0]["field"] == field
+
+
+def test_conflicting_sample_labels_are_a_422_on_the_body(api: Api) -> None:
+    stored = api.post("/v1/sentiment/samples", json=[{"text": "love it", "label": "positive"}])
+    assert stored.status_code == 201, stored.text
+    for samples in (
+        [{"text": "dup", "label": "positive"}, {"text": "dup", "label": "negative"}],
+        [{"text": "love it", "label": "negative"}],
+    ):
+        answer = api.post("/v1/sentiment/samples", json=samples)
+        assert answer.status_code == 422, answer.text
+        error = answer.json()["error"]
+        assert error["details"][0]["field"] == "body"
+        assert "label" in error["message"]
