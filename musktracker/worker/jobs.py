@@ -79,6 +79,7 @@ def rebuild_all_accounts(settings: Settings) -> dict[str, Any]:
 
 
 SENTIMENT_RETRAIN = "musktracker.sentiment.retrain"
+SENTIMENT_CHECK_RETRAIN = "musktracker.sentiment.check_retrain"
 
 JOBS: list[Job] = [
     Job("musktracker.outbox.dispatch", pipeline_jobs.dispatch_outbox, (Slot.MINUTE,)),
@@ -89,6 +90,9 @@ JOBS: list[Job] = [
     Job("musktracker.forecasts.fill_actuals", pipeline_jobs.fill_all_actuals, (Slot.HOURLY,)),
     Job("musktracker.forecasts.hourly", pipeline_jobs.forecast_all, (Slot.HOURLY,)),
     Job("musktracker.regimes.check", pipeline_jobs.regimes_all, (Slot.DAILY,)),
+    # Measures the retraining triggers; trains a challenger only when one fires. Shares the
+    # on-demand job's locks, so the two never train at once.
+    Job(SENTIMENT_CHECK_RETRAIN, sentiment_jobs.check_retrain_sentiment, (Slot.DAILY,)),
     Job("musktracker.training.backtest", pipeline_jobs.train_all, (Slot.WEEKLY,),
         on_workers=pipeline_jobs.train_all_on_workers),
     # On demand only (POST /v1/sentiment/retrain); no slot.

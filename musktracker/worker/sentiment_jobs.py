@@ -1,17 +1,29 @@
-"""The on-demand sentiment retraining job (`POST /v1/sentiment/retrain`, `musktracker run
+"""The sentiment retraining jobs.
+
+`musktracker.sentiment.retrain` (on demand: `POST /v1/sentiment/retrain`, `musktracker run
 --job musktracker.sentiment.retrain`): the same forced check as `musktracker sentiment
 check-retrain --force`, so a challenger is trained on the training file plus every labelled
 sample and promoted only if it beats the champion. The decision is stored and its id
 returned.
 
+`musktracker.sentiment.check_retrain` (daily slot): the unforced check, as `musktracker
+sentiment check-retrain`: it measures the triggers, stores the decision, and trains a
+challenger only when one fires. It skips (and says why) when no model was ever trained
+(the first training is a deliberate `musktracker sentiment train`), when the sentiment
+extra is not installed, or when a retraining is already queued or running.
+
 One retraining at a time: each takes up to the better part of an hour of CPU, so a client
 that repeats its POST must not queue a pile of them. With a broker the API sets
 RETRAIN_LOCK_KEY in Redis when it queues one and the job deletes it when it ends; without
-one the job runs in the API process and holds a process-wide lock."""
+one the job runs in the API process and holds a process-wide lock. The scheduled check
+takes both locks too (the Redis key with its own token, released only if still its own), so
+a scheduled retraining and an API-queued one never run at once."""
 
 from __future__ import annotations
 
 import threading
+import uuid
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -40,7 +52,45 @@ def retrain_sentiment(settings: Settings) -> dict[str, Any]:
             redis.Redis.from_url(settings.redis_url).delete(RETRAIN_LOCK_KEY)
 
 
-def _train_and_decide(settings: Settings) -> dict[str, Any]:
+def check_retrain_sentiment(settings: Settings) -> dict[str, Any]:
+    """The scheduled, unforced check: train a challenger only when a trigger fires."""
+    if not _ever_trained(settings):
+        return {"skipped": "no sentiment model was ever trained (`musktracker sentiment train`)"}
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        return {"skipped": "the sentiment extra is not installed"}
+    if not _running_here.acquire(blocking=False):
+        return {"skipped": "a retraining is already running in this process"}
+    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    token = f"scheduled-{uuid.uuid4().hex}"
+    try:
+        if client is not None and not client.set(
+            RETRAIN_LOCK_KEY, token, nx=True, ex=settings.worker_task_time_limit
+        ):
+            held = client.get(RETRAIN_LOCK_KEY)
+            by = held.decode() if isinstance(held, bytes) else str(held)
+            return {"skipped": f"a retraining is already queued or running (task {by})"}
+        return _train_and_decide(settings, force=False)
+    finally:
+        _running_here.release()
+        if client is not None:
+            # Only our own lock: the key may have expired and been taken by a queued one.
+            if client.get(RETRAIN_LOCK_KEY) == token.encode():
+                client.delete(RETRAIN_LOCK_KEY)
+            client.close()
+
+
+def _ever_trained(settings: Settings) -> bool:
+    """False when MLFLOW_TRACKING_URI is a local directory without a store yet (nothing
+    was ever trained): the scheduled check must not create one or train the first model."""
+    setting = settings.mlflow_tracking_uri
+    if "://" in setting or setting.startswith("sqlite:"):
+        return True
+    return (Path(setting).expanduser() / "mlflow.db").is_file()
+
+
+def _train_and_decide(settings: Settings, force: bool = True) -> dict[str, Any]:
     from musktracker.sentiment import services
     from musktracker.sentiment.data import LabelledTexts
     from musktracker.sentiment.retrain import check_retrain
@@ -50,7 +100,9 @@ def _train_and_decide(settings: Settings) -> dict[str, Any]:
     engine = get_engine(settings.database_url)
     require_schema(engine)
     tracker = services.tracker(settings)
-    base_train, dev = services.training_data(settings)
+    if not force and tracker.champion() is None:
+        return {"skipped": f"no champion of {tracker.model_name!r} to check"}
+    base_train, dev = services.training_data_readers(settings)
     kind: ModelChoice = (
         "classic"
         if settings.sentiment_retrain_classic or not services.torch_available()
@@ -65,13 +117,14 @@ def _train_and_decide(settings: Settings) -> dict[str, Any]:
     )
 
     def train(data: LabelledTexts) -> TrainingResult:
-        return run_training(kind, data, dev, tracker, config, tags={"trigger": "retrain"})
+        return run_training(kind, data, dev(), tracker, config, tags={"trigger": "retrain"})
 
     decision = check_retrain(
-        engine, tracker, base_train, dev, services.thresholds(settings), train, force=True
+        engine, tracker, base_train, dev, services.thresholds(settings), train, force=force
     )
     return {
         "decision_id": decision.id,
+        "fired": decision.fired,
         "kind": kind,
         "challenger_version": decision.challenger_version,
         "promoted": decision.promoted,

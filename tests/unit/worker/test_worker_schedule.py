@@ -54,7 +54,8 @@ def test_registry_and_celery_app_agree() -> None:
         "musktracker.forecasts.hourly",
     ]
     assert [j.name for j in jobs_in(Slot.DAILY)] == [
-        "musktracker.ingest.full", "musktracker.features.rebuild_all", "musktracker.regimes.check"
+        "musktracker.ingest.full", "musktracker.features.rebuild_all", "musktracker.regimes.check",
+        "musktracker.sentiment.check_retrain",
     ]
     assert [j.name for j in jobs_in(Slot.WEEKLY)] == ["musktracker.training.backtest"]
     assert [j.name for j in jobs_in(Slot.MINUTE)] == ["musktracker.outbox.dispatch"]
