@@ -76,7 +76,7 @@ def onnx_scorer(model: TransformerModel, threads: int, folder: Path, int8: bool)
     path = folder / ("model.int8.onnx" if int8 else "model.onnx")
     if not path.exists():
         path = export_onnx(model, folder / "model.onnx", int8=int8)
-    scorer = OnnxModel(path, model, threads)
+    scorer = OnnxModel(path, model, threads, per_text=int8)  # as served (load_model)
     return lambda texts: scorer.predict_proba(texts, CHUNK)
 
 

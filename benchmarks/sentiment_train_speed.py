@@ -54,11 +54,24 @@ def variants(default: TrainConfig) -> dict[str, TrainConfig]:
     }
 
 
+def _positive(value: str) -> int:
+    """An argparse type: an integer >= 1 (0 used to end in a traceback naming a setting)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+    return number
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=15, help="timed steps per variant per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--steps", type=_positive, default=15, help="timed steps per variant per round"
+    )
+    parser.add_argument("--rounds", type=_positive, default=3)
+    parser.add_argument("--threads", type=_positive, default=1, help="torch threads (>= 1)")
     parser.add_argument("--data", type=Path, default=Path(get_settings().sentiment_train_file))
     args = parser.parse_args()
 

@@ -99,8 +99,11 @@ def load_model(directory: Path, threads: int = 1, runtime: Runtime = "torch") ->
         from musktracker.sentiment.onnx_runtime import OnnxModel, export_onnx
 
         with tempfile.TemporaryDirectory(prefix="musktracker-onnx-") as folder:
-            graph = export_onnx(model, Path(folder) / "model.onnx", int8=runtime == "onnx-int8")
-            return OnnxModel(graph, model, threads)
+            int8 = runtime == "onnx-int8"
+            graph = export_onnx(model, Path(folder) / "model.onnx", int8=int8)
+            # int8 activations are quantized per run: one text per run keeps each text's
+            # answer independent of its batch companions (OnnxModel).
+            return OnnxModel(graph, model, threads, per_text=int8)
     return model
 
 

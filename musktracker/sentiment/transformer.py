@@ -178,8 +178,9 @@ class TransformerModel:
     def load(cls, directory: Path, threads: int = 1) -> TransformerModel:
         set_threads(threads)
         meta = ModelMeta.load(directory)
-        model = AutoModelForSequenceClassification.from_pretrained(directory)
-        tokenizer = AutoTokenizer.from_pretrained(directory)
+        with _quiet_transformers():  # no "Loading weights" bar in front of every predict
+            model = AutoModelForSequenceClassification.from_pretrained(directory)
+            tokenizer = AutoTokenizer.from_pretrained(directory)
         model.eval()
         return cls(model, tokenizer, meta)
 

@@ -84,3 +84,33 @@ def test_onnx_runtime_leaves_no_exported_files(
     served = load_model(tmp_path / "model", runtime="onnx")
     assert list(scratch.iterdir()) == []  # the session holds the graph; the file is gone
     assert served.predict_proba(["still scores"]).shape == (1, 3)
+
+
+def test_loading_the_int8_runtime_writes_nothing_to_stderr(
+    tiny_base_model: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+):
+    """Export and quantization used to print about 46 lines (weight-loading bar,
+    TracerWarnings, opset notes, quantizer advice) in front of every `predict`."""
+    load_base(str(tiny_base_model), 64).save(tmp_path / "model")
+    capfd.readouterr()
+    model = load_model(tmp_path / "model", 1, "onnx-int8")
+    assert np.allclose(model.predict_proba(["what a launch"]).sum(axis=1), 1.0)
+    assert capfd.readouterr().err == ""
+
+
+def test_int8_scores_a_text_the_same_whatever_its_batch_companions(
+    tiny_base_model: Path, semeval_dev: Path, tmp_path: Path
+):
+    """Dynamic int8 quantization takes one activation scale per run: in a batch, a text's
+    probabilities depended on the texts next to it, and the cache froze whichever came
+    first. The int8 runtime scores one text per run."""
+    model = load_base(str(tiny_base_model), 64)
+    torch.manual_seed(0)
+    head: Any = model.model.classifier
+    torch.nn.init.normal_(head.weight, std=1.0)
+    model.save(tmp_path / "model")
+    texts = read_labelled(semeval_dev).texts[:48]
+    served = load_model(tmp_path / "model", 1, "onnx-int8")
+    batched = served.predict_proba(texts, batch_size=16)
+    alone = np.vstack([served.predict_proba([text], batch_size=16) for text in texts])
+    assert np.array_equal(batched, alone)
