@@ -1,4 +1,4 @@
-"""Review findings through the CLI on a real database and MLflow store: bad input gives one
+"""The sentiment commands' input checks on a real database and MLflow store: bad input gives one
 `error:` line and leaves no MLflow run, labels never conflict silently, the mirror drops
 versions MLflow no longer has."""
 

@@ -1,5 +1,7 @@
-"""Regression tests for the volume commands' review (train, forecast, regimes,
-evaluate-forecasts): each failed before its fix. Real posts, real SQLite and PostgreSQL."""
+"""Limits and edge cases of the volume commands (train, forecast, regimes,
+evaluate-forecasts): which backtest run ranks the models, as-of and horizon bounds, output
+paths checked first, failures reported, replays that store nothing, concurrent forecasts.
+Real posts, real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
