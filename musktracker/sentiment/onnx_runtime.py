@@ -92,7 +92,7 @@ class OnnxModel:
     probabilities depend on the texts padded next to it: measured on 600 dev tweets, up to
     0.017 apart and 23 labels flipped between batches of 8 and single texts. Scored alone,
     a text always gets the same answer, which the prediction cache relies on. Measured cost
-    (1 thread, 2-core EPYC): 400-417 texts/s alone against 433-443 in batches of 8 (about
+    (1 thread, 2-core Intel Xeon): 400-417 texts/s alone against 433-443 in batches of 8 (about
     6% less), and faster than batches of 64 (302-307)."""
 
     def __init__(
