@@ -18,11 +18,9 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from musktracker.db.dialect import upsert
+from musktracker.db.dialect import insert_ignoring_conflicts, upsert
 from musktracker.db.models import Account, Forecast, ModelMetadata, RawTweet
 from musktracker.evaluation.backtest import ENSEMBLE
 from musktracker.evaluation.results import latest_backtest, model_version, past_window_crps
@@ -175,12 +173,7 @@ def _insert_or_get(
         "artifact_path": str(path),
         "fit_key": key,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(ModelMetadata).values(**values).on_conflict_do_nothing(
-            index_elements=["account_id", "fit_key"]
-        )
-    )
+    insert_ignoring_conflicts(session, ModelMetadata, [values], ["account_id", "fit_key"])
     row = _keyed_row(session, account_id, key)
     if row is None:  # pragma: no cover - the insert or the conflicting row must be there
         raise ForecastError(f"could not store the {name} model fitted for {history.end}")
