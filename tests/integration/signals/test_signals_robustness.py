@@ -55,7 +55,7 @@ def event(source_id: str, type_: str = "volume_burst", **data: Any) -> RawEvent:
     return RawEvent(
         source="internal",
         source_id=source_id,
-        type=type_,  # type: ignore[arg-type]
+        type=type_,
         created_at=utcnow() - timedelta(hours=1),
         text=f"{type_} {source_id}",
         data=data,

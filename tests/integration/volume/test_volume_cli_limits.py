@@ -83,7 +83,7 @@ def _error(runner: CliRunner, *args: str) -> str:
 
 def _data_end(engine: Engine) -> datetime:
     with session_scope(engine) as session:
-        last = session.scalar(select(func.max(TimeBucket.bucket_start)))
+        last: datetime | None = session.scalar(select(func.max(TimeBucket.bucket_start)))
     assert last is not None
     return last + timedelta(hours=1)
 
@@ -271,9 +271,9 @@ def test_concurrent_forecasts_share_one_model_row_and_one_set_of_forecasts(
     fitted model; each used to insert its own model_metadata row and 24 forecasts rows."""
     import musktracker.forecasting.generate as generate
     from musktracker.forecasting.service import ForecastOptions, hourly_forecast
+    from musktracker.models.registry import create_model as real_create
 
     both_looked = threading.Barrier(2, timeout=20)
-    real_create = generate.create_model
 
     def create_model(name: str, **params: Any) -> Any:
         model = real_create(name, **params)

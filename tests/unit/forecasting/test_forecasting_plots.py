@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Rectangle
 
 from musktracker.forecasting.brackets import Bracket
 from musktracker.forecasting.plots import bracket_figure, fan_figure
@@ -19,7 +20,8 @@ def test_bracket_bars_draw_every_bracket_even_at_zero() -> None:
     fig = bracket_figure(brackets, "t")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == [b.label() for b in brackets]
-    assert [p.get_height() for p in ax.patches] == [b.probability for b in brackets]
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert [bar.get_height() for bar in bars] == [b.probability for b in brackets]
     plt.close(fig)
 
 
@@ -31,8 +33,11 @@ def test_fan_chart_lines_run_to_the_end_of_their_last_hour() -> None:
     forecast = PredictiveDistribution(START.to_pydatetime(), samples)
     fig = fan_figure(history, forecast, "t")
     ax = fig.axes[0]
-    ends = {str(line.get_label()): pd.Timestamp(max(line.get_xdata())) for line in ax.lines
-            if not str(line.get_label()).startswith("_")}
+    ends = {
+        str(line.get_label()): pd.Timestamp(np.max(np.asarray(line.get_xdata())))
+        for line in ax.lines
+        if not str(line.get_label()).startswith("_")
+    }
     # the observed line reaches "now", the mean line the end of the last forecast hour
     assert ends["observed"] == START
     assert ends["forecast mean"] == START + pd.Timedelta(hours=24)
