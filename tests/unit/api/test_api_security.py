@@ -79,8 +79,8 @@ def test_memory_cache_expires_and_is_bounded() -> None:
 def test_cli_option_names_become_api_fields() -> None:
     error = from_domain_error(EventError("--end 2025 must be after --start 2026"), "body")
     assert error.status == 422
-    assert error.details == [{"field": "body.end", "message": error.message}]
-    assert error.message == "end 2025 must be after start 2026"
+    assert error.details == [{"field": "body.end", "message": "end 2025 must be after start 2026"}]
+    assert error.message == "body.end: end 2025 must be after start 2026"
 
 
 def test_settings_keep_visibility_timeout_above_task_limit() -> None:
