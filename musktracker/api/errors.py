@@ -7,7 +7,7 @@ that something failed and carry the request id, never a stack trace.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -103,8 +103,12 @@ def error_response(
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=out)
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
+def field_path(parts: Iterable[Any]) -> str:
+    """One spelling for every field a 422 names: ("body", "texts", 1) -> `body.texts[1]`."""
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -120,7 +124,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             reason = err.get("ctx", {}).get("error", "malformed")
             details.append({"field": "body", "message": f"not valid JSON ({reason})"})
             continue
-        item: dict[str, Any] = {"field": _field_name(tuple(err["loc"])), "message": err["msg"]}
+        item: dict[str, Any] = {"field": field_path(err["loc"]), "message": err["msg"]}
         if "input" in err and err["input"] is not None and err["type"] != "missing":
             item["value"] = str(err["input"])[:200]
         details.append(item)

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from musktracker.api.errors import ApiError
 from musktracker.api.schemas import ErrorBody
 
 KEYED_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -25,6 +26,7 @@ KEYED_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
         401: "No API key, or not a valid one.",
         403: "The key lacks the scope this route needs.",
         413: "The request body is over the size limit.",
+        415: "A body sent as another media type than application/json.",
         422: "A parameter or body field is invalid; the message names it.",
         429: "Over the per-key rate limit; see Retry-After.",
     }.items()
@@ -71,13 +73,30 @@ class UnicodeJsonRequest(Request):
         return self._json
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 class UnicodeJsonRoute(APIRoute):
-    """An APIRoute whose handler reads the body through `UnicodeJsonRequest`."""
+    """An APIRoute whose handler reads the body through `UnicodeJsonRequest`, and answers
+    415 to a body sent as another media type (FastAPI would hand the raw bytes to
+    validation, whose 422 shows them as a Python bytes literal)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        takes_body = self.body_field is not None
 
         async def strict_handler(request: Request) -> Response:
+            content_type = request.headers.get("content-type")
+            if takes_body and content_type and not _is_json(content_type):
+                raise ApiError(
+                    415,
+                    f"Content-Type {content_type!r}: send the body as application/json",
+                    details=[{"field": "header.content-type", "value": content_type}],
+                )
             return await handler(UnicodeJsonRequest(request.scope, request.receive))
 
         return strict_handler

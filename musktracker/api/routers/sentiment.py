@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
-from musktracker.api.errors import ApiError, field_error
+from musktracker.api.errors import ApiError, field_error, field_path
 from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import services
@@ -110,7 +110,7 @@ def predict(request: Request, body: PredictRequest) -> PredictResponse:
         raise field_error("body.texts", "must hold at least one text")
     blank = first_blank(texts)  # the CLI's check: whitespace carries no sentiment
     if blank is not None:
-        field = "body.text" if body.text is not None else f"body.texts.{blank}"
+        field = "body.text" if body.text is not None else field_path(["body", "texts", blank])
         raise field_error(field, "must hold more than whitespace")
     if len(texts) > MAX_PREDICT_TEXTS:
         raise ApiError(

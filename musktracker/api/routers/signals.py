@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
-from musktracker.api.errors import ApiError, field_error
+from musktracker.api.errors import ApiError, field_error, field_path
 from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import (
     ErrorBody,
@@ -108,14 +108,14 @@ def _validated(payload: Any) -> list[RawEvent]:
         raise ApiError(413, f"{len(items)} events in one request; at most {MAX_INGEST_EVENTS}")
     events = []
     for i, item in enumerate(items):
-        where = "body" if single else f"body[{i}]"
+        where = ["body"] if single else ["body", i]
         if not isinstance(item, dict):
-            raise field_error(where, "expected a JSON object (one event)", item)
+            raise field_error(field_path(where), "expected a JSON object (one event)", item)
         try:
             events.append(RawEvent.model_validate(item))
         except ValidationError as exc:
             err = exc.errors()[0]
-            field = ".".join([where, *(str(p) for p in err["loc"])])
+            field = field_path([*where, *err["loc"]])
             raise field_error(field, err["msg"], err.get("input")) from None
     return events
 

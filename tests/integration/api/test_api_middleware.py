@@ -106,6 +106,17 @@ def test_oversized_and_malformed_bodies(engine: Engine, db_url: str) -> None:
         )
         assert broken.status_code == 422
         assert broken.json()["error"]["details"][0]["field"] == "body"
+        # A body in another media type is 415 (it was a 422 quoting a Python bytes literal);
+        # a media type with parameters or a +json suffix is still JSON.
+        form = api.post("/v1/exogenous-events", content=b"name=x", headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        assert form.status_code == 415, form.text
+        assert form.json()["error"]["code"] == "unsupported_media_type"
+        assert form.json()["error"]["details"][0]["field"] == "header.content-type"
+        for media in ("application/json; charset=utf-8", "application/merge-patch+json"):
+            as_json = api.post("/v1/exogenous-events", content=b"{}", headers={
+                "Content-Type": media})
+            assert as_json.status_code == 422, (media, as_json.text)  # parsed, then validated
         assert api.get("/v1/exogenous-events").json() == []
 
 

@@ -146,7 +146,7 @@ def test_predict_validation_names_the_field(bare: Api) -> None:
     cases = {
         "body": {},
         "body.text": {"text": ""},
-        "body.texts.1": {"texts": ["fine", 5]},
+        "body.texts[1]": {"texts": ["fine", 5]},
     }
     for field, body in cases.items():
         answer = bare.post("/v1/sentiment/predict", json=body)
@@ -221,7 +221,7 @@ def test_samples_are_stored_once(bare: Api, engine: Engine) -> None:
 
     bad_label = bare.post("/v1/sentiment/samples", json=[{"text": "x", "label": "happy"}])
     assert bad_label.status_code == 422
-    assert bad_label.json()["error"]["details"][0]["field"] == "body.0.label"
+    assert bad_label.json()["error"]["details"][0]["field"] == "body[0].label"
     assert bare.post("/v1/sentiment/samples", json=[]).status_code == 422
     blank = bare.post("/v1/sentiment/samples?source=%20", json=samples[:1])
     assert blank.status_code == 422

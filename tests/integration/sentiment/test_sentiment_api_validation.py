@@ -23,7 +23,7 @@ def api(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[Api]:
 def test_blank_texts_are_a_422_naming_the_field(api: Api) -> None:
     for body, field in (
         ({"text": "   "}, "body.text"),
-        ({"texts": ["fine", " \t "]}, "body.texts.1"),
+        ({"texts": ["fine", " \t "]}, "body.texts[1]"),
     ):
         answer = api.post("/v1/sentiment/predict", json=body)
         assert answer.status_code == 422, answer.text
