@@ -14,10 +14,10 @@ extra is not installed, or when a retraining is already queued or running.
 
 One retraining at a time: each takes up to the better part of an hour of CPU, so a client
 that repeats its POST must not queue a pile of them. With a broker the API sets
-RETRAIN_LOCK_KEY in Redis when it queues one and the job deletes it when it ends; without
-one the job runs in the API process and holds a process-wide lock. The scheduled check
-takes both locks too (the Redis key with its own token, released only if still its own), so
-a scheduled retraining and an API-queued one never run at once."""
+RETRAIN_LOCK_KEY in Redis to the task id when it queues one and that task deletes it when
+it ends; without one the job runs in the API process and holds a process-wide lock. The
+scheduled check takes both locks too (the Redis key with its own token, released only if
+still its own), so a scheduled retraining and an API-queued one never run at once."""
 
 from __future__ import annotations
 
@@ -48,8 +48,27 @@ def retrain_sentiment(settings: Settings) -> dict[str, Any]:
         return _train_and_decide(settings)
     finally:
         _running_here.release()
-        if settings.redis_url:
-            redis.Redis.from_url(settings.redis_url).delete(RETRAIN_LOCK_KEY)
+        _release_queued_lock(settings)
+
+
+def _release_queued_lock(settings: Settings) -> None:
+    """Free the key the API set when it queued this task (its value is the task id). A key
+    held by another run (the scheduled check's token, or a later task's id after this one's
+    expired) stays; run outside Celery (`musktracker run --job`), nothing was set for it."""
+    if not settings.redis_url:
+        return
+    from celery import current_task
+
+    # A proxy: outside a task it stands for None and has no `request`.
+    task_id = getattr(getattr(current_task, "request", None), "id", None)
+    if task_id is None:
+        return
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        if client.get(RETRAIN_LOCK_KEY) == str(task_id).encode():
+            client.delete(RETRAIN_LOCK_KEY)
+    finally:
+        client.close()
 
 
 def check_retrain_sentiment(settings: Settings) -> dict[str, Any]:
