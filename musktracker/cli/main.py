@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 
 from musktracker.cli import (
@@ -54,6 +56,29 @@ for module in (
 ):
     for info in module.app.registered_commands:
         app.registered_commands.append(info)
+
+
+def _first_paragraph(text: str) -> str:
+    """A docstring's first paragraph on one line, as a listing of commands should show it."""
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+
+
+def _one_line_listings(typer_app: typer.Typer) -> None:
+    """Give every command a one-line short help, in every group.
+
+    Typer's rich help keeps the single line breaks of a docstring's first paragraph when it
+    lists commands, so a wrapped docstring showed up as ragged broken lines.
+    """
+    for info in typer_app.registered_commands:
+        docstring = inspect.getdoc(info.callback) if info.callback else None
+        if info.short_help is None and docstring:
+            info.short_help = _first_paragraph(docstring)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _one_line_listings(group.typer_instance)
+
+
+_one_line_listings(app)
 
 
 def run() -> None:
