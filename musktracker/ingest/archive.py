@@ -22,6 +22,7 @@ from pathlib import Path
 
 from musktracker.db.models import PostKind
 from musktracker.ingest.snowflake import FIRST_SNOWFLAKE_ID, snowflake_time
+from musktracker.textfile import not_utf8
 from musktracker.utc import parse_utc, utcnow
 
 ProgressCallback = Callable[[int, int], None]
@@ -353,7 +354,7 @@ def parse_archive(
     out = ParsedArchive(path=path)
     try:
         _PARSERS[fmt or detect_format(path)](path, out, progress, now or utcnow())
-    except UnicodeDecodeError as exc:
-        raise ArchiveError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise ArchiveError(str(not_utf8(path))) from None
     out.errors.sort(key=lambda e: e.line)
     return out

@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from musktracker.textfile import NotUtf8Error, decode_utf8
+
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 DEFAULT_SEED = 13
@@ -115,14 +117,9 @@ def _read_lines(path: Path, what: str) -> list[str]:
     except OSError as exc:
         raise SentimentDataError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise SentimentDataError(
-            f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at column "
-            f"{exc.start - line_start + 1}); save the file as UTF-8"
-        ) from None
+        text = decode_utf8(path, raw)
+    except NotUtf8Error as exc:
+        raise SentimentDataError(str(exc)) from None
     # Universal newlines, as text-mode open() reads them (\r\n, \r or \n).
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":

@@ -38,6 +38,7 @@ from simpleeval import EvalWithCompoundTypes
 from musktracker.logging import get_logger
 from musktracker.signals.features import FEATURE_DEFAULTS, FEATURE_NAMES
 from musktracker.signals.metrics import CONFIG_RELOAD, RULE_ERRORS
+from musktracker.textfile import NotUtf8Error, read_utf8
 
 log = get_logger(__name__)
 
@@ -346,13 +347,11 @@ def parse_rules(text: str, source: str = "<string>") -> RuleSet:
 def load_rules(path: Path) -> RuleSet:
     """Rules from a file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise RulesError(f"cannot read rules file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise RulesError(
-            f"cannot read rules file {path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
-        ) from None
+    except NotUtf8Error as exc:
+        raise RulesError(f"cannot read rules file {exc}") from None
     return parse_rules(text, str(path))
 
 

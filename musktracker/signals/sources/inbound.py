@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from musktracker.signals.event import RawEvent
+from musktracker.textfile import NotUtf8Error, read_utf8
 
 
 class InboundError(ValueError):
@@ -39,11 +40,9 @@ def parse_line(line: str, number: int) -> RawEvent:
 def read_jsonl(path: Path) -> list[RawEvent]:
     """All events of a JSONL file; blank lines are skipped."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_utf8(path).splitlines()
     except OSError as exc:
         raise InboundError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InboundError(
-            f"cannot read {path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
-        ) from None
+    except NotUtf8Error as exc:
+        raise InboundError(f"cannot read {exc}") from None
     return [parse_line(line, i) for i, line in enumerate(lines, start=1) if line.strip()]

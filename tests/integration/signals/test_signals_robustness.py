@@ -245,7 +245,8 @@ def test_non_utf8_inbound_and_rules_files_are_one_line_errors(
     binary.write_bytes(b"\xff\xfe{}\n")
     result = runner.invoke(app, ["signals", "ingest", str(binary)])
     assert result.exit_code == 1
-    assert result.output.startswith("error: cannot read ") and "not UTF-8 text" in result.output
+    assert result.output.startswith("error: cannot read ")
+    assert "bin.jsonl:1: not UTF-8 (byte 0xff at column 1)" in result.output
     assert "Traceback" not in result.output
     rules = tmp / "bin.yml"
     rules.write_bytes(b"\xff\xfe- name: r\n")

@@ -228,5 +228,5 @@ def test_numeric_name_and_priority_are_still_labels() -> None:
 def test_non_utf8_rules_file_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "rules.yml"
     path.write_bytes(b"\xff\xfe- name: r\n")
-    with pytest.raises(RulesError, match=r"rules.yml: not UTF-8 text"):
+    with pytest.raises(RulesError, match=r"rules.yml:1: not UTF-8 \(byte 0xff at column 1\)"):
         load_rules(path)

@@ -54,7 +54,7 @@ def test_non_utf8_edit_is_a_rejected_reload(
     assert watcher.current().evaluate(features).score == 5
     assert watcher.current().evaluate(features).score == 5
     assert CONFIG_RELOAD.labels(result="error")._value.get() == errors_before + 1
-    assert watcher.last_error is not None and "not UTF-8 text" in watcher.last_error
+    assert watcher.last_error is not None and "not UTF-8 (byte" in watcher.last_error
     logged = capsys.readouterr()  # stdout, or stderr once a CLI test configured logging
     assert "rules reload rejected" in logged.out + logged.err
 
