@@ -147,7 +147,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Allow"] = allowed = ", ".join(_allowed_methods(request))
         if message == "Method Not Allowed":
             message = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
-    return error_response(request, status, code, message, None, headers)
+    return error_response(request, status, code, message, getattr(exc, "details", None), headers)
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -4,7 +4,7 @@
   one) bound into every structlog line and set on every response; one access-log line and
   the Prometheus metrics per request.
 - `BodySizeLimitMiddleware`: refuses bodies over the limit with 413, from Content-Length
-  up front or while a chunked body streams in.
+  or while a chunked body streams in.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import uuid
 
 import structlog
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from musktracker.api import metrics
-from musktracker.api.errors import error_response
 from musktracker.logging import get_logger
 
 log = get_logger("musktracker.api.access")
@@ -77,6 +75,15 @@ class RequestContextMiddleware:
                 )
 
 
+class BodyTooLarge(HTTPException):
+    """A 413 carrying the limit; an HTTPException because FastAPI turns any other error
+    raised while it reads a body into a 400."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(413, message)
+        self.details = {"limit": limit}
+
+
 class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -93,21 +100,20 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_bytes:
-            response = error_response(
-                Request(scope), 413, "payload_too_large", self._message(), {"limit": self.max_bytes}
-            )
-            await response(scope, receive, send)
-            return
+        declared = int(length) if length.isdigit() else 0
         received = 0
 
         async def limited_receive() -> Message:
+            # Refused when the route reads the body, not before routing: the 413 is then
+            # logged and counted under its route rather than as `<unmatched>`.
             nonlocal received
+            if declared > self.max_bytes:
+                raise BodyTooLarge(self._message(), self.max_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(413, self._message())
+                    raise BodyTooLarge(self._message(), self.max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)

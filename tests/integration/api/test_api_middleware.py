@@ -87,6 +87,17 @@ def test_oversized_and_malformed_bodies(engine: Engine, db_url: str) -> None:
         declared = api.post("/v1/exogenous-events", json=big)
         assert declared.status_code == 413
         assert "2000 bytes" in declared.json()["error"]["message"]
+        assert declared.json()["error"]["details"] == {"limit": 2000}
+        # Counted under its route (it was `<unmatched>`: refused before routing).
+        assert (
+            'musktracker_http_requests_total{method="POST",route="/v1/exogenous-events",'
+            'status="413"}' in api.client.get("/metrics").text
+        )
+        # Refused before routing, yet counted under its route (it was `<unmatched>`).
+        assert (
+            'musktracker_http_requests_total{method="POST",route="/v1/exogenous-events",'
+            'status="413"}' in api.client.get("/metrics").text
+        )
 
         def chunks() -> Iterator[bytes]:
             yield b'{"name": "'
@@ -99,6 +110,7 @@ def test_oversized_and_malformed_bodies(engine: Engine, db_url: str) -> None:
         )
         assert streamed.status_code == 413
         assert streamed.json()["error"]["code"] == "payload_too_large"
+        assert streamed.json()["error"]["details"] == {"limit": 2000}  # as API.md says
         broken = api.post(
             "/v1/exogenous-events",
             content=b'{"name": ',
