@@ -1,0 +1,103 @@
+"""The benchmark scripts' shared conventions: --help states the defaults without running
+anything, a bad option value is one error line naming the option, the machine line names the
+CPU, and scratch databases never land in the working tree. Nothing here is timed."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from benchmarks.common import (
+    POSTGRES_URL,
+    cpu_model,
+    machine,
+    positive_int,
+    postgres_schema,
+    scratch_database,
+)
+from musktracker.db.session import get_engine
+from tests.conftest import require_postgres
+
+SCRIPTS = ["import_pipeline", "ingest"]
+
+
+def run_main(script: str, argv: list[str]) -> int:
+    """The exit code of the script's main with `argv`; it must stop in the parser."""
+    module = importlib.import_module(f"benchmarks.{script}")
+    with pytest.raises(SystemExit) as stop:
+        module.main(argv)
+    return int(stop.value.code or 0)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_states_defaults_and_runs_nothing(
+    script: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(script, ["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage:") and "(default:" in out
+
+
+@pytest.mark.parametrize(
+    ("script", "argv", "message"),
+    [
+        ("import_pipeline", ["--runs", "0"], "argument --runs: must be >= 1, got 0"),
+        ("ingest", ["--days", "0"], "argument --days: must be >= 1, got 0"),
+        ("ingest", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
+        ("import_pipeline", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
+    ],
+)
+def test_bad_values_are_one_line_naming_the_option(
+    script: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(script, argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_positive_int_refuses_zero_negatives_and_words() -> None:
+    assert positive_int("2") == 2
+    for bad in ("0", "-1", "abc"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            positive_int(bad)
+
+
+def test_machine_line_names_the_cpu_and_cores(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: avx2\n")
+    assert cpu_model(cpuinfo) == "AMD EPYC 7B13"
+    assert cpu_model(tmp_path / "missing")  # falls back to what platform knows
+    line = machine()
+    assert f"{cpu_model()}, {os.cpu_count()} cores" in line and "load average" in line
+
+
+def test_scratch_sqlite_lives_outside_the_working_tree_and_goes_away() -> None:
+    with scratch_database("SQLite", POSTGRES_URL) as url:
+        assert url is not None
+        path = Path(url.removeprefix("sqlite:///"))
+        with get_engine(url).begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert path.is_file() and not path.is_relative_to(Path.cwd())
+    assert not path.exists()
+
+
+def test_unreachable_postgres_is_skipped_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with scratch_database("PostgreSQL", "postgresql+psycopg://x:y@127.0.0.1:1/none") as url:
+        assert url is None
+    assert capsys.readouterr().err.startswith("PostgreSQL skipped: OperationalError")
+
+
+def test_postgres_schema_keeps_the_url_query() -> None:
+    require_postgres()
+    with postgres_schema(f"{POSTGRES_URL}?connect_timeout=10") as url:
+        assert url.count("?") == 1
+        with get_engine(url).connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+    assert url.endswith(f"search_path%3D{schema}")
