@@ -6,22 +6,21 @@ Prints three tables:
 2. the O(n) recursive log-likelihood against the brute-force O(n^2) double sum on samples;
 3. forecast time (1,000 sample paths) for 24 hours and 7 days, fitted on the last 30 days.
 
-Run: .venv/bin/python benchmarks/hawkes_fit.py
+Run: .venv/bin/python -m benchmarks.hawkes_fit [--posts FILE]
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.common import POSTS, data_file, data_line, machine, make_parser
 from musktracker.models.base import single_threaded_blas
 from musktracker.models.hawkes import (
     HawkesData,
@@ -32,7 +31,6 @@ from musktracker.models.hawkes import (
 )
 from musktracker.models.history import history_from_posts
 
-POSTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "elonmusk" / "posts.csv"
 END = datetime(2026, 3, 1, tzinfo=UTC)
 T = TypeVar("T")
 
@@ -48,13 +46,16 @@ def best_of(runs: int, work: Callable[[], T]) -> tuple[float, T]:
     return best, result
 
 
-def main() -> None:
-    frame = pd.read_csv(POSTS, usecols=["created_at"])
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
+    parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
+    args = parser.parse_args(argv)
+    frame = pd.read_csv(args.posts, usecols=["created_at"])
     posts = pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True))
+    print(machine())
+    print(data_line(args.posts, len(posts), "posts") + "\n")
     all_days = (END - posts[0].to_pydatetime()).total_seconds() / 86400 + 1
 
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cores, load average {load} (timings shrink when idle)\n")
     print("## Hawkes maximum likelihood (L-BFGS-B, analytic gradient; best of 3)\n")
     print(
         "| data | posts | baseline | fit s | iterations | branching ratio | decay /h "

@@ -9,7 +9,7 @@ For four as-of dates on ../shared/data/elonmusk/posts.csv it prints:
    statsmodels' own state-space simulation: the 95% interval of the 24-hour total on the
    sqrt scale, where both are Gaussian.
 
-Run: .venv/bin/python benchmarks/models_reference.py
+Run: .venv/bin/python -m benchmarks.models_reference [--posts FILE]
 """
 
 from __future__ import annotations
@@ -17,20 +17,19 @@ from __future__ import annotations
 import time
 import warnings
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tsa.arima_process import arma2ma
 
+from benchmarks.common import POSTS, data_file, data_line, machine, make_parser
 from musktracker.models.base import single_threaded_blas
 from musktracker.models.distributions import nb_log_pmf
 from musktracker.models.history import history_from_posts
 from musktracker.models.negative_binomial import fit_nb_glm, training_data
 from musktracker.models.sarimax import SarimaxModel, exogenous
 
-POSTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "elonmusk" / "posts.csv"
 AS_OF = [
     datetime(2023, 9, 1, tzinfo=UTC),
     datetime(2024, 6, 1, tzinfo=UTC),
@@ -106,9 +105,14 @@ def sarimax_table(posts: pd.DatetimeIndex) -> None:
         )
 
 
-def main() -> None:
-    frame = pd.read_csv(POSTS, usecols=["created_at"])
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
+    parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
+    args = parser.parse_args(argv)
+    frame = pd.read_csv(args.posts, usecols=["created_at"])
     posts = pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True))
+    print(machine())
+    print(data_line(args.posts, len(posts), "posts") + "\n")
     with single_threaded_blas():
         nb_table(posts)
         sarimax_table(posts)

@@ -23,7 +23,7 @@ from benchmarks.common import (
 from musktracker.db.session import get_engine
 from tests.conftest import require_postgres
 
-SCRIPTS = ["import_pipeline", "ingest"]
+SCRIPTS = ["hawkes_fit", "import_pipeline", "ingest", "models_reference"]
 
 
 def run_main(script: str, argv: list[str]) -> int:
@@ -50,6 +50,8 @@ def test_help_states_defaults_and_runs_nothing(
         ("ingest", ["--days", "0"], "argument --days: must be >= 1, got 0"),
         ("ingest", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
         ("import_pipeline", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
+        ("hawkes_fit", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
+        ("models_reference", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_option(
