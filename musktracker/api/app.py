@@ -10,12 +10,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from musktracker import __version__
 from musktracker.api.errors import install_error_handlers
-from musktracker.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from musktracker.api.middleware import (
+    BodySizeLimitMiddleware,
+    JsonCorsMiddleware,
+    RequestContextMiddleware,
+)
 from musktracker.api.routers import (
     accounts,
     events,
@@ -65,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            JsonCorsMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],

@@ -95,12 +95,16 @@ def error_response(
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details}}
     out = dict(headers or {})
     request_id = request.scope.get("request_id")
     if request_id:
         out[REQUEST_ID_HEADER] = request_id
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=out)
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=out)
+
+
+def error_body(code: str, message: str, details: Any = None) -> Any:
+    """The one shape of every error answer."""
+    return jsonable_encoder({"error": {"code": code, "message": message, "details": details}})
 
 
 def field_path(parts: Iterable[Any]) -> str:

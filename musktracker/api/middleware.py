@@ -3,6 +3,7 @@
 - `RequestContextMiddleware`: a request id (the client's X-Request-ID if sane, else a new
   one) bound into every structlog line and set on every response; one access-log line and
   the Prometheus metrics per request.
+- `JsonCorsMiddleware`: CORS, with refused preflights in the API's error shape.
 - `BodySizeLimitMiddleware`: refuses bodies over the limit with 413, from Content-Length
   or while a chunked body streams in.
 """
@@ -14,10 +15,14 @@ import time
 import uuid
 
 import structlog
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from musktracker.api import metrics
+from musktracker.api.errors import error_body
 from musktracker.logging import get_logger
 
 log = get_logger("musktracker.api.access")
@@ -28,9 +33,9 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 def _route_template(scope: Scope) -> str:
     """The matched route's template (Starlette's router records it in the scope)."""
     route = scope.get("route")
-    return str(route.path) if route is not None and hasattr(route, "path") else (
-        metrics.UNMATCHED_ROUTE
-    )
+    if route is not None and hasattr(route, "path"):
+        return str(route.path)
+    return metrics.UNMATCHED_ROUTE
 
 
 class RequestContextMiddleware:
@@ -73,6 +78,42 @@ class RequestContextMiddleware:
                     status=status,
                     duration_ms=round(elapsed * 1000, 2),
                 )
+
+
+_PREFLIGHT_FIELDS = {
+    "origin": "origin",
+    "method": "access-control-request-method",
+    "headers": "access-control-request-headers",
+    "private-network": "access-control-request-private-network",
+}
+
+
+class JsonCorsMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, answering a refused preflight in the API's error shape,
+    naming each refused header and value (Starlette answers plain text)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
+        details = [
+            {
+                "field": f"header.{_PREFLIGHT_FIELDS[what]}",
+                "value": request_headers.get(_PREFLIGHT_FIELDS[what], ""),
+            }
+            for what in refused
+            if what in _PREFLIGHT_FIELDS
+        ]
+        named = ", ".join(f"{d['field']} {d['value']!r}" for d in details)
+        headers = {
+            k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")
+        }
+        return JSONResponse(
+            error_body("bad_request", f"CORS preflight refused: {named} not allowed", details),
+            status_code=400,
+            headers=headers,
+        )
 
 
 class BodyTooLarge(HTTPException):

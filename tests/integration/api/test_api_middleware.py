@@ -148,6 +148,21 @@ def test_cors_is_off_by_default_and_configurable(engine: Engine, db_url: str) ->
             "/v1/accounts", headers={**preflight, "Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in other.headers
+        # Refused in the API's error shape, naming the header and value (it was plain text).
+        assert other.status_code == 400
+        assert other.json()["error"] == {
+            "code": "bad_request",
+            "message": "CORS preflight refused: header.origin 'https://evil.example' not allowed",
+            "details": [{"field": "header.origin", "value": "https://evil.example"}],
+        }
+        put = api.client.options(
+            "/v1/accounts", headers={**preflight, "Access-Control-Request-Method": "PUT"}
+        )
+        assert put.status_code == 400
+        assert put.json()["error"]["details"] == [
+            {"field": "header.access-control-request-method", "value": "PUT"}
+        ]
+        assert put.headers["X-Request-ID"]
 
 
 def test_metrics_count_requests_by_route_template_and_status(api: Api) -> None:
