@@ -14,8 +14,6 @@ Nothing here is tuned on the scored windows: models run with their default hyper
 
 from __future__ import annotations
 
-import argparse
-import platform
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,13 +23,12 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from musktracker.evaluation.backtest import BacktestPlan, BacktestResult, run_backtest
+from benchmarks.common import POSTS, data_file, data_line, machine, make_parser
+from musktracker.evaluation.backtest import ENSEMBLE, BacktestPlan, BacktestResult, run_backtest
 from musktracker.evaluation.metrics import summarize
 from musktracker.models.history import history_from_posts
 from musktracker.models.registry import BASELINES, create_model, model_names
 
-REPO = Path(__file__).resolve().parents[1]
-POSTS = REPO.parent / "shared" / "data" / "elonmusk" / "posts.csv"
 AS_OF_DATES = (
     datetime(2026, 3, 1, tzinfo=UTC),  # end of the shared data
     datetime(2025, 11, 1, tzinfo=UTC),
@@ -94,11 +91,15 @@ def print_accuracy(
             f"{w['total_mae']:.1f}" if w else "-", f"{w['total_mape']:.1f}%" if w else "-",
             f"{w['total_crps']:.1f}" if w else "-",
             f"{100 * w['total_coverage_95']:.0f}%" if w else "-",
-            f"{h['seconds']:.2f}",
+            "-" if model == ENSEMBLE else f"{h['seconds']:.2f}",
             *(f"{per_date[d][model]['crps']:.3f}" if model in per_date[d] else "-"
               for d in per_date),
         )
     console.print(table)
+    console.print(
+        f"fit s/window: {ENSEMBLE} '-': it is formed from its members' forecasts and fits "
+        "nothing itself (its full cost is its row in the speed table)"
+    )
     best_h = min(hourly, key=lambda m: hourly[m]["crps"])
     base_w = min((m for m in weekly if m in BASELINES), key=lambda m: weekly[m]["total_crps"])
     best_w = min(weekly, key=lambda m: weekly[m]["total_crps"])
@@ -127,16 +128,16 @@ def forecast_seconds(posts: pd.DatetimeIndex, models: list[str]) -> dict[str, fl
     return seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=Path, default=POSTS)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
+    parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
+    args = parser.parse_args(argv)
     posts = load_posts(args.posts)
     models = model_names()
-    console.print(
-        f"machine: {platform.machine()}, 2 cores, 24 GiB, no GPU; python "
-        f"{platform.python_version()}; data: {args.posts} ({len(posts):,} posts, "
-        f"{posts[0]:%Y-%m-%d} to {posts[-1]:%Y-%m-%d})"
+    print(machine())
+    print(
+        data_line(args.posts, len(posts), "posts")
+        + f", {posts[0]:%Y-%m-%d} to {posts[-1]:%Y-%m-%d}"
     )
     hourly_results, weekly_results, walls = [], [], {}
     per_date = {}

@@ -17,17 +17,15 @@ If even the cheating forecasts cannot reach a target, no honest model will: the 
 counts are dominated by noise that nothing before the window reveals.
 
 Run: .venv/bin/python -m benchmarks.predictability [--posts FILE] [--days-apart 2]
-(about 5-10 minutes on the 2-core machine).
+[--weeks-apart 1] (about 5-10 minutes on the 2-core machine; --days-apart 60 --weeks-apart 8
+for a check in about a minute).
 """
 
 from __future__ import annotations
 
-import argparse
-import platform
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,7 +33,8 @@ from rich.console import Console
 from rich.table import Table
 from scipy.stats import nbinom
 
-from benchmarks.backtest import POSTS, load_posts
+from benchmarks.backtest import load_posts
+from benchmarks.common import POSTS, data_file, data_line, machine, make_parser, positive_int
 from musktracker.evaluation.backtest import BacktestPlan, BacktestResult, run_backtest
 from musktracker.evaluation.metrics import crps_pmf, crps_samples
 from musktracker.models.distributions import fit_nb_dispersion
@@ -163,18 +162,21 @@ def gain_table(
     return table
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=Path, default=POSTS)
-    parser.add_argument("--days-apart", type=int, default=2, help="days between 24 h origins")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
+    parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
+    parser.add_argument(
+        "--days-apart", type=positive_int, default=2, help="days between 24 h origins"
+    )
+    parser.add_argument(
+        "--weeks-apart", type=positive_int, default=1, help="weeks between 7-day origins"
+    )
+    args = parser.parse_args(argv)
     posts = load_posts(args.posts)
     counts = hourly_counts(posts)
     rng = np.random.default_rng(0)
-    console.print(
-        f"machine: {platform.machine()}, 2 cores, 24 GiB, no GPU; python "
-        f"{platform.python_version()}; data: {args.posts} ({len(posts):,} posts)"
-    )
+    print(machine())
+    print(data_line(args.posts, len(posts), "posts"))
 
     step = timedelta(days=args.days_apart)
     windows = int((AS_OF - timedelta(days=1) - FIRST_ORIGIN) / step) + 1
@@ -195,9 +197,10 @@ def main() -> None:
     ))
 
     began = time.perf_counter()
-    weeks = int((AS_OF - timedelta(days=7) - FIRST_ORIGIN) / timedelta(days=7)) + 1
+    week_step = timedelta(weeks=args.weeks_apart)
+    weeks = int((AS_OF - timedelta(days=7) - FIRST_ORIGIN) / week_step) + 1
     weekly, _ = run_backtest(
-        BacktestPlan(AS_OF, weeks, 60, 168, timedelta(days=7), 1000, 0), posts, [],
+        BacktestPlan(AS_OF, weeks, 60, 168, week_step, 1000, 0), posts, [],
         model_names(), workers=2,
     )
     totals = per_window(weekly, "total_crps")
@@ -213,7 +216,8 @@ def main() -> None:
     best = min(hindsight, key=lambda n: hindsight[n].mean())
     totals[f"hindsight-best level: {best}"] = hindsight[best]
     console.print(gain_table(
-        f"7-day totals: {len(week_origins)} weekly origins, {week_origins[0]:%Y-%m-%d} to "
+        f"7-day totals: {len(week_origins)} origins every {args.weeks_apart} week(s), "
+        f"{week_origins[0]:%Y-%m-%d} to "
         f"{week_origins[-1]:%Y-%m-%d}, 60 days of training "
         f"({time.perf_counter() - began:.0f} s)", totals, "posts per week", rng,
         per_window(weekly, "total_coverage_95"),

@@ -23,7 +23,14 @@ from benchmarks.common import (
 from musktracker.db.session import get_engine
 from tests.conftest import require_postgres
 
-SCRIPTS = ["hawkes_fit", "import_pipeline", "ingest", "models_reference"]
+SCRIPTS = [
+    "backtest",
+    "hawkes_fit",
+    "import_pipeline",
+    "ingest",
+    "models_reference",
+    "predictability",
+]
 
 
 def run_main(script: str, argv: list[str]) -> int:
@@ -52,6 +59,9 @@ def test_help_states_defaults_and_runs_nothing(
         ("import_pipeline", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
         ("hawkes_fit", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
         ("models_reference", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
+        ("backtest", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
+        ("predictability", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
+        ("predictability", ["--days-apart", "0"], "argument --days-apart: must be >= 1, got 0"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_option(
