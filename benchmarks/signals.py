@@ -1,16 +1,17 @@
 """Signals pipeline speed: throughput of the local stages and post-to-webhook latency.
 
 1. Events per second through filter > refine > dedup > rules > storage (events, signals,
-   outbox rows, dedup keys), enrichment off, on a fresh SQLite file (and PostgreSQL when
-   MUSKTRACKER_TEST_POSTGRES_URL's server is reachable). Input: real tweets from the SemEval
-   sentiment data in ../shared/data (their label as the producer's sentiment score). Wall
-   time depends on what else the machine runs, so each row also gives this process's CPU
-   time, the CPU microseconds per event of every stage, and the load average (1 minute) when
-   the run started and ended.
+   outbox rows, dedup keys), enrichment off, on a fresh SQLite file (and a fresh schema in
+   --postgres-url's database when that server is reachable; otherwise a note says why
+   not). Input: real tweets from the SemEval sentiment data in ../shared/data (their label
+   as the producer's sentiment score). Wall time depends on what else the machine runs, so
+   each row also gives this process's CPU time, the CPU microseconds per event of every
+   stage, and the load average (1 minute) when the run started and ended.
 2. Latency from a post's arrival (`SignalPostConsumer.on_post`) to a local webhook receiver
    getting it, with a dispatcher polling every 50 ms in a second thread. Goal: p95 < 1 s.
 
 Run: .venv/bin/python benchmarks/signals.py [--events 20000] [--posts 200] [--repeat 1]
+(or .venv/bin/python -m benchmarks.signals ...; --events 1000 --posts 20 for a quick check)
 """
 
 from __future__ import annotations
@@ -20,21 +21,35 @@ import gc
 import json
 import os
 import statistics
-import tempfile
+import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+# As a file (`python benchmarks/signals.py`, as the docs run it) `benchmarks` is importable
+# only with the repository on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from benchmarks.common import (
+    DATABASES,
+    POSTGRES_URL,
+    REPO,
+    SENTIMENT_DATA,
+    count_rows,
+    data_file,
+    data_line,
+    machine,
+    make_parser,
+    positive_int,
+    scratch_database,
+)
 from musktracker.db import migrate
 from musktracker.db.session import get_engine
 from musktracker.ingest.archive import PostRecord
@@ -51,17 +66,17 @@ from musktracker.signals.runner import freeze_startup_heap
 from musktracker.signals.sources.posts import SignalPostConsumer
 from musktracker.utc import utcnow
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "sentiment" / "semeval_train.tsv"
+DATA = SENTIMENT_DATA / "semeval_train.tsv"
 RULES = REPO / "rules" / "rules.yml"
 SENTIMENT = {"positive": 0.8, "neutral": 0.0, "negative": -0.8}
 STAGES = ("filter", "refine", "dedup", "rules", "store", "commit")
 console = Console(width=130)
 
 
-def tweets(limit: int) -> list[tuple[str, str, str]]:
-    rows = []
-    with DATA.open(encoding="utf-8") as handle:
+def tweets(data: Path, limit: int) -> list[tuple[str, str, str]]:
+    """The first `limit` tweets (id, label, text) of a SemEval TSV file."""
+    rows: list[tuple[str, str, str]] = []
+    with data.open(encoding="utf-8") as handle:
         next(handle)
         for line in handle:
             tweet_id, label, body, _ = line.rstrip("\n").split("\t")
@@ -98,14 +113,14 @@ class GcClock:
             self.seconds += time.process_time() - self._start
 
 
-def throughput(url: str, n: int, batch: int) -> dict[str, Any]:
+def throughput(url: str, data: Path, n: int, batch: int) -> dict[str, Any]:
     """Only `pipeline.process` is timed, after the start-up `signals run` does (warm language
     detector, frozen start-up heap). Each batch's events are built (validated, as a source
     does) just before it, as `signals run` gets them from a source: 20,000 events built up
     front and kept alive would be walked by every full garbage collection."""
     pipeline = make_pipeline(url, {"webhook": 2.0})
     now = utcnow()
-    rows = tweets(n)
+    rows = tweets(data, n)
     detect_language("warm up the language detector once before timing")
     freeze_startup_heap()  # as `signals run` does before its first batch
     stored = queued = dropped = 0
@@ -154,7 +169,7 @@ def throughput(url: str, n: int, batch: int) -> dict[str, Any]:
     }
 
 
-def latency(url: str, posts: int, interval: float) -> list[float]:
+def latency(url: str, data: Path, posts: int, interval: float) -> list[float]:
     sent_at: dict[str, float] = {}
     arrived: dict[str, float] = {}
 
@@ -181,7 +196,7 @@ def latency(url: str, posts: int, interval: float) -> list[float]:
     )
     worker = threading.Thread(target=dispatcher.run_forever, args=(0.05, stop), daemon=True)
     worker.start()
-    for tweet_id, _, body in tweets(posts):
+    for tweet_id, _, body in tweets(data, posts):
         sent_at[tweet_id] = time.perf_counter()
         consumer.on_post(PostRecord(tweet_id, utcnow(), text=body))
         time.sleep(interval)
@@ -200,31 +215,6 @@ def queued_source_ids(url: str) -> set[str]:
     with get_engine(url).connect() as conn:
         rows = conn.execute(text("SELECT payload FROM push_outbox")).scalars()
         return {(json.loads(p) if isinstance(p, str) else p)["source_id"] for p in rows}
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str | None]:
-    """A fresh schema in the test PostgreSQL (dropped afterwards), or None without one."""
-    base = os.environ.get(
-        "MUSKTRACKER_TEST_POSTGRES_URL",
-        "postgresql+psycopg://musktracker:musktracker@localhost:5432/musktracker_test",
-    )
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception:  # no server: the PostgreSQL rows are skipped
-        yield None
-        return
-    url = f"{base}?options=-csearch_path%3D{schema}"
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def throughput_tables(batch: int) -> tuple[Table, Table]:
@@ -264,48 +254,66 @@ def add_throughput_rows(table: Table, stages: Table, name: str, r: dict[str, Any
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--posts", type=int, default=200)
-    parser.add_argument("--interval", type=float, default=0.05, help="Seconds between posts.")
-    parser.add_argument("--repeat", type=int, default=1, help="Throughput runs per database.")
-    args = parser.parse_args()
+def non_negative(value: str) -> float:
+    """An argparse type: seconds >= 0 (a negative interval ended in a traceback)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return number
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
+    parser.add_argument(
+        "--events", type=positive_int, default=20000,
+        help="events for throughput (at most the file's tweets)",
+    )
+    parser.add_argument("--batch", type=positive_int, default=500, help="events per batch")
+    parser.add_argument("--posts", type=positive_int, default=200, help="posts for latency")
+    parser.add_argument(
+        "--interval", type=non_negative, default=0.05, help="seconds between posts"
+    )
+    parser.add_argument(
+        "--repeat", type=positive_int, default=1, help="throughput runs per database"
+    )
+    parser.add_argument("--data", type=data_file, default=str(DATA), help="SemEval TSV of tweets")
+    parser.add_argument(
+        "--postgres-url", default=POSTGRES_URL, help="server whose database gets a scratch schema"
+    )
+    args = parser.parse_args(argv)
     configure_logging("WARNING")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    console.print(f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) at start: {load}")
+    print(machine())
+    print(data_line(args.data, count_rows(args.data), "tweets"))
 
     table, stages = throughput_tables(args.batch)
     lat_table = Table(title="Post arrival -> local webhook receiver (dispatcher polls every 50 ms)")
     for column in ("database", "posts", "delivered", "p50 ms", "p95 ms", "max ms", "load 1m"):
         lat_table.add_column(column, justify="right")
-    with tempfile.TemporaryDirectory() as tmp:
-        for run in range(1, args.repeat + 1):
-            suffix = f" #{run}" if args.repeat > 1 else ""
-            sqlite_url = f"sqlite:///{tmp}/bench{run}.db"
-            for name, url in (("SQLite", sqlite_url), ("PostgreSQL", None)):
-                with postgres_schema() if url is None else nullcontext(url) as db:
-                    if db is None:
-                        continue
-                    r = throughput(db, args.events, args.batch)
+    for run in range(1, args.repeat + 1):
+        suffix = f" #{run}" if args.repeat > 1 else ""
+        for name in DATABASES:
+            with scratch_database(name, args.postgres_url) as url:
+                if url is not None:
+                    r = throughput(url, args.data, args.events, args.batch)
                     add_throughput_rows(table, stages, name + suffix, r)
-        for name, url in (("SQLite", f"sqlite:///{tmp}/latency.db"), ("PostgreSQL", None)):
-            with postgres_schema() if url is None else nullcontext(url) as db:
-                if db is None:
-                    continue
-                load_start = os.getloadavg()[0]
-                ms = latency(db, args.posts, args.interval)
-                p95 = ms[round(0.95 * (len(ms) - 1))]
-                lat_table.add_row(
-                    name,
-                    str(args.posts),
-                    str(len(ms)),
-                    f"{statistics.median(ms):.0f}",
-                    f"{p95:.0f}",
-                    f"{max(ms):.0f}",
-                    f"{load_start:.1f} -> {os.getloadavg()[0]:.1f}",
-                )
+    for name in DATABASES:
+        with scratch_database(name, args.postgres_url) as url:
+            if url is None:
+                continue
+            load_start = os.getloadavg()[0]
+            ms = latency(url, args.data, args.posts, args.interval)
+            # p50, p95, max; none when every post was filtered out
+            spread = [statistics.median(ms), ms[round(0.95 * (len(ms) - 1))], max(ms)] if ms else []
+            lat_table.add_row(
+                name,
+                str(args.posts),
+                str(len(ms)),
+                *(f"{v:.0f}" for v in spread or [float("nan")] * 3),
+                f"{load_start:.1f} -> {os.getloadavg()[0]:.1f}",
+            )
     console.print(table)
     console.print(
         "goal: >= 2,000 events/s on SQLite. CPU s and events/CPU-s count this process only (for "

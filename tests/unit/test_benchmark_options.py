@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy import text
 
 from benchmarks.common import (
     POSTGRES_URL,
+    REPO,
     cpu_model,
     machine,
     positive_int,
@@ -30,6 +33,7 @@ SCRIPTS = [
     "ingest",
     "models_reference",
     "predictability",
+    "signals",
 ]
 
 
@@ -62,6 +66,9 @@ def test_help_states_defaults_and_runs_nothing(
         ("backtest", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
         ("predictability", ["--posts", "/no/such/posts.csv"], "argument --posts: no such file"),
         ("predictability", ["--days-apart", "0"], "argument --days-apart: must be >= 1, got 0"),
+        ("signals", ["--events", "0"], "argument --events: must be >= 1, got 0"),
+        ("signals", ["--batch", "0"], "argument --batch: must be >= 1, got 0"),
+        ("signals", ["--interval", "-1"], "argument --interval: must be >= 0, got -1"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_option(
@@ -70,6 +77,22 @@ def test_bad_values_are_one_line_naming_the_option(
     assert run_main(script, argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("script", ["signals"])
+def test_runs_as_a_file_as_the_docs_say(script: str) -> None:
+    """The docs run it as `python benchmarks/NAME.py`, where `benchmarks` is not importable
+    unless the script puts the repository on the path."""
+    done = subprocess.run(
+        [sys.executable, f"benchmarks/{script}.py", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage:")
 
 
 def test_positive_int_refuses_zero_negatives_and_words() -> None:
