@@ -8,11 +8,13 @@ batch of 32 real SemEval dev tweets (no prediction cache, so every text goes thr
 model), served by the champion in the MLflow store given by --mlflow (skipped if none).
 
     .venv/bin/python benchmarks/api_load.py --posts 5000 --requests 20000 --concurrency 16
+
+(or -m benchmarks.api_load; --posts 500 --requests 1000 for a quick check). The database is a
+temporary SQLite file; an --mlflow folder that does not exist is reported, not created.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import multiprocessing as mp
@@ -25,19 +27,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+# As a file (`python benchmarks/api_load.py`, as the docs run it) `benchmarks` is importable
+# only with the repository on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import numpy as np
 
+from benchmarks.common import (
+    POSTS,
+    SENTIMENT_DATA,
+    count_rows,
+    data_file,
+    data_line,
+    existing_tracker,
+    machine,
+    make_parser,
+    positive_int,
+)
 from musktracker.accounts import add_account
 from musktracker.db import migrate
 from musktracker.db.session import get_engine, session_scope
 from musktracker.ingest.importer import import_archive
 from musktracker.security.apikeys import create_key, parse_scopes
 from musktracker.sentiment.data import read_labelled
-from musktracker.sentiment.tracking import Tracker
 
-REPO = Path(__file__).resolve().parents[1]
-POSTS = REPO.parent / "shared" / "data" / "elonmusk" / "posts.csv"
-DEV_TWEETS = REPO.parent / "shared" / "data" / "sentiment" / "semeval_dev.tsv"
+DEV_TWEETS = SENTIMENT_DATA / "semeval_dev.tsv"
 BATCH = 32
 COUNTS = "/v1/accounts/elonmusk/counts?start=2022-11-07T00:00:00Z&end=2022-11-14T00:00:00Z"
 
@@ -48,10 +62,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(workdir: Path, posts: int) -> tuple[str, str, str]:
+def prepare(workdir: Path, archive: Path, posts: int) -> tuple[str, str, str]:
     """A migrated SQLite database with real posts, bucketed; a read key and a write key."""
     sample = workdir / "posts.csv"
-    with POSTS.open() as src:
+    with archive.open() as src:
         sample.write_text("".join(line for _, line in zip(range(posts + 1), src, strict=False)))
     url = f"sqlite:///{workdir / 'bench.db'}"
     migrate.upgrade(url)
@@ -110,11 +124,13 @@ def _drive(
     errors: list[int] = []
 
     async def run() -> float:
-        per = total // concurrency
+        # `total` requests in all: the first connections take one more when it does not divide
+        counts = [total // concurrency + (c < total % concurrency) for c in range(concurrency)]
+        firsts = [sum(counts[:c]) for c in range(concurrency)]
         started = time.perf_counter()
         await asyncio.gather(
-            *(_one_connection(port, requests, c * per, per, latencies, errors)
-              for c in range(concurrency))
+            *(_one_connection(port, requests, first, count, latencies, errors)
+              for first, count in zip(firsts, counts, strict=True))
         )
         return time.perf_counter() - started
 
@@ -182,24 +198,37 @@ def serve(
     raise RuntimeError("musktracker serve did not start")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=5_000, help="Real posts to import.")
-    parser.add_argument("--requests", type=int, default=20_000, help="Requests per route.")
-    parser.add_argument("--concurrency", type=int, default=16, help="Open connections.")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
-    parser.add_argument("--log-level", default="WARNING", help="Server LOG_LEVEL.")
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
+    parser.add_argument("--posts", type=positive_int, default=5_000, help="real posts to import")
+    parser.add_argument(
+        "--requests", type=positive_int, default=20_000, help="requests per GET route"
+    )
+    parser.add_argument("--concurrency", type=positive_int, default=16, help="open connections")
+    parser.add_argument("--workers", type=positive_int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--log-level", default="WARNING", help="server LOG_LEVEL")
     parser.add_argument(
         "--mlflow", default=os.environ.get("MLFLOW_TRACKING_URI", "mlruns"),
-        help="MLflow store whose sentiment champion serves the predict route.",
+        help="MLflow store whose sentiment champion serves the predict route",
     )
-    parser.add_argument("--predict-requests", type=int, default=300,
-                        help="Batches of 32 texts sent to the sentiment route.")
-    args = parser.parse_args()
+    parser.add_argument("--predict-requests", type=positive_int, default=300,
+                        help="batches of 32 texts sent to the sentiment route")
+    parser.add_argument("--archive", type=data_file, default=str(POSTS),
+                        help="CSV of real posts whose first --posts lines are imported")
+    args = parser.parse_args(argv)
+    # Each connection (one per worker on the predict route) needs at least one request.
+    for sent, connections in (("requests", "concurrency"), ("predict_requests", "workers")):
+        if getattr(args, sent) < getattr(args, connections):
+            parser.error(
+                f"argument --{sent.replace('_', '-')}: {getattr(args, sent)} is below "
+                f"--{connections} {getattr(args, connections)}"
+            )
+    print(machine())
+    print(data_line(args.archive, min(args.posts, count_rows(args.archive)), "posts imported"))
 
     with tempfile.TemporaryDirectory() as tmp:
         print(f"preparing: {args.posts} real @elonmusk posts into SQLite ...", flush=True)
-        url, key, write_key = prepare(Path(tmp), args.posts)
+        url, key, write_key = prepare(Path(tmp), args.archive, args.posts)
         routes: list[tuple[str, list[bytes], float, int, int, dict[str, str]]] = [
             ("GET counts (7 days hourly), cached", [get_request(COUNTS, key)], 5.0,
              args.requests, args.concurrency, {}),
@@ -210,10 +239,12 @@ def main() -> None:
             ("GET healthz (no key, no DB)", [get_request("/healthz", key)], 5.0,
              args.requests, args.concurrency, {}),
         ]
-        champion = Tracker(args.mlflow, "musktracker-sentiment").champion()
+        tracker = existing_tracker(args.mlflow, "musktracker-sentiment")
+        champion = tracker.champion() if tracker is not None else None
         if champion is None:
-            print(f"sentiment route skipped: no champion in {args.mlflow} "
-                  "(train one with `musktracker sentiment train`)")
+            print(f"sentiment route skipped: no champion in {args.mlflow}"
+                  + (" (no such folder)" if tracker is None else "")
+                  + " (train one with `musktracker sentiment train`)")
         else:
             # One request at a time per worker: the model uses every core it is given.
             routes.append((f"POST sentiment predict, {BATCH} texts", predict_requests(write_key),
@@ -235,7 +266,7 @@ def main() -> None:
               f"({champion.tags.get('kind', '?')}), prediction cache off")
     print(
         f"\nload average (1 min) before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f}; "
-        f"machine: {os.cpu_count()} cores; server: musktracker serve --workers {args.workers}, "
+        f"server: musktracker serve --workers {args.workers}, "
         f"LOG_LEVEL={args.log_level}, SQLite, no Redis; client: 1 process, "
         f"{args.concurrency} keep-alive connections"
     )

@@ -14,10 +14,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
 
 from musktracker.db.session import get_engine
+
+if TYPE_CHECKING:  # MLflow is slow to import: only the sentiment benchmarks load it
+    from musktracker.sentiment.tracking import Tracker
 
 REPO = Path(__file__).resolve().parents[1]
 # The same variable and default as the tests, so both read one copy of the data.
@@ -91,6 +95,18 @@ def count_rows(path: Path) -> int:
     """Data lines of a file with one header line and one record a line."""
     with path.open("rb") as handle:
         return sum(1 for _ in handle) - 1
+
+
+def existing_tracker(setting: str, model_name: str) -> Tracker | None:
+    """The MLflow store `setting` names, or None when it is a local folder that does not
+    exist: opening one creates it, and a benchmark must not leave an empty store behind (with
+    the default ./mlruns, in the working tree) only to find no model in it."""
+    local = "://" not in setting and not setting.startswith("sqlite:")
+    if local and not Path(setting).expanduser().is_dir():
+        return None
+    from musktracker.sentiment.tracking import Tracker
+
+    return Tracker(setting, model_name)
 
 
 def data_line(path: Path, rows: int, what: str = "rows") -> str:

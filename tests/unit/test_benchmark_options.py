@@ -18,6 +18,7 @@ from benchmarks.common import (
     POSTGRES_URL,
     REPO,
     cpu_model,
+    existing_tracker,
     machine,
     positive_int,
     postgres_schema,
@@ -27,6 +28,7 @@ from musktracker.db.session import get_engine
 from tests.conftest import require_postgres
 
 SCRIPTS = [
+    "api_load",
     "backtest",
     "hawkes_fit",
     "import_pipeline",
@@ -69,6 +71,8 @@ def test_help_states_defaults_and_runs_nothing(
         ("signals", ["--events", "0"], "argument --events: must be >= 1, got 0"),
         ("signals", ["--batch", "0"], "argument --batch: must be >= 1, got 0"),
         ("signals", ["--interval", "-1"], "argument --interval: must be >= 0, got -1"),
+        ("api_load", ["--concurrency", "0"], "argument --concurrency: must be >= 1, got 0"),
+        ("api_load", ["--requests", "3"], "argument --requests: 3 is below --concurrency 16"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_option(
@@ -79,7 +83,7 @@ def test_bad_values_are_one_line_naming_the_option(
     assert message in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("script", ["signals"])
+@pytest.mark.parametrize("script", ["api_load", "signals"])
 def test_runs_as_a_file_as_the_docs_say(script: str) -> None:
     """The docs run it as `python benchmarks/NAME.py`, where `benchmarks` is not importable
     unless the script puts the repository on the path."""
@@ -93,6 +97,11 @@ def test_runs_as_a_file_as_the_docs_say(script: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:")
+
+
+def test_a_missing_mlflow_folder_is_reported_not_created(tmp_path: Path) -> None:
+    assert existing_tracker(str(tmp_path / "mlruns"), "m") is None
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_positive_int_refuses_zero_negatives_and_words() -> None:
