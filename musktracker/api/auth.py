@@ -8,7 +8,6 @@ hash, off the event loop, and trusted for a few seconds in memory.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
@@ -54,30 +53,56 @@ async def authenticate(svc: Services, presented: str | None) -> KeyIdentity:
     return identity
 
 
-def require(scope: Scope) -> Callable[[Request, str | None], Awaitable[KeyIdentity]]:
+async def admit(request: Request, scope: Scope) -> KeyIdentity:
+    """The request's key if it has `scope` (or a higher one) and is within its rate limit.
+
+    Once per request: the keyed route class calls it before the body is read (so a client
+    without a valid key gets 401 whatever its body), and the route's dependency then finds
+    the answer in the request's state instead of counting the request twice.
+    """
+    admitted: dict[Scope, KeyIdentity] | None = getattr(request.state, "admitted", None)
+    if admitted is None:
+        request.state.admitted = admitted = {}  # in the ASGI scope, shared by its Requests
+    if scope not in admitted:
+        admitted[scope] = await _admit(request, request.headers.get(API_KEY_HEADER), scope)
+    return admitted[scope]
+
+
+class RequireScope:
     """A dependency admitting keys with `scope` (or a higher one), within their rate limit."""
 
-    async def dependency(
-        request: Request, presented: str | None = Security(_header)
-    ) -> KeyIdentity:
-        svc = services(request)
-        identity = await authenticate(svc, presented)
-        if not identity.allows(scope):
-            raise ApiError(
-                403,
-                f"API key {identity.name!r} lacks the {scope.label!r} scope this route needs",
-            )
-        decision = await svc.limiter.hit(identity.prefix)
-        if not decision.allowed:
-            metrics.RATE_LIMITED.inc()
-            wait = max(1, math.ceil(decision.retry_after))
-            raise ApiError(
-                429,
-                f"rate limit of {svc.limiter.limit} requests per minute reached for key "
-                f"{identity.name!r}; retry in {wait} s",
-                details={"limit_per_minute": svc.limiter.limit, "retry_after_seconds": wait},
-                headers={"Retry-After": str(wait)},
-            )
-        return identity
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
 
-    return dependency
+    async def __call__(
+        self,
+        request: Request,
+        presented: str | None = Security(_header),  # declares the key in OpenAPI
+    ) -> KeyIdentity:
+        return await admit(request, self.scope)
+
+
+def require(scope: Scope) -> RequireScope:
+    return RequireScope(scope)
+
+
+async def _admit(request: Request, presented: str | None, scope: Scope) -> KeyIdentity:
+    svc = services(request)
+    identity = await authenticate(svc, presented)
+    if not identity.allows(scope):
+        raise ApiError(
+            403,
+            f"API key {identity.name!r} lacks the {scope.label!r} scope this route needs",
+        )
+    decision = await svc.limiter.hit(identity.prefix)
+    if not decision.allowed:
+        metrics.RATE_LIMITED.inc()
+        wait = max(1, math.ceil(decision.retry_after))
+        raise ApiError(
+            429,
+            f"rate limit of {svc.limiter.limit} requests per minute reached for key "
+            f"{identity.name!r}; retry in {wait} s",
+            details={"limit_per_minute": svc.limiter.limit, "retry_after_seconds": wait},
+            headers={"Retry-After": str(wait)},
+        )
+    return identity

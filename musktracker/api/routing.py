@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from musktracker.api.auth import RequireScope, admit
 from musktracker.api.errors import ApiError
 from musktracker.api.schemas import ErrorBody
 
@@ -81,15 +82,22 @@ def _is_json(content_type: str) -> bool:
 
 
 class UnicodeJsonRoute(APIRoute):
-    """An APIRoute whose handler reads the body through `UnicodeJsonRequest`, and answers
-    415 to a body sent as another media type (FastAPI would hand the raw bytes to
-    validation, whose 422 shows them as a Python bytes literal)."""
+    """An APIRoute that checks the API key before the body (FastAPI reads and parses the body
+    before any dependency, so a keyless client sending malformed JSON got 422, not 401),
+    reads the body through `UnicodeJsonRequest`, and answers 415 to a body sent as another
+    media type (FastAPI would hand the raw bytes to validation, whose 422 shows them as a
+    Python bytes literal)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes_body = self.body_field is not None
+        scopes = [
+            d.call.scope for d in self.dependant.dependencies if isinstance(d.call, RequireScope)
+        ]
 
         async def strict_handler(request: Request) -> Response:
+            for scope in scopes:  # the key first: 401 whatever the body holds
+                await admit(request, scope)
             content_type = request.headers.get("content-type")
             if takes_body and content_type and not _is_json(content_type):
                 raise ApiError(
