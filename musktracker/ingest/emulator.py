@@ -599,6 +599,8 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("POST", "rules", re.compile(r"/2/tweets/search/stream/rules")),
     ("GET", "lookup", re.compile(r"/2/tweets")),
 ]
+ENDPOINTS = tuple(dict.fromkeys(name for _, name, _ in _ROUTES))
+"""The endpoint names faults refer to (`Faults.forbidden`, `x-emulator --forbid`)."""
 
 
 class _Handler(BaseHTTPRequestHandler):
