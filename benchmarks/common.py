@@ -11,7 +11,7 @@ import platform
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,25 +44,30 @@ def make_parser(doc: str | None) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(description=doc, formatter_class=_HelpFormatter)
 
 
-def positive_int(value: str) -> int:
-    """An argparse type: an integer >= 1 (0 used to end in a traceback or, worse, a table of
-    zeros or of the whole file)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
-    return number
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= `minimum` (0 used to end in a traceback or, worse, a
+    table of zeros or of the whole file)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {number}")
+        return number
+
+    return parse
+
+
+positive_int = at_least(1)
 
 
 def data_file(value: str) -> Path:
     """An argparse type: a file that exists (a missing one used to end in a traceback)."""
     path = Path(value)
     if not path.is_file():
-        raise argparse.ArgumentTypeError(
-            f"no such file: {value} (set MUSKTRACKER_SHARED_DATA to the shared data folder)"
-        )
+        raise argparse.ArgumentTypeError(f"no such file: {value}")
     return path
 
 

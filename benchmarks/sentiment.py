@@ -10,11 +10,12 @@ int8 dynamic quantization, ONNX Runtime fp32 and int8, torch.compile. The load a
 printed with every measurement: the machine is shared.
 
 Run: .venv/bin/python -m benchmarks.sentiment [--version N] [--threads 1 2]
+(MLFLOW_TRACKING_URI names the store; --threads 1 --variants fp32 onnx-int8 --latency-texts 30
+for a quicker check: the classic model is always trained, about 2 minutes.)
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -30,18 +31,27 @@ from rich.console import Console
 from rich.table import Table
 from transformers import PreTrainedModel
 
+from benchmarks.common import (
+    at_least,
+    data_file,
+    data_line,
+    existing_tracker,
+    machine,
+    make_parser,
+    positive_int,
+)
 from musktracker.config import get_settings
 from musktracker.sentiment.artifact import labels_of
 from musktracker.sentiment.classic import train_classic
-from musktracker.sentiment.data import read_labelled
+from musktracker.sentiment.data import LabelledTexts, SentimentDataError, read_labelled
 from musktracker.sentiment.metrics import Evaluation, evaluate_labels
 from musktracker.sentiment.onnx_runtime import OnnxModel, export_onnx
-from musktracker.sentiment.tracking import Tracker
 from musktracker.sentiment.transformer import TransformerModel, set_threads
 
 console = Console()
 Scorer = Callable[[list[str]], np.ndarray]
 BATCH = 64  # texts per call, as the issue's throughput target is stated
+VARIANTS = ("fp32", "int8", "onnx", "onnx-int8", "compile")
 # texts per forward pass inside a call (sorted by length first), as served
 CHUNK = get_settings().sentiment_batch_size
 
@@ -87,30 +97,99 @@ def compiled_scorer(model: TransformerModel) -> Scorer:
     return lambda texts: compiled.predict_proba(texts, CHUNK)
 
 
+def model_scorer(model: TransformerModel) -> Scorer:
+    return lambda texts: model.predict_proba(texts, CHUNK)
+
+
+def measure_variants(
+    base: TransformerModel, variants: list[str], thread_counts: list[int], dev: LabelledTexts,
+    latency_texts: list[str], scores: dict[str, Evaluation],
+) -> dict[tuple[str, int], Speed | str]:
+    """Speed of every variant at every thread count (a variant that cannot run here is
+    reported, not fatal); each variant's dev scores are added to `scores`. The ONNX exports
+    (about 100 MB) go to a temporary folder removed afterwards: every run used to leave one
+    in /tmp."""
+    speed: dict[tuple[str, int], Speed | str] = {}
+    int8 = base.quantized() if "int8" in variants else base  # quantize only when asked
+    with tempfile.TemporaryDirectory(prefix="sentiment-bench-") as folder:
+        for threads in thread_counts:
+            set_threads(threads)
+            for variant in variants:
+                try:
+                    if variant in ("onnx", "onnx-int8"):
+                        scorer = onnx_scorer(
+                            base, threads, Path(folder), int8=variant == "onnx-int8"
+                        )
+                    elif variant == "compile":
+                        scorer = compiled_scorer(base)
+                    else:
+                        scorer = model_scorer(int8 if variant == "int8" else base)
+                    result, probabilities = measure_speed(scorer, dev.texts, latency_texts)
+                except Exception as exc:  # a variant that cannot run here is reported
+                    speed[(variant, threads)] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+                    continue
+                speed[(variant, threads)] = result
+                name = f"transformer {variant}"
+                if name not in scores:
+                    scores[name] = evaluate_labels(dev.labels, labels_of(probabilities))
+                console.print(
+                    f"measured {variant} with {threads} thread(s): p50 {result.p50_ms:.1f} ms, "
+                    f"p95 {result.p95_ms:.1f} ms, {result.texts_per_second:.0f} texts/s, "
+                    f"macro recall {scores[name].macro_recall:.4f}; load average {load()}"
+                )
+    return speed
+
+
 def load() -> str:
     return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--version", type=int, help="registered version (default: champion)")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--latency-texts", type=int, default=200)
-    parser.add_argument(
-        "--variants", nargs="+", default=["fp32", "int8", "onnx", "onnx-int8", "compile"]
-    )
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
-    tracker = Tracker(settings.mlflow_tracking_uri, settings.sentiment_model_name)
-    chosen = tracker.version(args.version) if args.version else tracker.champion()
+    parser = make_parser(__doc__)
+    parser.add_argument(
+        "--version", type=positive_int, help="registered version (default: the champion)"
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, nargs="+", default=[1, 2], help="torch/ONNX threads"
+    )
+    parser.add_argument(
+        "--latency-texts", type=at_least(2), default=200,
+        help="dev texts scored one at a time for p50/p95",
+    )
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument(
+        "--dev", type=data_file, default=settings.sentiment_dev_file,
+        help="labelled dev TSV (SENTIMENT_DEV_FILE)",
+    )
+    parser.add_argument(
+        "--train", type=data_file, default=settings.sentiment_train_file,
+        help="labelled TSV the classic baseline trains on (SENTIMENT_TRAIN_FILE)",
+    )
+    args = parser.parse_args(argv)
+    store = settings.mlflow_tracking_uri
+    tracker = existing_tracker(store, settings.sentiment_model_name)
+    if tracker is None:
+        parser.error(f"MLFLOW_TRACKING_URI: no MLflow store at {store} (train a model first)")
+    try:
+        chosen = (
+            tracker.version(args.version, "--version")
+            if args.version is not None
+            else tracker.champion()
+        )
+    except SentimentDataError as exc:
+        parser.error(str(exc))
     if chosen is None:
-        raise SystemExit("no champion: train one or pass --version")
-    dev = read_labelled(Path(settings.sentiment_dev_file))
-    train = read_labelled(Path(settings.sentiment_train_file))
+        parser.error(f"no champion in {store}: train one or pass --version")
+    dev = read_labelled(args.dev)
+    train = read_labelled(args.train)
     latency_texts = dev.texts[: args.latency_texts]
+    print(machine())
+    print(data_line(args.dev, len(dev), "dev texts"))
+    print(data_line(args.train, len(train), "training texts"))
     console.print(
-        f"machine: {os.cpu_count()} cores, torch {torch.__version__}; dev {len(dev)} texts; "
-        f"model v{chosen.version} ({chosen.tags.get('base_model', '?')})"
+        f"torch {torch.__version__}; model v{chosen.version} "
+        f"({chosen.tags.get('base_model', '?')}) from {store}"
     )
     params = tracker.run_params(chosen.run_id or "")
     metrics = tracker.run_metrics(chosen.run_id or "")
@@ -130,36 +209,7 @@ def main() -> None:
     )
 
     base = TransformerModel.load(tracker.local_dir(chosen), threads=1)
-    speed: dict[tuple[str, int], Speed | str] = {}
-    folder = Path(tempfile.mkdtemp(prefix="sentiment-bench-"))
-    int8 = base.quantized() if "int8" in args.variants else None
-    for threads in args.threads:
-        set_threads(threads)
-        for variant in args.variants:
-            try:
-                if variant == "fp32":
-                    scorer: Scorer = lambda t: base.predict_proba(t, CHUNK)  # noqa: E731
-                elif variant == "int8" and int8 is not None:
-                    scorer = lambda t: int8.predict_proba(t, CHUNK)  # noqa: E731
-                elif variant in ("onnx", "onnx-int8"):
-                    scorer = onnx_scorer(base, threads, folder, int8=variant == "onnx-int8")
-                elif variant == "compile":
-                    scorer = compiled_scorer(base)
-                else:
-                    continue
-                result, probabilities = measure_speed(scorer, dev.texts, latency_texts)
-            except Exception as exc:  # a variant that cannot run here is reported, not fatal
-                speed[(variant, threads)] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
-                continue
-            speed[(variant, threads)] = result
-            name = f"transformer {variant}"
-            if name not in scores:
-                scores[name] = evaluate_labels(dev.labels, labels_of(probabilities))
-            console.print(
-                f"measured {variant} with {threads} thread(s): p50 {result.p50_ms:.1f} ms, "
-                f"p95 {result.p95_ms:.1f} ms, {result.texts_per_second:.0f} texts/s, "
-                f"macro recall {scores[name].macro_recall:.4f}; load average {load()}"
-            )
+    speed = measure_variants(base, args.variants, args.threads, dev, latency_texts, scores)
 
     table = Table("model", "macro recall", "accuracy", "macro F1", title="semeval_dev.tsv")
     for name, ev in scores.items():

@@ -14,19 +14,18 @@ Run: .venv/bin/python -m benchmarks.sentiment_train_speed [--steps 15] [--rounds
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import statistics
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 from transformers import PreTrainedModel
 
+from benchmarks.common import data_file, data_line, machine, make_parser, positive_int
 from musktracker.config import get_settings
 from musktracker.sentiment.data import read_labelled
 from musktracker.sentiment.preprocess import preprocess_all
@@ -54,26 +53,18 @@ def variants(default: TrainConfig) -> dict[str, TrainConfig]:
     }
 
 
-def _positive(value: str) -> int:
-    """An argparse type: an integer >= 1 (0 used to end in a traceback naming a setting)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
-    return number
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
     parser.add_argument(
-        "--steps", type=_positive, default=15, help="timed steps per variant per round"
+        "--steps", type=positive_int, default=15, help="timed steps per variant per round"
     )
-    parser.add_argument("--rounds", type=_positive, default=3)
-    parser.add_argument("--threads", type=_positive, default=1, help="torch threads (>= 1)")
-    parser.add_argument("--data", type=Path, default=Path(get_settings().sentiment_train_file))
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=positive_int, default=3, help="rounds of every variant")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    parser.add_argument(
+        "--data", type=data_file, default=get_settings().sentiment_train_file,
+        help="labelled training TSV (SENTIMENT_TRAIN_FILE)",
+    )
+    args = parser.parse_args(argv)
 
     settings = get_settings()
     default = TrainConfig(base_model=settings.sentiment_base_model, threads=args.threads)
@@ -89,6 +80,11 @@ def main() -> None:
         )
     )
     wanted = args.steps * args.rounds + 1  # one untimed warm-up step per variant
+    if wanted > len(epoch):  # the stride would be 0: every step the same first batch
+        parser.error(
+            f"--steps {args.steps} x --rounds {args.rounds} + 1 warm-up needs {wanted} batches; "
+            f"{args.data} has {len(epoch)} of {default.batch_size}"
+        )
     stride = len(epoch) // wanted
     batches = [epoch[i * stride] for i in range(wanted)]
     encoded = [
@@ -105,6 +101,8 @@ def main() -> None:
         model.train()
         training_step(model, *encoded[0], loss_fn, optimiser)
         runs[name] = (model, optimiser, [])
+    print(machine())
+    print(data_line(args.data, len(data), "texts"))
     console.print(
         f"{len(data):,} training texts, {len(epoch):,} steps of {default.batch_size} per epoch; "
         f"timing {args.steps} steps x {args.rounds} rounds per variant, {args.threads} "
