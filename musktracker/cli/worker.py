@@ -11,11 +11,15 @@ import typer
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.worker.jobs import JOBS, Slot, job_named, jobs_in
 from musktracker.worker.local import run_forever, run_jobs
+from musktracker.worker.pipeline_jobs import check_model_settings
 
 app = typer.Typer()
 
 
 def _need_redis(command: str) -> None:
+    """Refuse to start without a broker, or with model settings the jobs would fail on
+    hours or days later."""
+    check_model_settings(settings())
     if not settings().redis_url:
         raise fail(
             f"`musktracker {command}` needs REDIS_URL (the Celery broker); "
@@ -74,6 +78,9 @@ def run(
     Example: musktracker run --once hourly
     """
     current = settings()
+    check_model_settings(current)
+    if job is not None and once is not None:
+        raise fail("--once and --job exclude each other: --once runs a slot, --job one job")
     database()
     if job is not None or once is not None:
         try:

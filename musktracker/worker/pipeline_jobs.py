@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from musktracker.accounts import list_accounts
-from musktracker.config import Settings
+from musktracker.config import Settings, SettingsError
 from musktracker.db.models import Account, BacktestResult
 from musktracker.db.session import get_engine, require_schema, session_scope
 from musktracker.evaluation.backtest import BacktestPlan
@@ -35,6 +35,7 @@ from musktracker.forecasting.service import ForecastOptions, hourly_forecast
 from musktracker.ingest.client import XClient
 from musktracker.ingest.pipeline import Ingestor
 from musktracker.logging import get_logger
+from musktracker.models.registry import model_names
 from musktracker.signals.factory import build_dispatcher
 from musktracker.utc import floor_hour
 
@@ -44,6 +45,24 @@ T = TypeVar("T")
 
 FORECAST_SAMPLES = 1000
 """Sample paths of the stored hourly forecasts (only mean and 95% bounds are stored)."""
+
+
+def check_model_settings(settings: Settings) -> None:
+    """Refuse WORKER_FORECAST_MODEL or WORKER_TRAIN_MODELS naming no model, naming the
+    setting: otherwise the hourly job skips every account, and the weekly one fails only
+    on its Sunday, each blaming a `--model` option the operator never gave."""
+    forecast = settings.worker_forecast_model
+    if forecast != "best" and forecast not in model_names():
+        valid = ", ".join(["best", *model_names()])
+        raise SettingsError(f"WORKER_FORECAST_MODEL={forecast!r} is not a model (valid: {valid})")
+    try:
+        parse_models(settings.worker_train_models)
+    except ForecastError:
+        valid = ", ".join(["all", *model_names()])
+        raise SettingsError(
+            f"WORKER_TRAIN_MODELS={settings.worker_train_models!r} is not `all` or a comma list "
+            f"of models (valid: {valid})"
+        ) from None
 
 
 def _engine(settings: Settings) -> Engine:
@@ -107,6 +126,7 @@ def ingest_full(settings: Settings) -> dict[str, Any]:
 def forecast_all(settings: Settings) -> dict[str, Any]:
     """Store WORKER_FORECAST_HOURS hourly forecasts from each account's data end with
     WORKER_FORECAST_MODEL (`musktracker forecast --model best`)."""
+    check_model_settings(settings)
     options = ForecastOptions(model=settings.worker_forecast_model, samples=FORECAST_SAMPLES)
 
     def step(session: Session, account: Account) -> dict[str, Any]:
@@ -139,6 +159,7 @@ def _train_each_account(
     """Plan WORKER_BACKTEST_WINDOWS rolling windows ending at each account's data end and
     hand them to `train`; an account already trained up to the same data end is skipped, so
     a redelivered task does not store a second run."""
+    check_model_settings(settings)
     engine = _engine(settings)
     models = parse_models(settings.worker_train_models)
     results: dict[str, Any] = {}
