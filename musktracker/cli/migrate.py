@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
-from musktracker.cli.runtime import console, handle_errors, settings
+from musktracker.cli.runtime import console, fail, handle_errors, settings
 from musktracker.db import migrate as migrations
 
 app = typer.Typer(
@@ -14,32 +16,43 @@ app = typer.Typer(
 )
 
 
+def _move(step: Callable[[str, str], None], revision: str) -> None:
+    """Run one migration step and print where the database ended up; an unknown revision
+    (or a database from a newer version) is one error line, not Alembic's traceback."""
+    url = settings().database_url
+    try:
+        step(url, revision)
+    except migrations.MigrationError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"database at revision {migrations.current_revision(url) or 'base (empty)'}")
+
+
 @app.command()
 @handle_errors
 def up(
-    revision: str = typer.Option("head", help="Target revision; 'head' is the newest."),
+    revision: str = typer.Option(
+        "head", help="Target revision ('head' is the newest; see `migrate history`)."
+    ),
 ) -> None:
     """Apply migrations up to a revision (default: all).
 
     Example: musktracker migrate up
     """
-    url = settings().database_url
-    migrations.upgrade(url, revision)
-    console.print(f"database at revision {migrations.current_revision(url)}")
+    _move(migrations.upgrade, revision)
 
 
 @app.command()
 @handle_errors
 def down(
-    revision: str = typer.Option("-1", help="'-1' reverts one step, 'base' reverts everything."),
+    revision: str = typer.Option(
+        "-1", help="'-1' reverts one step, 'base' reverts everything, or a revision to go back to."
+    ),
 ) -> None:
     """Revert migrations.
 
     Example: musktracker migrate down --revision -1
     """
-    url = settings().database_url
-    migrations.downgrade(url, revision)
-    console.print(f"database at revision {migrations.current_revision(url) or 'base (empty)'}")
+    _move(migrations.downgrade, revision)
 
 
 @app.command()
@@ -49,10 +62,25 @@ def current() -> None:
 
     Example: musktracker migrate current
     """
+    state = migrations.schema_state(settings().database_url)
+    console.print(
+        f"current: {state.current or 'base (empty)'}  head: {state.head}  ({state.advice})"
+    )
+
+
+@app.command()
+@handle_errors
+def history() -> None:
+    """List the revisions this version ships, oldest first, marking the database's.
+
+    Example: musktracker migrate history
+    """
     url = settings().database_url
-    now, head = migrations.current_revision(url), migrations.head_revision(url)
-    state = "up to date" if now == head else "run `musktracker migrate up`"
-    console.print(f"current: {now or 'base (empty)'}  head: {head}  ({state})")
+    state = migrations.schema_state(url)
+    for revision in migrations.revisions(url):
+        console.print(f"{revision}{'  <- database' if revision == state.current else ''}")
+    if not state.known:
+        console.print(f"{state.current}  <- database ({state.advice})")
 
 
 if __name__ == "__main__":

@@ -3,16 +3,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.engine import make_url
 
 from musktracker.db.session import get_engine, normalize_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class MigrationError(ValueError):
+    """A revision that cannot be reached, or a database this version does not know; the
+    message names the revision (Alembic's own errors would surface as tracebacks)."""
 
 
 def alembic_config(database_url: str) -> Config:
@@ -23,18 +32,77 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
+def missing_sqlite_file(database_url: str) -> Path | None:
+    """The file a SQLite URL names when it does not exist yet (connecting would create an
+    empty one, so read-only commands check first), else None."""
+    url = make_url(normalize_url(database_url))
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
+
+
+def revisions(database_url: str) -> list[str]:
+    """Every revision shipped with this version, oldest first."""
+    scripts = ScriptDirectory.from_config(alembic_config(database_url))
+    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database's schema stands relative to this version of MuskTracker."""
+
+    current: str | None
+    head: str
+    known: bool
+    """False when the database was migrated by a newer MuskTracker."""
+
+    @property
+    def advice(self) -> str:
+        if not self.known:
+            return f"migrated by a newer MuskTracker; this one knows revisions up to {self.head}"
+        if self.current == self.head:
+            return "up to date"
+        return "run `musktracker migrate up`"
+
+
+def schema_state(database_url: str) -> SchemaState:
+    """The database's revision, the newest shipped one and whether this version knows it."""
+    current, shipped = current_revision(database_url), revisions(database_url)
+    return SchemaState(current, shipped[-1], current is None or current in shipped)
+
+
+def _migrate(step: Callable[[Config, str], None], database_url: str, revision: str) -> None:
+    state = schema_state(database_url)
+    if not state.known:
+        raise MigrationError(
+            f"the database is at revision {state.current!r}, unknown to this version: "
+            f"{state.advice}; use that version"
+        )
+    try:
+        step(alembic_config(database_url), revision)
+    except CommandError as exc:
+        raise MigrationError(
+            f"--revision {revision!r}: {exc} (revisions: base, "
+            f"{', '.join(revisions(database_url))}, head, or a step such as -1)"
+        ) from None
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision`."""
-    command.upgrade(alembic_config(database_url), revision)
+    _migrate(command.upgrade, database_url, revision)
 
 
 def downgrade(database_url: str, revision: str = "-1") -> None:
     """Revert migrations down to `revision` (`-1` is one step, `base` is everything)."""
-    command.downgrade(alembic_config(database_url), revision)
+    _migrate(command.downgrade, database_url, revision)
 
 
 def current_revision(database_url: str) -> str | None:
-    """The revision the database is at, or None before the first migration."""
+    """The revision the database is at, or None before the first migration (or before its
+    SQLite file exists, which this does not create)."""
+    if missing_sqlite_file(database_url) is not None:
+        return None
     with get_engine(database_url).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 

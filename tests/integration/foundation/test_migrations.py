@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
+from typer.testing import CliRunner
 
+from musktracker.cli.main import app
 from musktracker.db import migrate
 from musktracker.db.models import Account, Base
 from musktracker.db.session import get_engine, session_scope
@@ -46,3 +51,52 @@ def test_times_come_back_as_aware_utc_and_naive_is_refused(engine: Engine) -> No
     with pytest.raises(StatementError, match="has no time zone"), session_scope(engine) as session:
         session.add(Account(username="naive", created_at=datetime(2024, 1, 1)))
         session.flush()
+
+
+def _table_names(db_url: str) -> set[str]:
+    return set(inspect(get_engine(db_url)).get_table_names())
+
+
+@pytest.mark.parametrize(
+    ("step", "revision", "message"),
+    [
+        (migrate.upgrade, "nonsense", "--revision 'nonsense': Can't locate revision"),
+        (migrate.downgrade, "nonsense", "--revision 'nonsense': Can't locate revision"),
+        (migrate.upgrade, "+1", "--revision '+1': Relative revision"),
+    ],
+)
+def test_unknown_revision_is_one_clear_error_and_changes_nothing(
+    db_url: str, step: Callable[[str, str], None], revision: str, message: str
+) -> None:
+    migrate.upgrade(db_url)
+    tables = _table_names(db_url)
+    with pytest.raises(migrate.MigrationError, match=re.escape(message)):
+        step(db_url, revision)
+    assert migrate.current_revision(db_url) == migrate.head_revision(db_url)
+    assert _table_names(db_url) == tables
+
+
+def test_database_of_a_newer_version_is_named_not_migrated(
+    db_url: str, runner: CliRunner, cli_env: str
+) -> None:
+    migrate.upgrade(db_url)
+    with session_scope(get_engine(db_url)) as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    state = migrate.schema_state(db_url)
+    assert (state.current, state.known) == ("0099_future", False)
+    for step in (migrate.upgrade, migrate.downgrade):
+        with pytest.raises(migrate.MigrationError, match="'0099_future', unknown to this"):
+            step(db_url, "head" if step is migrate.upgrade else "-1")
+    assert migrate.current_revision(db_url) == "0099_future"
+    current = runner.invoke(app, ["migrate", "current"])
+    assert current.exit_code == 0 and "migrated by a newer MuskTracker" in current.output
+    assert "migrate up" not in current.output
+    assert "0099_future  <- database" in runner.invoke(app, ["migrate", "history"]).output
+    up = runner.invoke(app, ["migrate", "up"])
+    assert up.exit_code == 1 and "error: the database is at revision '0099_future'" in up.output
+
+
+def test_current_revision_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "typo.db"
+    assert migrate.current_revision(f"sqlite:///{path}") is None
+    assert not path.exists()
