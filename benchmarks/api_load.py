@@ -27,9 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# As a file (`python benchmarks/api_load.py`, as the docs run it) `benchmarks` is importable
-# only with the repository on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see common.py
 
 import numpy as np
 

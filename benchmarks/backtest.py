@@ -14,9 +14,12 @@ Nothing here is tuned on the scored windows: models run with their default hyper
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see common.py
 
 import numpy as np
 import pandas as pd

@@ -1,7 +1,11 @@
 """What every benchmark shares, so their tables can be quoted and their options trusted: where
 the shared data is, the machine and data line the docs cite, one command-line convention
 (defaults shown in --help, bad values refused in one line naming the option) and a scratch
-PostgreSQL schema."""
+PostgreSQL schema.
+
+Every script starts by putting the repository on sys.path: run as a file (`python
+benchmarks/NAME.py`, as README and docs write them) Python puts benchmarks/ there instead, and
+`benchmarks.common` would not import."""
 
 from __future__ import annotations
 

@@ -11,11 +11,15 @@ Run: .venv/bin/python -m benchmarks.hawkes_fit [--posts FILE]
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see common.py
 
 import numpy as np
 import pandas as pd

@@ -11,8 +11,11 @@ row is left out with a note.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see common.py
 
 from rich.console import Console
 from rich.table import Table

@@ -14,9 +14,13 @@ Run: .venv/bin/python -m benchmarks.models_reference [--posts FILE]
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see common.py
 
 import numpy as np
 import pandas as pd

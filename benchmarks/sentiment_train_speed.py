@@ -17,8 +17,12 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see common.py
 
 import torch
 from rich.console import Console

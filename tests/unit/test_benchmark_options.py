@@ -35,6 +35,8 @@ SCRIPTS = [
     "ingest",
     "models_reference",
     "predictability",
+    "sentiment",
+    "sentiment_train_speed",
     "signals",
 ]
 
@@ -83,7 +85,7 @@ def test_bad_values_are_one_line_naming_the_option(
     assert message in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("script", ["api_load", "signals"])
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_runs_as_a_file_as_the_docs_say(script: str) -> None:
     """The docs run it as `python benchmarks/NAME.py`, where `benchmarks` is not importable
     unless the script puts the repository on the path."""
