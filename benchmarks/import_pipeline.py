@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see c
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import text
 
 from benchmarks.common import (
     DATABASES,
@@ -43,7 +44,15 @@ from musktracker.ingest.store import store_posts
 STAGES = ("parse", "store posts", "buckets", "features")
 
 
-def run_once(url: str, posts: Path) -> dict[str, float]:
+ROWS = {  # what the import produced, counted after the timed work (the docs quote it)
+    "hourly buckets": "SELECT count(*) FROM time_buckets WHERE granularity = 'hourly'",
+    "daily buckets": "SELECT count(*) FROM time_buckets WHERE granularity = 'daily'",
+    "feature rows": "SELECT count(*) FROM features",
+}
+
+
+def run_once(url: str, posts: Path) -> tuple[dict[str, float], dict[str, int]]:
+    """Seconds per stage, and the rows of ROWS the import made."""
     migrate.upgrade(url)
     engine = get_engine(url)
     timings: dict[str, float] = {}
@@ -60,7 +69,9 @@ def run_once(url: str, posts: Path) -> dict[str, float]:
         refresh_after_buckets(session, account_id, span)
         t4 = time.perf_counter()
     timings.update(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True))
-    return timings
+    with engine.connect() as conn:
+        rows = {what: int(conn.execute(text(sql)).scalar_one()) for what, sql in ROWS.items()}
+    return timings, rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,13 +89,15 @@ def main(argv: list[str] | None = None) -> None:
         *("database", *STAGES, "import + buckets", "total"),
         title=f"Import of {args.posts.name}: median of {args.runs} runs, seconds",
     )
+    made: dict[str, dict[str, int]] = {}
     for name in DATABASES:
         runs = []
         for _ in range(args.runs):
             with scratch_database(name, args.postgres_url) as url:
                 if url is None:
                     break
-                runs.append(run_once(url, args.posts))
+                timings, made[name] = run_once(url, args.posts)
+                runs.append(timings)
         if not runs:
             continue
         med = {stage: statistics.median(r[stage] for r in runs) for stage in STAGES}
@@ -93,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
             name, *(f"{med[s]:.2f}" for s in STAGES), f"{core:.2f}", f"{core + med['features']:.2f}"
         )
     console.print(table)
+    for name, rows in made.items():
+        print(f"{name}: " + ", ".join(f"{n:,} {what}" for what, n in rows.items()))
 
 
 if __name__ == "__main__":

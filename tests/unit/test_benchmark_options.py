@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from benchmarks import import_pipeline
 from benchmarks.common import (
     POSTGRES_URL,
     REPO,
@@ -147,3 +148,12 @@ def test_postgres_schema_keeps_the_url_query() -> None:
         with get_engine(url).connect() as conn:
             schema = conn.execute(text("SELECT current_schema()")).scalar()
     assert url.endswith(f"search_path%3D{schema}")
+
+
+def test_import_pipeline_counts_what_the_docs_quote(posts_sample: Path) -> None:
+    """ARCHITECTURE.md quotes the buckets and feature rows of the import: the run prints them."""
+    with scratch_database("SQLite", POSTGRES_URL) as url:
+        assert url is not None
+        timings, rows = import_pipeline.run_once(url, posts_sample)
+    assert set(timings) == set(import_pipeline.STAGES)
+    assert rows["hourly buckets"] > rows["daily buckets"] > 0 and rows["feature rows"] > 0
