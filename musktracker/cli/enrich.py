@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from musktracker.accounts import list_accounts
 from musktracker.cli.runtime import console, database, fail, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.enrich.events import NewEvent, add_event, delete_event, list_events
@@ -60,7 +63,7 @@ def add(
     )
     with session_scope(database()) as session:
         event = add_event(session, new)
-        console.print(f"added event {event.id}: {event.name}")
+        console.print(f"added event {event.id}: {escape(event.name)}")
 
 
 @app.command("list")
@@ -71,16 +74,22 @@ def list_() -> None:
     Example: musktracker enrich list
     """
     with session_scope(database()) as session:
-        table = Table("id", "name", "start (UTC)", "end (UTC)", "intensity", "category", "source")
+        usernames = {a.id: "@" + a.username for a in list_accounts(session)}
+        table = Table(
+            "id", "name", "start (UTC)", "end (UTC)", "intensity", "category", "source", "account"
+        )
         for e in list_events(session):
+            # Text, not str: Rich would read "[...]" in free text as markup, dropping it or
+            # failing on "[/]".
             table.add_row(
                 str(e.id),
-                e.name,
+                Text(e.name),
                 f"{e.event_start:%Y-%m-%d %H:%M}",
                 f"{e.event_end:%Y-%m-%d %H:%M}",
                 f"{e.intensity:.2f}",
-                e.category or "-",
-                e.source,
+                Text(e.category or "-"),
+                Text(e.source),
+                "all" if e.account_id is None else usernames[e.account_id],
             )
         console.print(table)
 
@@ -94,7 +103,7 @@ def delete(event_id: int = typer.Argument(..., help="Id shown by `enrich list`."
     """
     with session_scope(database()) as session:
         event = delete_event(session, event_id)
-        console.print(f"deleted event {event_id}: {event.name}")
+        console.print(f"deleted event {event_id}: {escape(event.name)}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from musktracker.cli import runtime
 from musktracker.cli.main import app
 from musktracker.db import migrate
 from musktracker.db.models import ExogenousEvent, RawTweet
@@ -119,3 +120,26 @@ def test_quickstart_in_a_fresh_directory(posts_sample: Path, tmp_path: Path) -> 
     url = f"sqlite:///{tmp_path / 'musktracker.db'}"
     assert migrate.current_revision(url) == migrate.head_revision(url)
     assert _count(url, RawTweet) == 3000
+
+
+def test_event_text_is_shown_as_written_and_ids_beyond_bigint_are_unknown(
+    cli_env: str, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.console, "width", 200)  # a wide terminal: no wrapped cells
+    assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
+    assert runner.invoke(app, ["accounts", "add", "elonmusk"]).exit_code == 0
+    times = ["--start", "2025-01-29T21:00:00Z", "--end", "2025-01-29T23:00:00Z"]
+    options = ["--intensity", "0.8", "--category", "[red]market[/red]", "--account", "elonmusk"]
+    added = runner.invoke(app, ["enrich", "add-event", "--name", "[/]", *times, *options])
+    assert added.exit_code == 0, added.output
+    assert "added event 1: [/]" in added.output
+    listed = runner.invoke(app, ["enrich", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "[red]market[/red]" in listed.output and "@elonmusk" in listed.output
+    for huge in ("9223372036854775808", "99999999999999999999"):
+        gone = runner.invoke(app, ["enrich", "delete", huge])
+        assert gone.exit_code == 1 and f"error: no event with id {huge}" in gone.output
+        assert "Traceback" not in gone.output
+    assert _count(cli_env, ExogenousEvent) == 1
+    deleted = runner.invoke(app, ["enrich", "delete", "1"])
+    assert deleted.exit_code == 0 and "deleted event 1: [/]" in deleted.output
