@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from musktracker.config import Settings
@@ -40,18 +40,35 @@ def next_slot(settings: Settings, now: datetime) -> tuple[datetime, list[Slot]]:
     return first, [slot for slot, at in upcoming.items() if at == first]
 
 
+def due_slots(settings: Settings, last: datetime, now: datetime) -> list[Slot]:
+    """Every slot that fired after `last` up to `now`, once each however often it fired:
+    jobs run one after another here, so slots falling due while a long job ran (the weekly
+    training, a sentiment retraining) run late when it ends rather than not at all, as
+    beat would queue them for a busy worker."""
+    return [
+        slot for slot, cron in slot_crons(settings).items() if cron.next_after(last) <= now
+    ]
+
+
 def run_forever(
     settings: Settings,
     stop: threading.Event,
     clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """Fire slots on schedule until `stop` is set."""
+    last = clock()
     while not stop.is_set():
-        at, slots = next_slot(settings, clock())
+        at, slots = next_slot(settings, last)
         log.info("waiting for slot", slots=[s.value for s in slots], at=at.isoformat())
         while not stop.is_set() and clock() < at:
             stop.wait(min(30.0, max(0.05, (at - clock()).total_seconds())))
         if stop.is_set():
             return
-        for slot in slots:
+        now = clock()
+        due = due_slots(settings, last, now)
+        if now - at >= timedelta(minutes=1):
+            log.warning("slots late: a job ran past their time", slots=[s.value for s in due],
+                        due_since=at.isoformat())
+        last = now
+        for slot in due:
             run_jobs(settings, jobs_in(slot))

@@ -10,8 +10,12 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from musktracker.accounts import get_account
 from musktracker.cli.main import app
 from musktracker.config import Settings
+from musktracker.db.session import session_scope
+from musktracker.ingest.archive import parse_archive
+from musktracker.ingest.store import store_posts
 from musktracker.worker.local import run_forever
 from tests.integration.worker.conftest import bucket_rows, store_unbucketed, wait_for
 
@@ -52,4 +56,42 @@ def test_scheduler_loop_fires_the_hourly_slot(
     finally:
         stop.set()
         loop.join(timeout=30)
+    assert not loop.is_alive()
+
+
+def test_a_slot_falling_due_during_a_long_slot_still_runs(
+    engine: Engine, db_url: str, posts_sample: Path, tmp_path: Path
+) -> None:
+    """The loop used to look for the next slot from the time the previous slot's jobs
+    ended, so an hourly slot (or every minute's outbox delivery) that fell due while a long
+    job ran was skipped without a word. Here the 10:05 slot seems to take over an hour:
+    once it has built buckets, the clock reads past 11:05 and more posts have arrived,
+    which only the late 11:05 slot can bucket."""
+    lines = posts_sample.read_text().splitlines(keepends=True)
+    first, later = tmp_path / "first.csv", tmp_path / "later.csv"
+    first.write_text("".join(lines[:2001]))
+    later.write_text(lines[0] + "".join(lines[2001:]))
+    store_unbucketed(engine, first)
+    start, t0 = datetime(2026, 11, 22, 10, 4, 59, 500000, tzinfo=UTC), time.monotonic()
+    built: list[int] = []
+
+    def clock() -> datetime:
+        if not built and bucket_rows(engine)[0] > 0:
+            built.append(bucket_rows(engine)[0])
+            with session_scope(engine) as session:
+                account = get_account(session, "elonmusk")
+                store_posts(session, account.id, parse_archive(later).records, source="archive")
+        elapsed = timedelta(seconds=time.monotonic() - t0, hours=1 if built else 0)
+        return start + elapsed
+
+    stop = threading.Event()
+    settings = Settings(database_url=db_url, worker_forecast_model="hour_of_day_mean")
+    loop = threading.Thread(target=run_forever, args=(settings, stop, clock))
+    loop.start()
+    try:
+        wait_for(lambda: bool(built) and bucket_rows(engine)[0] > built[0], 120,
+                 "the late 11:05 slot to bucket the posts that arrived meanwhile")
+    finally:
+        stop.set()
+        loop.join(timeout=60)
     assert not loop.is_alive()

@@ -10,7 +10,7 @@ import pytest
 from musktracker.config import Settings
 from musktracker.worker.celery_app import RUN_SLOT, create_celery
 from musktracker.worker.jobs import JOBS, Slot, job_named, jobs_in
-from musktracker.worker.local import next_slot
+from musktracker.worker.local import due_slots, next_slot
 from musktracker.worker.schedule import Cron, slot_crons
 
 
@@ -44,6 +44,18 @@ def test_next_slot_reports_every_slot_due_that_minute() -> None:
     assert set(slots) == {Slot.MINUTE, Slot.HOURLY, Slot.WEEKLY}
     at, slots = next_slot(settings, datetime(2026, 11, 22, 3, 0, tzinfo=UTC))
     assert at == datetime(2026, 11, 22, 3, 1, tzinfo=UTC) and slots == [Slot.MINUTE]
+
+
+def test_slots_missed_during_a_long_job_are_due_once_each() -> None:
+    """The weekly training ran from Sunday 03:00 to 03:40: the 03:05 hourly slot and forty
+    minute slots fell due meanwhile; each slot runs once, late."""
+    settings = Settings()
+    started = datetime(2026, 11, 22, 3, 0, 0, 200000, tzinfo=UTC)
+    ended = datetime(2026, 11, 22, 3, 40, 12, tzinfo=UTC)
+    assert due_slots(settings, started, ended) == [Slot.MINUTE, Slot.HOURLY]
+    assert due_slots(settings, started, started.replace(second=59)) == []
+    week_later = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+    assert due_slots(settings, started, week_later) == list(Slot)
 
 
 def test_registry_and_celery_app_agree() -> None:
