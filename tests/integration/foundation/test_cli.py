@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
 from musktracker.cli import runtime
@@ -143,3 +143,30 @@ def test_event_text_is_shown_as_written_and_ids_beyond_bigint_are_unknown(
     assert _count(cli_env, ExogenousEvent) == 1
     deleted = runner.invoke(app, ["enrich", "delete", "1"])
     assert deleted.exit_code == 0 and "deleted event 1: [/]" in deleted.output
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--data", "missing.csv"], "error: --data 'missing.csv': No such file or directory"),
+        (["--data", "."], "error: --data '.' is a directory, not a posts file"),
+        (["--account", "@Elon Musk"], "error: --account: username '@Elon Musk' is not a valid"),
+        (["--reports", "afile"], "error: --reports 'afile' is a file, not a directory"),
+        (["--reports", "afile/plots"], "error: --reports 'afile/plots': Not a directory"),
+    ],
+)
+def test_quickstart_refuses_bad_options_before_writing_anything(
+    cli_env: str,
+    runner: CliRunner,
+    posts_sample: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    options: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    result = runner.invoke(app, ["quickstart", "--data", str(posts_sample), *options])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert migrate.current_revision(cli_env) is None
+    assert not inspect(get_engine(cli_env)).get_table_names()
