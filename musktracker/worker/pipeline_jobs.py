@@ -38,6 +38,7 @@ from musktracker.logging import get_logger
 from musktracker.models.registry import model_names
 from musktracker.signals.factory import build_dispatcher
 from musktracker.utc import floor_hour
+from musktracker.worker.locks import database_lock
 
 log = get_logger(__name__)
 
@@ -158,29 +159,32 @@ def _train_each_account(
 ) -> dict[str, Any]:
     """Plan WORKER_BACKTEST_WINDOWS rolling windows ending at each account's data end and
     hand them to `train`; an account already trained up to the same data end is skipped, so
-    a redelivered task does not store a second run."""
+    a redelivered task does not store a second run. The check and the training hold a
+    database lock per account: two processes checking at once both found nothing stored and
+    both stored a run for the same data end."""
     check_model_settings(settings)
     engine = _engine(settings)
     models = parse_models(settings.worker_train_models)
     results: dict[str, Any] = {}
-    for username in _usernames(engine):
+    with session_scope(engine) as session:
+        accounts = [(a.id, a.username) for a in list_accounts(session)]
+    for account_id, username in accounts:
         try:
-            with session_scope(engine) as session:
-                account_id = session.scalars(
-                    select(Account.id).where(Account.username == username)
-                ).one()
-                as_of = floor_hour(default_as_of(session, account_id))
-                done = session.scalar(
-                    select(BacktestResult.id)
-                    .where(BacktestResult.account_id == account_id, BacktestResult.as_of == as_of)
-                    .limit(1)
-                )
-            if done is not None:
-                results[username] = f"skipped: already trained as of {as_of.isoformat()}"
-            else:
-                plan = BacktestPlan(as_of, settings.worker_backtest_windows,
-                                    settings.worker_train_days, 24, timedelta(days=1))
-                results[username] = train(engine, username, plan, models)
+            with database_lock(engine, f"musktracker.training.account-{account_id}"):
+                with session_scope(engine) as session:
+                    as_of = floor_hour(default_as_of(session, account_id))
+                    done = session.scalar(
+                        select(BacktestResult.id)
+                        .where(BacktestResult.account_id == account_id,
+                               BacktestResult.as_of == as_of)
+                        .limit(1)
+                    )
+                if done is not None:
+                    results[username] = f"skipped: already trained as of {as_of.isoformat()}"
+                else:
+                    plan = BacktestPlan(as_of, settings.worker_backtest_windows,
+                                        settings.worker_train_days, 24, timedelta(days=1))
+                    results[username] = train(engine, username, plan, models)
         except ForecastError as exc:
             results[username] = f"skipped: {exc}"
         log.info("trained", account=username, result=results[username])

@@ -1,0 +1,62 @@
+"""A named lock held in the database every process shares, so two processes (two `musktracker
+run`, a `run --once weekly` beside a Celery worker) never do the same check-then-write work
+at once. It dies with its holder's connection or process, so a task redelivered after its
+worker was killed never finds it left behind, as it would a Redis key until that expired.
+
+PostgreSQL: a session advisory lock. SQLite (one host): an exclusive flock on a file beside
+the database; an in-memory database has no other process to exclude.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from musktracker.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def _advisory_key(name: str) -> int:
+    """A stable signed 64-bit key (Python's hash() differs between processes)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+@contextmanager
+def database_lock(engine: Engine, name: str) -> Iterator[None]:
+    """Hold the lock `name` for the block, waiting (and saying so) while another holds it."""
+    if engine.dialect.name == "postgresql":
+        key = {"key": _advisory_key(name)}
+        with engine.connect() as conn:
+            if not conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+                log.info("waiting for another process to finish", lock=name)
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            conn.commit()  # the lock is the session's: no transaction stays open meanwhile
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    path = Path(f"{database}.{name}.lock")
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process to finish", lock=name)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
