@@ -223,6 +223,13 @@ class Settings(BaseSettings):
     sentiment_retrain_window: int = Field(
         default=500, ge=10, description="Recent predictions the triggers look at."
     )
+    sentiment_checkpoint_dir: Path = Field(
+        default=Path("artifacts/sentiment-checkpoints"),
+        description="Where a fine-tuning run saves its state, to resume after a crash.",
+    )
+    sentiment_checkpoint_minutes: float = Field(
+        default=5.0, gt=0, description="Minutes of training between checkpoints."
+    )
     sentiment_retrain_classic: bool = Field(
         default=False,
         description="Worker/API retraining trains the classic model instead of the transformer.",

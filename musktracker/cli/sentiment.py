@@ -134,7 +134,8 @@ def _train_with_progress(
         def on_step(step: int, total: int, loss: float) -> None:
             progress.update(task, completed=step, total=total, description=f"loss {loss:.3f}")
 
-        return run_training(kind, train_data, dev, tracker, config, on_step, tags)
+        checkpoint = services.checkpointing(settings())
+        return run_training(kind, train_data, dev, tracker, config, on_step, tags, checkpoint)
 
 
 def _transformer_config(

@@ -15,6 +15,7 @@ from musktracker.sentiment.data import LabelledTexts, read_labelled
 from musktracker.sentiment.inference import Predictor
 from musktracker.sentiment.retrain import Thresholds
 from musktracker.sentiment.tracking import Tracker
+from musktracker.sentiment.training import Checkpointing
 
 
 def tracker(settings: Settings) -> Tracker:
@@ -70,6 +71,13 @@ def training_data_readers(
         functools.cache(
             lambda: read_labelled(Path(settings.sentiment_dev_file), "SENTIMENT_DEV_FILE")
         ),
+    )
+
+
+def checkpointing(settings: Settings) -> Checkpointing:
+    """Where and how often fine-tuning runs save their state (resumed after a crash)."""
+    return Checkpointing(
+        settings.sentiment_checkpoint_dir, settings.sentiment_checkpoint_minutes * 60
     )
 
 

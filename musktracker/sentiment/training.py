@@ -19,6 +19,7 @@ import numpy as np
 import structlog
 
 from musktracker.sentiment.artifact import SentimentModel, labels_of, with_reference
+from musktracker.sentiment.checkpoint import Checkpointer, fingerprint
 from musktracker.sentiment.data import LABELS, LabelledTexts, SentimentDataError
 from musktracker.sentiment.drift import reference_of, word_count
 from musktracker.sentiment.metrics import Evaluation, evaluate_labels, plot_confusion
@@ -30,6 +31,14 @@ log = structlog.get_logger(__name__)
 ModelChoice = Literal["transformer", "classic"]
 StepCallback = Callable[[int, int, float], None]
 LOSS_LOG_EVERY = 50
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where and how often a transformer run saves its state (see `checkpoint.py`)."""
+
+    folder: Path
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ def _fit(
     tracker: Tracker,
     transformer_config: object | None,
     on_step: StepCallback | None,
+    checkpointer: Checkpointer | None,
 ) -> SentimentModel:
     """Fit one model, logging per-epoch dev metrics (the classic model has one 'epoch')."""
     if kind == "classic":
@@ -84,7 +94,9 @@ def _fit(
         tracker.log_metrics({"epoch_train_loss": mean_loss, **scores.as_metrics("dev_")}, epoch)
         log.info("sentiment.epoch", epoch=epoch, loss=round(mean_loss, 4), **scores.as_metrics())
 
-    return fine_tune(train, transformer_config, dev, step_logged, epoch_logged)
+    return fine_tune(
+        train, transformer_config, dev, step_logged, epoch_logged, checkpoint=checkpointer
+    )
 
 
 def check_inputs(
@@ -126,17 +138,25 @@ def run_training(
     transformer_config: object | None = None,
     on_step: StepCallback | None = None,
     tags: dict[str, str] | None = None,
+    checkpoint: Checkpointing | None = None,
 ) -> TrainingResult:
     """Train, evaluate, log and register one model; returns the new version. The inputs
-    are checked first (`check_inputs`): a bad option or data set starts no run."""
+    are checked first (`check_inputs`): a bad option or data set starts no run. With
+    `checkpoint`, a transformer run saves its state as it goes and resumes a killed run of
+    the same data and configuration."""
     check_inputs(kind, train, dev, transformer_config)
+    checkpointer = (
+        Checkpointer(checkpoint.folder, fingerprint(train, transformer_config), checkpoint.seconds)
+        if checkpoint is not None and kind == "transformer"
+        else None
+    )
     params: dict[str, object] = {"kind": kind, "n_train": len(train), "n_dev": len(dev)}
     if transformer_config is not None:
         params.update(asdict(transformer_config))  # type: ignore[call-overload]
     run_name = f"{kind}-{len(train)}"
     with tracker.run(run_name, params) as run_id, tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        model = _fit(kind, train, dev, tracker, transformer_config, on_step)
+        model = _fit(kind, train, dev, tracker, transformer_config, on_step, checkpointer)
         seconds = time.perf_counter() - started
         predicted = labels_of(model.predict_proba(dev.texts))
         dev_scores = evaluate_labels(dev.labels, predicted)
@@ -159,5 +179,7 @@ def run_training(
                 **(tags or {}),
             },
         )
+    if checkpointer is not None:  # registered: nothing left to resume
+        checkpointer.clear()
     log.info("sentiment.trained", version=version.version, kind=kind, seconds=round(seconds, 1))
     return TrainingResult(int(version.version), run_id, kind, dev_scores, seconds, len(train))

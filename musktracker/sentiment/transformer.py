@@ -37,6 +37,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from musktracker.sentiment.artifact import ModelMeta
+from musktracker.sentiment.checkpoint import Checkpointer
 from musktracker.sentiment.data import (
     DEFAULT_SEED,
     LABEL_INDEX,
@@ -448,6 +449,25 @@ def training_step(
     return float(loss.item())
 
 
+def _training_state(
+    model: PreTrainedModel,
+    optimiser: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    step: int,
+    epoch_losses: list[float],
+) -> dict[str, object]:
+    """What a resumed run needs; frozen weights are left out (they come from the base)."""
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    return {
+        "step": step,
+        "epoch_losses": epoch_losses,
+        "weights": {k: v for k, v in model.state_dict().items() if k in trainable},
+        "optimiser": optimiser.state_dict(),
+        "schedule": schedule.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+    }
+
+
 def fine_tune(
     train: LabelledTexts,
     config: TrainConfig,
@@ -455,11 +475,14 @@ def fine_tune(
     on_step: StepCallback | None = None,
     on_epoch: EpochCallback | None = None,
     base: TransformerModel | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> TransformerModel:
     """Fine-tune `config.base_model` (or `base`) on `train` with AdamW and linear warmup/decay.
 
     `on_step(step, total_steps, loss)` is called after every optimiser step;
     `on_epoch(epoch, mean_loss, dev_probabilities)` after each epoch (dev may be None).
+    With `checkpoint`, the state is saved as it says and a saved state of the same training
+    is resumed: the steps it took are skipped, and the result is the same as without a stop.
     """
     if len(train) == 0:
         raise SentimentDataError("training data is empty")
@@ -483,11 +506,24 @@ def fine_tune(
     warmup = int(total * config.warmup_ratio)
     schedule = get_linear_schedule_with_warmup(optimiser, warmup, total)  # type: ignore[no-untyped-call]
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["weights"], strict=False)
+        optimiser.load_state_dict(saved["optimiser"])
+        schedule.load_state_dict(saved["schedule"])
+        torch.set_rng_state(saved["torch_rng"])
+    done = saved["step"] if saved is not None else 0
     step = 0
     for epoch, batches in enumerate(epochs, start=1):
+        if step + len(batches) < done:  # an epoch finished before the stop
+            step += len(batches)
+            continue
         model.train()
-        losses: list[float] = []
-        for batch in batches:
+        resumed = saved is not None and step < done  # the stop fell in this epoch
+        losses: list[float] = list(saved["epoch_losses"]) if resumed and saved else []
+        skipped = max(0, done - step)
+        step += skipped
+        for batch in batches[skipped:]:
             inputs = wrapped.encode([clean[i] for i in batch])
             targets = torch.tensor([label_ids[i] for i in batch])
             losses.append(training_step(model, inputs, targets, loss_fn, optimiser))
@@ -495,6 +531,8 @@ def fine_tune(
             step += 1
             if on_step is not None:
                 on_step(step, total, losses[-1])
+            if checkpoint is not None and checkpoint.due() and step < total:
+                checkpoint.save(_training_state(model, optimiser, schedule, step, losses))
         model.eval()  # type: ignore[no-untyped-call]
         dev_probabilities = (
             wrapped.predict_proba(dev.texts) if dev is not None else np.zeros((0, len(LABELS)))

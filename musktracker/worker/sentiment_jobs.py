@@ -136,7 +136,15 @@ def _train_and_decide(settings: Settings, force: bool = True) -> dict[str, Any]:
     )
 
     def train(data: LabelledTexts) -> TrainingResult:
-        return run_training(kind, data, dev(), tracker, config, tags={"trigger": "retrain"})
+        return run_training(
+            kind,
+            data,
+            dev(),
+            tracker,
+            config,
+            tags={"trigger": "retrain"},
+            checkpoint=services.checkpointing(settings),  # a killed worker's run resumes
+        )
 
     decision = check_retrain(
         engine, tracker, base_train, dev, services.thresholds(settings), train, force=force
