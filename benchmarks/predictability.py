@@ -19,6 +19,9 @@ counts are dominated by noise that nothing before the window reveals.
 Run: .venv/bin/python -m benchmarks.predictability [--posts FILE] [--days-apart 2]
 [--weeks-apart 1] (about 5-10 minutes on the 2-core machine; --days-apart 60 --weeks-apart 8
 for a check in about a minute).
+One random stream (seed 0) serves both tables in turn, so the 7-day table's bootstrap
+intervals and hindsight draws also move with --days-apart: compare them with the docs only
+from runs with the same options (the defaults reproduce docs/MODELS.md).
 """
 
 from __future__ import annotations
