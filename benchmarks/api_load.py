@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see common.py
 
@@ -43,6 +43,7 @@ from benchmarks.common import (
     positive_int,
 )
 from musktracker.accounts import add_account
+from musktracker.config import Settings
 from musktracker.db import migrate
 from musktracker.db.session import get_engine, session_scope
 from musktracker.ingest.importer import import_archive
@@ -204,7 +205,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--concurrency", type=positive_int, default=16, help="open connections")
     parser.add_argument("--workers", type=positive_int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--log-level", default="WARNING", help="server LOG_LEVEL")
+    parser.add_argument(  # the server refuses anything else, after a 30 s wait for it here
+        "--log-level", default="WARNING", help="server LOG_LEVEL",
+        choices=get_args(Settings.model_fields["log_level"].annotation),
+    )
     parser.add_argument(
         "--mlflow", default=os.environ.get("MLFLOW_TRACKING_URI", "mlruns"),
         help="MLflow store whose sentiment champion serves the predict route",

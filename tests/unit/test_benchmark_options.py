@@ -76,6 +76,7 @@ def test_help_states_defaults_and_runs_nothing(
         ("signals", ["--interval", "-1"], "argument --interval: must be >= 0, got -1"),
         ("api_load", ["--concurrency", "0"], "argument --concurrency: must be >= 1, got 0"),
         ("api_load", ["--requests", "3"], "argument --requests: 3 is below --concurrency 16"),
+        ("api_load", ["--log-level", "LOUD"], "argument --log-level: invalid choice: 'LOUD'"),
     ],
 )
 def test_bad_values_are_one_line_naming_the_option(
