@@ -7,9 +7,11 @@ from datetime import datetime
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
-from musktracker.cli.runtime import console, database, handle_errors
-from musktracker.db.session import session_scope
+from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.db import migrate as migrations
+from musktracker.db.session import normalize_url, session_scope
 from musktracker.status import AccountStatus, account_statuses
 
 
@@ -19,12 +21,26 @@ def _when(value: datetime | None) -> str:
 
 @handle_errors
 def status() -> None:
-    """Per account: posts, first and last post, buckets, features and the last ingest.
+    """Per account: posts, first and last post, buckets, features and the last ingest,
+    after the database's schema revision.
 
     Example: musktracker status
     """
+    url = settings().database_url
+    missing = migrations.missing_sqlite_file(url)
+    if missing is not None:
+        # Connecting would create an empty file where a mistyped DATABASE_URL points.
+        raise fail(
+            f"database file {missing} does not exist; check DATABASE_URL, or run "
+            "`musktracker migrate up` first"
+        )
     with session_scope(database()) as session:
         rows = account_statuses(session)
+    # An older schema works here but not for every command; a newer one was written by a
+    # newer MuskTracker. Both deserve a line before the numbers.
+    state = migrations.schema_state(url)
+    shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
+    console.print(f"database {shown} at revision {state.current} ({state.advice})")
     if not rows:
         console.print("no accounts tracked yet; add one with `musktracker accounts add USERNAME`")
         return

@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from typer.testing import CliRunner
 
 from musktracker.cli import runtime
 from musktracker.cli.main import app
+from musktracker.config import get_settings
 from musktracker.db import migrate
 from musktracker.db.models import ExogenousEvent, RawTweet
 from musktracker.db.session import get_engine, session_scope
@@ -82,8 +83,6 @@ def test_commands_before_migration_say_what_to_do(cli_env: str, runner: CliRunne
 def test_non_utc_timezone_is_refused(
     cli_env: str, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from musktracker.config import get_settings
-
     monkeypatch.setenv("TIMEZONE", "America/New_York")
     get_settings.cache_clear()
     result = runner.invoke(app, ["status"])
@@ -170,3 +169,36 @@ def test_quickstart_refuses_bad_options_before_writing_anything(
     assert result.exit_code == 1 and message in result.output, result.output
     assert migrate.current_revision(cli_env) is None
     assert not inspect(get_engine(cli_env)).get_table_names()
+
+
+def test_status_on_a_missing_sqlite_file_does_not_create_it(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "typo.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["status"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert f"error: database file {path} does not exist; check DATABASE_URL" in result.output
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("stamp", "advice"),
+    [
+        (None, "at revision 0001 (run `musktracker migrate up`)"),
+        ("0099_future", "at revision 0099_future (migrated by a newer MuskTracker"),
+    ],
+)
+def test_status_names_a_schema_that_is_not_this_versions_newest(
+    cli_env: str, runner: CliRunner, stamp: str | None, advice: str
+) -> None:
+    migrate.upgrade(cli_env, "0001")
+    if stamp is not None:
+        with session_scope(get_engine(cli_env)) as session:
+            session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": stamp})
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0 and advice in result.output, result.output
