@@ -40,17 +40,20 @@ def rebuild(
         raise fail(str(exc)) from None
     with session_scope(database()) as session:
         targets = [get_account(session, account)] if account else list_accounts(session)
+        if not targets:
+            console.print("no accounts tracked yet; nothing to rebuild")
         for acct in targets:
             result = rebuild_account(session, acct.id, [rule])
             if result is None:
                 console.print(f"@{acct.username}: no posts")
                 continue
             span = result.hourly_span
-            rules = sorted(r.name for r in stored_rules(session, acct.id))
+            # Quoted and ';'-separated: a rule name such as "original,quote" contains commas.
+            rules = "; ".join(f"'{r.name}'" for r in stored_rules(session, acct.id))
             console.print(
                 f"@{acct.username}: buckets {span[0]:%Y-%m-%d %H:%M} "
                 f"to {span[1]:%Y-%m-%d %H:%M} UTC, "
-                f"{result.features_written} feature rows for rules {', '.join(rules)}"
+                f"{result.features_written} feature rows for rules {rules}"
             )
 
 

@@ -70,9 +70,15 @@ def test_accounts_import_status_and_events(
     assert runner.invoke(app, ["enrich", "delete", "1"]).exit_code == 0
 
     rebuilt = runner.invoke(app, ["buckets", "rebuild", "--kinds", "original,repost"])
-    assert rebuilt.exit_code == 0 and "rules all, original,repost" in rebuilt.output
+    assert rebuilt.exit_code == 0 and "rules 'all'; 'original,repost'" in rebuilt.output
     wrong = runner.invoke(app, ["buckets", "rebuild", "--kinds", "tweets"])
     assert wrong.exit_code == 1 and "'tweets' is not a post kind" in wrong.output
+
+
+def test_buckets_rebuild_without_accounts_says_so(cli_env: str, runner: CliRunner) -> None:
+    assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
+    result = runner.invoke(app, ["buckets", "rebuild"])
+    assert result.exit_code == 0 and "no accounts tracked yet" in result.output
 
 
 def test_commands_before_migration_say_what_to_do(cli_env: str, runner: CliRunner) -> None:
