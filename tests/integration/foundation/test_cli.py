@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from musktracker.config import get_settings
 from musktracker.db import migrate
 from musktracker.db.models import ExogenousEvent, RawTweet
 from musktracker.db.session import get_engine, session_scope
+from tests.conftest import REPO
 
 MODULES = ["migrate", "ingest", "enrich", "train", "forecast", "accounts", "archive", "status"]
 
@@ -208,3 +210,30 @@ def test_status_names_a_schema_that_is_not_this_versions_newest(
             session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": stamp})
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0 and advice in result.output, result.output
+
+
+def test_quickstart_script_reads_a_relative_posts_csv_from_the_callers_directory(
+    posts_sample: Path, tmp_path: Path
+) -> None:
+    repo, caller = tmp_path / "repo", tmp_path / "caller"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    caller.mkdir()
+    shutil.copy(REPO / "scripts" / "quickstart.sh", repo / "scripts")
+    # Installing is not what this test is about: the installed command is linked instead.
+    (repo / "scripts" / "install.sh").write_text("true\n")
+    (repo / ".venv" / "bin" / "musktracker").symlink_to(
+        Path(sys.executable).with_name("musktracker")
+    )
+    shutil.copy(posts_sample, caller / "mine.csv")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        ["bash", str(repo / "scripts" / "quickstart.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=caller,
+        env={**env, "MUSKTRACKER_POSTS_CSV": "mine.csv", "COLUMNS": "120"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"importing {caller / 'mine.csv'}" in result.stdout
