@@ -7,6 +7,8 @@ torch's random state (dropout) are written atomically, so the resumed run takes 
 steps with the same dropout masks and ends with the same weights as one that was never
 stopped. A checkpoint belongs to one training (its fingerprint: the data, the base model and
 every hyperparameter that changes the result) and is deleted when that training finishes.
+The resumed training continues the killed one's MLflow run, so one run holds its whole
+loss curve.
 """
 
 from __future__ import annotations
@@ -46,11 +48,23 @@ class Checkpointer:
     folder: Path
     key: str
     every_seconds: float = 300.0
+    run_id: str | None = None
+    """The MLflow run the training logs to, saved so that a resumed run continues it."""
     _last: float = field(default_factory=time.monotonic)
 
     @property
     def path(self) -> Path:
         return self.folder / f"{self.key[:24]}{CHECKPOINT_SUFFIX}"
+
+    @property
+    def _run_file(self) -> Path:
+        return self.path.with_suffix(".run")
+
+    def saved_run_id(self) -> str | None:
+        """The MLflow run of the saved state, read without loading the state."""
+        if not self.path.is_file() or not self._run_file.is_file():
+            return None
+        return self._run_file.read_text(encoding="utf-8").strip() or None
 
     def load(self) -> dict[str, Any] | None:
         """The saved state of this training, or None when there is none."""
@@ -75,9 +89,12 @@ class Checkpointer:
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".partial")
         torch.save({**state, "key": self.key}, partial)
+        if self.run_id is not None:
+            self._run_file.write_text(self.run_id, encoding="utf-8")
         os.replace(partial, self.path)
         self._last = time.monotonic()
         log.info("sentiment.checkpoint_saved", path=str(self.path), step=state["step"])
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+        self._run_file.unlink(missing_ok=True)

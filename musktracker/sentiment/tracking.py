@@ -18,11 +18,14 @@ from typing import Any
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import mlflow
+import structlog
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from musktracker.sentiment.data import SentimentDataError
+
+log = structlog.get_logger(__name__)
 
 EXPERIMENT = "musktracker-sentiment"
 CHAMPION = "champion"
@@ -68,19 +71,32 @@ class Tracker:
         )
 
     @contextmanager
-    def run(self, run_name: str, params: dict[str, Any]) -> Iterator[str]:
-        """An active MLflow run with `params` logged; yields its run id. A SentimentDataError
-        inside (bad input found late) deletes the run: it is not a failed training."""
+    def run(
+        self, run_name: str, params: dict[str, Any], resume: str | None = None
+    ) -> Iterator[str]:
+        """An active MLflow run with `params` logged; yields its run id. `resume` names the
+        run of a killed training to continue (its params are already logged); when it is
+        gone, a new run starts. A SentimentDataError inside (bad input found late) deletes
+        the run: it is not a failed training."""
         run_id: str | None = None
         try:
-            with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name) as active:
+            with self._start(run_name, resume) as active:
                 run_id = active.info.run_id
-                mlflow.log_params({k: str(v) for k, v in params.items()})
+                if run_id != resume:
+                    mlflow.log_params({k: str(v) for k, v in params.items()})
                 yield run_id
         except SentimentDataError:
             if run_id is not None:
                 self.client.delete_run(run_id)
             raise
+
+    def _start(self, run_name: str, resume: str | None) -> mlflow.ActiveRun:
+        if resume is not None:
+            try:
+                return mlflow.start_run(run_id=resume)
+            except MlflowException:
+                log.warning("sentiment.run_not_resumed", run_id=resume)
+        return mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         mlflow.log_metrics(metrics, step=step)

@@ -154,7 +154,10 @@ def run_training(
     if transformer_config is not None:
         params.update(asdict(transformer_config))  # type: ignore[call-overload]
     run_name = f"{kind}-{len(train)}"
-    with tracker.run(run_name, params) as run_id, tempfile.TemporaryDirectory() as tmp:
+    resume = checkpointer.saved_run_id() if checkpointer is not None else None
+    with tracker.run(run_name, params, resume) as run_id, tempfile.TemporaryDirectory() as tmp:
+        if checkpointer is not None:
+            checkpointer.run_id = run_id
         started = time.perf_counter()
         model = _fit(kind, train, dev, tracker, transformer_config, on_step, checkpointer)
         seconds = time.perf_counter() - started

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from mlflow.entities.model_registry import ModelVersion
+
 from musktracker.config import get_settings
 from musktracker.db import migrate
 from musktracker.sentiment.tracking import Tracker
@@ -46,9 +48,12 @@ def _train(env: dict[str, str], checkpoints: Path, base: Path) -> subprocess.Pop
     )
 
 
+def _version(tracker: Tracker, number: int) -> ModelVersion:
+    return next(v for v in tracker.versions() if int(v.version) == number)
+
+
 def _weights(tracker: Tracker, version: int) -> bytes:
-    chosen = next(v for v in tracker.versions() if int(v.version) == version)
-    return (tracker.local_dir(chosen) / "model.safetensors").read_bytes()
+    return (tracker.local_dir(_version(tracker, version)) / "model.safetensors").read_bytes()
 
 
 def test_a_killed_training_resumes_and_registers_the_same_model(
@@ -86,3 +91,8 @@ def test_a_killed_training_resumes_and_registers_the_same_model(
     assert "sentiment.checkpoint_resumed" not in whole_out, whole_out
     tracker = Tracker(str(tmp_path / "mlruns"), get_settings().sentiment_model_name)
     assert _weights(tracker, 1) == _weights(tracker, 2)
+    # The resumed training continued the killed one's MLflow run (no third run left
+    # RUNNING forever): two runs, both finished.
+    runs = tracker.client.search_runs([tracker.experiment_id])
+    assert sorted(run.info.status for run in runs) == ["FINISHED", "FINISHED"]
+    assert {run.info.run_id for run in runs} == {_version(tracker, n).run_id for n in (1, 2)}
