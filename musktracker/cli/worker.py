@@ -71,9 +71,17 @@ def run(
     once: Slot | None = typer.Option(
         None, "--once", help="Run this slot's jobs now and exit instead of following the schedule."
     ),
-    job: str | None = typer.Option(None, "--job", help="Run only this job now and exit."),
+    job: str | None = typer.Option(
+        None, "--job", help=f"Run only this job now and exit: {', '.join(j.name for j in JOBS)}."
+    ),
 ) -> None:
     """Run the schedule in this process, without Redis or Celery.
+
+    Slots (UTC, from the WORKER_* settings): every minute the outbox; hourly at
+    WORKER_HOURLY_MINUTE ingestion, buckets and forecasts; daily at WORKER_FULL_INGEST_HOUR:00
+    the full re-ingestion, rebuild, regimes and sentiment check; weekly on
+    WORKER_TRAINING_WEEKDAY at WORKER_TRAINING_HOUR:00 the backtests. Needs a migrated
+    database.
 
     Example: musktracker run --once hourly
     """

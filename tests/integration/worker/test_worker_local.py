@@ -16,6 +16,7 @@ from musktracker.config import Settings
 from musktracker.db.session import session_scope
 from musktracker.ingest.archive import parse_archive
 from musktracker.ingest.store import store_posts
+from musktracker.worker.jobs import JOBS
 from musktracker.worker.local import run_forever
 from tests.integration.worker.conftest import bucket_rows, store_unbucketed, wait_for
 
@@ -95,3 +96,13 @@ def test_a_slot_falling_due_during_a_long_slot_still_runs(
         stop.set()
         loop.join(timeout=60)
     assert not loop.is_alive()
+
+
+def test_run_help_names_every_job_and_slot_setting(runner: CliRunner) -> None:
+    """`--job` used to say only "this job", so its names were found by guessing wrong."""
+    result = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    for job in JOBS:
+        assert job.name in result.output, job.name
+    for setting in ("WORKER_HOURLY_MINUTE", "WORKER_FULL_INGEST_HOUR", "WORKER_TRAINING_HOUR"):
+        assert setting in result.output, setting
