@@ -254,7 +254,9 @@ def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
     for origin, forecast, a, actual, rng in zip(
         origins, pooled, sharpness, actuals, rngs, strict=True
     ):
-        result.outcomes.append(_outcome(ENSEMBLE, origin, sharpened(forecast, a, rng), actual, 0.0))
+        # What fitting the ensemble costs: fitting its members (its weights take microseconds).
+        fit = sum(by_model[m][origin].fit_seconds for m in members)
+        result.outcomes.append(_outcome(ENSEMBLE, origin, sharpened(forecast, a, rng), actual, fit))
     if windows:
         result.ensemble_weights = weights_from_forecasts(list(zip(windows, actuals, strict=True)))
         result.ensemble_sharpness = best_sharpness(scores)

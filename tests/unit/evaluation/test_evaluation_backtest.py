@@ -74,6 +74,10 @@ def test_small_backtest_scores_every_model_and_the_ensemble(posts_csv) -> None:
         assert outcome.samples.shape == (200, 24)
     # the ensemble's first window weighs equally; it is a mixture of the members' paths
     assert np.isfinite(summary["ensemble"]["crps"]) and summary["ensemble"]["windows"] == 3
+    # fitting the ensemble means fitting its members (it reported 0.0 s); of the models run,
+    # hour_of_day_mean is its only default member
+    members = summary["hour_of_day_mean"]["fit_seconds"]
+    assert summary["ensemble"]["fit_seconds"] == pytest.approx(members) and members > 0
 
 
 def test_backtest_ensemble_is_sharpened_once_past_windows_say_so() -> None:
