@@ -286,14 +286,22 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read settings, turning pydantic's error into one message per bad variable."""
+    """Read settings, turning pydantic's error into one message per bad variable.
+
+    A rule across several settings has no single field: its message names them, and its
+    input (every setting read, secrets included) is not printed.
+    """
     try:
         return Settings()
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            if not err["loc"]:
+                problems.append(message)
+                continue
             name = ".".join(str(p) for p in err["loc"]).upper()
-            problems.append(f"{name}={err.get('input')!r}: {err['msg']}")
+            problems.append(f"{name}={err.get('input')!r}: {message}")
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
 
 

@@ -1,0 +1,37 @@
+"""A configuration error names the bad settings without printing the others' values."""
+
+from __future__ import annotations
+
+import pytest
+
+from musktracker.config import SettingsError, load_settings
+
+
+def test_a_rule_across_settings_does_not_print_every_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pydantic reports a model-level rule with the whole input as its value: every setting
+    read, the database password and the X token included."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://user:hunter2@db.example/musktracker")
+    monkeypatch.setenv("X_BEARER_TOKEN", "secret-token-123")
+    monkeypatch.setenv("WORKER_TASK_TIME_LIMIT", "9000")
+    monkeypatch.setenv("WORKER_VISIBILITY_TIMEOUT", "7200")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert message == (
+        "invalid configuration: WORKER_VISIBILITY_TIMEOUT=7200 must exceed "
+        "WORKER_TASK_TIME_LIMIT=9000, or Redis redelivers tasks that are still running"
+    )
+    assert "hunter2" not in message and "secret-token-123" not in message
+
+
+def test_a_bad_setting_is_named_with_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_HOURLY_MINUTE", "99")
+    monkeypatch.setenv("X_BEARER_TOKEN", "secret-token-123")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "WORKER_HOURLY_MINUTE='99': Input should be less than or equal to 59" in str(
+        raised.value
+    )
+    assert "secret-token-123" not in str(raised.value)
