@@ -88,7 +88,9 @@ def create_celery(settings: Settings) -> Celery:
                 "task": RUN_SLOT,
                 "schedule": cron.to_celery(),
                 "args": (slot.value,),
-                "options": {"expires": 3600},
+                # Queued slots wait out a worker outage until their next one is due, which
+                # does the same work (a flat hour dropped the daily and weekly slots).
+                "options": {"expires": slot.period_seconds},
             }
             for slot, cron in slot_crons(settings).items()
         },

@@ -35,6 +35,11 @@ class Slot(enum.StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
 
+    @property
+    def period_seconds(self) -> int:
+        """How often the slot falls due."""
+        return {"minute": 60, "hourly": 3600, "daily": 86_400, "weekly": 7 * 86_400}[self.value]
+
 
 @dataclass(frozen=True)
 class Job:

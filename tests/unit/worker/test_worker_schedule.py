@@ -82,6 +82,10 @@ def test_registry_and_celery_app_agree() -> None:
     entries = app.conf.beat_schedule
     assert {e["task"] for e in entries.values()} == {RUN_SLOT}
     assert sorted(e["args"][0] for e in entries.values()) == ["daily", "hourly", "minute", "weekly"]
+    # A slot queued while the workers are down waits until its next one is due.
+    assert {e["args"][0]: e["options"]["expires"] for e in entries.values()} == {
+        "minute": 60, "hourly": 3600, "daily": 86_400, "weekly": 604_800
+    }
 
 
 def test_each_celery_app_runs_its_own_tasks() -> None:
