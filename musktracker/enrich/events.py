@@ -4,6 +4,7 @@ event window it overlaps, so stored features never disagree with the events tabl
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +37,12 @@ class NewEvent:
     account: str | None = None
 
     def validate(self) -> None:
+        for option, text in (
+            ("--name", self.name),
+            ("--category", self.category),
+            ("--source", self.source),
+        ):
+            _single_line(text, option)
         if not self.name.strip():
             raise EventError("--name must not be empty")
         if len(self.name) > 256:
@@ -50,6 +57,14 @@ class NewEvent:
             raise EventError(f"--end {end.isoformat()} must be after --start {start.isoformat()}")
         if not (math.isfinite(self.intensity) and 0.0 <= self.intensity <= 1.0):
             raise EventError(f"--intensity {self.intensity} is outside 0..1")
+
+
+def _single_line(text: str | None, option: str) -> None:
+    """Names, categories and sources are one line in every listing: a newline or other
+    control character (which PostgreSQL refuses outright when it is NUL) is an error."""
+    bad = next((c for c in text or "" if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise EventError(f"{option} {text!r} contains the control character {bad!r}")
 
 
 def _in_range(value: datetime, option: str) -> datetime:

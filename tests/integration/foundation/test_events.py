@@ -60,6 +60,9 @@ def test_adding_and_deleting_an_event_refreshes_features(loaded: Engine) -> None
         ({"intensity": -0.1}, "--intensity -0.1 is outside 0..1"),
         ({"end": parse_utc("2022-11-04T15:00:00Z")}, "must be after --start"),
         ({"name": "  "}, "--name must not be empty"),
+        ({"name": "multi\nline"}, r"--name 'multi\\nline' contains the control character '\\n'"),
+        ({"category": "a\tb"}, r"--category 'a\\tb' contains the control character"),
+        ({"source": "x\x00"}, r"--source 'x\\x00' contains the control character"),
     ],
 )
 def test_invalid_events_write_nothing(
