@@ -6,12 +6,17 @@ never given defaults. `.env.example` lists every variable with a comment.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from musktracker.db.session import normalize_url
 
 DEFAULT_DATABASE_URL = "sqlite:///musktracker.db"
 
@@ -270,6 +275,21 @@ class Settings(BaseSettings):
         """API_CORS_ORIGINS as a list; empty means CORS stays off."""
         return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        """SQLite or PostgreSQL, the databases MuskTracker runs and is tested on (anything
+        else failed at the first command with a SQLAlchemy traceback)."""
+        try:
+            backend = make_url(normalize_url(value)).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                "use sqlite:///PATH (a file) or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            )
+        return value
+
     @field_validator(
         "redis_url",
         "x_bearer_token",
@@ -283,6 +303,10 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+"""The password of a URL such as postgresql://user:PASSWORD@host/db, masked in errors."""
 
 
 def load_settings() -> Settings:
@@ -301,7 +325,8 @@ def load_settings() -> Settings:
                 problems.append(message)
                 continue
             name = ".".join(str(p) for p in err["loc"]).upper()
-            problems.append(f"{name}={err.get('input')!r}: {message}")
+            shown = _URL_PASSWORD.sub(r"\1***@", repr(err.get("input")))
+            problems.append(f"{name}={shown}: {message}")
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
 
 

@@ -77,7 +77,7 @@ def history() -> None:
     """
     url = settings().database_url
     state = migrations.schema_state(url)
-    for revision in migrations.revisions(url):
+    for revision in migrations.revisions():
         console.print(f"{revision}{'  <- database' if revision == state.current else ''}")
     if not state.known:
         console.print(f"{state.current}  <- database ({state.advice})")

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.cli.runtime import console, database, handle_errors, settings
 from musktracker.db import migrate as migrations
-from musktracker.db.session import normalize_url, session_scope
+from musktracker.db.session import normalize_url, require_tables, session_scope
 from musktracker.status import AccountStatus, account_statuses
 
 
@@ -27,14 +27,9 @@ def status() -> None:
     Example: musktracker status
     """
     url = settings().database_url
-    missing = migrations.missing_sqlite_file(url)
-    if missing is not None:
-        # Connecting would create an empty file where a mistyped DATABASE_URL points.
-        raise fail(
-            f"database file {missing} does not exist; check DATABASE_URL, or run "
-            "`musktracker migrate up` first"
-        )
-    with session_scope(database()) as session:
+    engine = database(require=False)
+    require_tables(engine)  # an older schema is reported below, not refused
+    with session_scope(engine) as session:
         rows = account_statuses(session)
     # An older schema works here but not for every command; a newer one was written by a
     # newer MuskTracker. Both deserve a line before the numbers.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -42,10 +43,12 @@ def missing_sqlite_file(database_url: str) -> Path | None:
     return None if path.exists() else path
 
 
-def revisions(database_url: str) -> list[str]:
-    """Every revision shipped with this version, oldest first."""
-    scripts = ScriptDirectory.from_config(alembic_config(database_url))
-    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
+@lru_cache(maxsize=1)
+def revisions() -> tuple[str, ...]:
+    """Every revision shipped with this version, oldest first (read once: /readyz and every
+    job check the schema)."""
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    return tuple(s.revision for s in reversed(list(scripts.walk_revisions())))
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,12 @@ class SchemaState:
 
 def schema_state(database_url: str) -> SchemaState:
     """The database's revision, the newest shipped one and whether this version knows it."""
-    current, shipped = current_revision(database_url), revisions(database_url)
+    return state_of(current_revision(database_url))
+
+
+def state_of(current: str | None) -> SchemaState:
+    """Where a database at revision `current` stands relative to this version."""
+    shipped = revisions()
     return SchemaState(current, shipped[-1], current is None or current in shipped)
 
 
@@ -84,7 +92,7 @@ def _migrate(step: Callable[[Config, str], None], database_url: str, revision: s
     except CommandError as exc:
         raise MigrationError(
             f"--revision {revision!r}: {exc} (revisions: base, "
-            f"{', '.join(revisions(database_url))}, head, or a step such as -1)"
+            f"{', '.join(revisions())}, head, or a step such as -1)"
         ) from None
 
 

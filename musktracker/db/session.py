@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,10 +65,37 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
-def require_schema(engine: Engine) -> None:
-    """Fail with a clear message when migrations have not been applied."""
+def require_tables(engine: Engine) -> None:
+    """Fail with a clear message unless the database exists and has been migrated at all.
+
+    A SQLite file that does not exist is named: connecting would create an empty one where
+    a mistyped DATABASE_URL points.
+    """
+    from musktracker.db import migrate  # it imports this module
+
+    missing = migrate.missing_sqlite_file(engine.url.render_as_string(hide_password=False))
+    if missing is not None:
+        raise DatabaseNotReadyError(
+            f"database file {missing} does not exist; check DATABASE_URL, or run "
+            "`musktracker migrate up` first"
+        )
     if not inspect(engine).has_table("raw_tweets"):
         raise DatabaseNotReadyError(
             f"database {engine.url.render_as_string(hide_password=True)} has no MuskTracker "
             "tables; run `musktracker migrate up` first"
+        )
+
+
+def require_schema(engine: Engine) -> None:
+    """`require_tables`, and the schema at this version's newest revision: on an older one
+    commands failed deep inside ("no such table: api_keys")."""
+    from musktracker.db import migrate
+
+    require_tables(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    with engine.connect() as conn:
+        state = migrate.state_of(MigrationContext.configure(conn).get_current_revision())
+    if state.current != state.head:
+        raise DatabaseNotReadyError(
+            f"database {where} is at schema revision {state.current}: {state.advice}"
         )
