@@ -16,6 +16,10 @@ from sqlalchemy.types import TypeDecorator
 
 from musktracker.utc import ensure_utc
 
+MAX_ROW_ID = 2**63 - 1
+"""The largest id a BIGINT column holds: a larger one names no row (and would make the
+database driver raise instead of finding nothing)."""
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """`TIMESTAMP WITH TIME ZONE` that accepts and returns only aware UTC datetimes."""

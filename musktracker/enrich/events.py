@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from musktracker.accounts import get_account, list_accounts
 from musktracker.db.models import ExogenousEvent
+from musktracker.db.types import MAX_ROW_ID
 from musktracker.features.build import EVENT_LOOKBACK, refresh_features, stored_rules
 from musktracker.utc import HOUR, OutOfRangeError, ensure_utc, floor_hour
 
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2261
 """Event times features can use (pandas nanosecond timestamps end in April 2262)."""
-MAX_EVENT_ID = 2**63 - 1
 
 
 class EventError(ValueError):
@@ -120,7 +120,7 @@ def list_events(session: Session) -> list[ExogenousEvent]:
 def delete_event(session: Session, event_id: int) -> ExogenousEvent:
     """Delete an event by id and refresh the features it affected."""
     # An id beyond BIGINT cannot exist, and the drivers raise OverflowError/DataError on it.
-    event = session.get(ExogenousEvent, event_id) if 0 < event_id <= MAX_EVENT_ID else None
+    event = session.get(ExogenousEvent, event_id) if 0 < event_id <= MAX_ROW_ID else None
     if event is None:
         raise EventError(f"no event with id {event_id}")
     session.delete(event)

@@ -14,10 +14,11 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from musktracker.db.models import ApiKey
+from musktracker.db.types import MAX_ROW_ID
 from musktracker.utc import utcnow
 
 KEY_PATTERN = re.compile(r"^mt_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
@@ -84,6 +85,10 @@ def create_key(session: Session, name: str, scopes: frozenset[Scope]) -> tuple[A
     """Store a new key and return it with the plain key, which is never stored."""
     if not _NAME.match(name):
         raise ApiKeyError(f"--name {name!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    if name.isdigit():
+        raise ApiKeyError(
+            f"--name {name!r} must not be only digits: `apikeys revoke` reads those as an id"
+        )
     if session.scalar(select(ApiKey).where(ApiKey.name == name)) is not None:
         raise ApiKeyError(f"--name {name!r} is already used by another key")
     prefix = secrets.token_hex(4)
@@ -102,11 +107,17 @@ def list_keys(session: Session) -> list[ApiKey]:
 
 
 def revoke_key(session: Session, name_or_id: str) -> ApiKey:
-    """Revoke a key by name or numeric id; revoking twice is an error that says so."""
-    condition = ApiKey.name == name_or_id
-    if name_or_id.isdigit():
-        condition = or_(condition, ApiKey.id == int(name_or_id))
-    key = session.scalar(select(ApiKey).where(condition))
+    """Revoke a key by name or numeric id; revoking twice is an error that says so.
+
+    Digits are an id: names of digits only are refused now, and an older key named so is
+    found by its name only when no key has that id. An id beyond the database's 64-bit
+    integers names no key.
+    """
+    key = None
+    if name_or_id.isdigit() and int(name_or_id) <= MAX_ROW_ID:
+        key = session.get(ApiKey, int(name_or_id))
+    if key is None:
+        key = session.scalar(select(ApiKey).where(ApiKey.name == name_or_id))
     if key is None:
         raise ApiKeyError(f"no API key named or numbered {name_or_id!r}")
     if key.revoked_at is not None:

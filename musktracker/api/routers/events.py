@@ -14,12 +14,12 @@ from musktracker.api.schemas import ErrorBody, EventCreate, EventOut
 from musktracker.api.services import services
 from musktracker.db.models import ExogenousEvent
 from musktracker.db.session import session_scope
+from musktracker.db.types import MAX_ROW_ID
 from musktracker.enrich.events import EventError, NewEvent, add_event, delete_event, list_events
 from musktracker.security.apikeys import Scope
 
 router = keyed_router(prefix="/v1/exogenous-events", tags=["exogenous events"])
 
-MAX_ID = 2**63 - 1
 
 
 def event_out(event: ExogenousEvent, usernames: dict[int, str]) -> EventOut:
@@ -90,7 +90,7 @@ def events_create(request: Request, body: EventCreate) -> EventOut:
     responses={404: {"model": ErrorBody}},
     summary="Delete an exogenous event; features it affected are refreshed",
 )
-def events_delete(request: Request, event_id: int = Path(ge=1, le=MAX_ID)) -> EventOut:
+def events_delete(request: Request, event_id: int = Path(ge=1, le=MAX_ROW_ID)) -> EventOut:
     try:
         with session_scope(services(request).engine) as session:
             usernames = {a.id: a.username for a in list_accounts(session)}

@@ -19,11 +19,11 @@ from musktracker.api.schemas import ErrorBody, ModelMetrics, ModelOut
 from musktracker.api.services import services
 from musktracker.db.models import Account, ModelMetadata
 from musktracker.db.session import session_scope
+from musktracker.db.types import MAX_ROW_ID
 from musktracker.security.apikeys import Scope
 
 router = keyed_router(prefix="/v1/models", tags=["models"])
 
-MAX_ID = 2**63 - 1
 
 
 def _hyperparameters(raw: str | None) -> Any:
@@ -95,7 +95,7 @@ async def models_list(
     responses={404: {"model": ErrorBody}},
     summary="One trained model's metadata and metrics",
 )
-def models_get(request: Request, model_id: int = Path(ge=1, le=MAX_ID)) -> ModelOut:
+def models_get(request: Request, model_id: int = Path(ge=1, le=MAX_ROW_ID)) -> ModelOut:
     with session_scope(services(request).engine) as session:
         found = session.execute(_with_username().where(ModelMetadata.id == model_id)).first()
         if found is None:

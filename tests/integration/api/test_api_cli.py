@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
 from musktracker.cli.main import app
 from musktracker.db import migrate
-from musktracker.db.session import get_engine
+from musktracker.db.session import get_engine, session_scope
 
 
 def _free_port() -> int:
@@ -52,6 +52,27 @@ def test_apikeys_cli_creates_lists_and_revokes(cli_env: str, runner: CliRunner) 
     assert again.exit_code == 1 and "already revoked" in again.output
     missing = runner.invoke(app, ["apikeys", "revoke", "nobody"])
     assert missing.exit_code == 1 and "no API key" in missing.output
+
+
+def test_apikeys_revoke_by_id_is_never_ambiguous(cli_env: str, runner: CliRunner) -> None:
+    """`revoke 4` revoked whichever of key 4 and a key named '4' the database returned
+    first, and an id beyond BIGINT crashed with an OverflowError or DataError."""
+    migrate.upgrade(cli_env)
+    digits = runner.invoke(app, ["apikeys", "create", "--name", "2"])
+    assert digits.exit_code == 1
+    assert "--name '2' must not be only digits" in " ".join(digits.output.split())
+    for name in ("first", "second"):
+        assert runner.invoke(app, ["apikeys", "create", "--name", name]).exit_code == 0
+    with session_scope(get_engine(cli_env)) as session:  # named so before the rule
+        first_id = session.scalar(text("SELECT id FROM api_keys WHERE name = 'first'"))
+        session.execute(
+            text("UPDATE api_keys SET name = :n WHERE name = 'second'"), {"n": str(first_id)}
+        )
+    revoked = runner.invoke(app, ["apikeys", "revoke", str(first_id)])  # digits: the id
+    assert revoked.exit_code == 0 and "'first'" in revoked.output
+    huge = runner.invoke(app, ["apikeys", "revoke", "99999999999999999999"])
+    assert huge.exit_code == 1
+    assert "no API key named or numbered '99999999999999999999'" in huge.output
 
 
 def _serve(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[bytes], str]:
