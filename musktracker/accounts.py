@@ -26,12 +26,19 @@ def normalize_username(username: str) -> str:
     return name.lower()
 
 
+MAX_USER_ID = 2**64 - 1
+"""X ids are 64-bit integers; anything larger is a typo (and overflowed the column: a
+PostgreSQL DataError traceback beyond 32 digits)."""
+
+
 def normalize_user_id(x_user_id: str) -> str:
     """An X user id as stored: ASCII digits only, without leading zeros, so "0044196397"
     and "44196397" are the same id (and "٤٤١", digits of another script, is refused)."""
     text = x_user_id.strip()
     if not text or not text.isascii() or not text.isdigit():
         raise AccountError(f"X user id {x_user_id!r} is not a number made of digits 0-9")
+    if int(text) > MAX_USER_ID:
+        raise AccountError(f"X user id {x_user_id!r} is larger than any X id (2**64 - 1)")
     return str(int(text))
 
 

@@ -213,6 +213,16 @@ def test_accounts_set_id_cli(cli_env: str, engine: Engine, runner: CliRunner) ->
     assert both.exit_code != 0
     bad = runner.invoke(app, ["accounts", "set-id", "elonmusk", "٤٤١"])
     assert bad.exit_code == 1 and "not a number made of digits 0-9" in flat(bad.output)
+    # Beyond 64 bits: a typo, which overflowed the column (a DataError traceback on
+    # PostgreSQL beyond 32 digits, stored silently on SQLite).
+    for huge in ("18446744073709551616", "9" * 40):
+        for command in (
+            ["accounts", "set-id", "elonmusk", huge],
+            ["accounts", "add", "zed", "--id", huge],
+        ):
+            refused = runner.invoke(app, command)
+            assert refused.exit_code == 1, refused.output
+            assert "is larger than any X id (2**64 - 1)" in flat(refused.output)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x_user_id FROM accounts")).scalar() == "44196397"
 
