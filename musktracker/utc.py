@@ -16,6 +16,10 @@ class NaiveDatetimeError(ValueError):
     """A datetime without a time zone reached a place that needs UTC."""
 
 
+class TimeFormatError(ValueError):
+    """Text that is not an ISO 8601 time; the message names the field and the text."""
+
+
 class OutOfRangeError(ValueError):
     """A datetime that Python cannot represent once converted to UTC (year 0 or 10000)."""
 
@@ -41,7 +45,7 @@ def parse_utc(text: str, field: str = "time") -> datetime:
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"{field} {text!r} is not an ISO 8601 time") from None
+        raise TimeFormatError(f"{field} {text!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise NaiveDatetimeError(
             f"{field} {text!r} has no time zone; "

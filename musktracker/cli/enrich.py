@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from musktracker.accounts import list_accounts
-from musktracker.cli.runtime import console, database, fail, handle_errors
+from musktracker.cli.runtime import console, database, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.enrich.events import NewEvent, add_event, delete_event, list_events
 from musktracker.utc import parse_utc
@@ -19,13 +19,6 @@ app = typer.Typer(
     "--start 2025-01-29T21:00:00Z --end 2025-01-29T23:00:00Z --intensity 0.8",
     no_args_is_help=True,
 )
-
-
-def _time(text: str, option: str) -> object:
-    try:
-        return parse_utc(text, option)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
 
 
 @app.command("add-event")
@@ -53,8 +46,8 @@ def add(
     """
     new = NewEvent(
         name=name,
-        start=_time(start, "--start"),  # type: ignore[arg-type]
-        end=_time(end, "--end"),  # type: ignore[arg-type]
+        start=parse_utc(start, "--start"),
+        end=parse_utc(end, "--end"),
         intensity=intensity,
         category=category,
         description=description,

@@ -21,7 +21,7 @@ from musktracker.forecasting.errors import ForecastError
 from musktracker.ingest.archive import ArchiveError
 from musktracker.logging import configure_logging
 from musktracker.models.base import ModelError
-from musktracker.utc import NaiveDatetimeError
+from musktracker.utc import NaiveDatetimeError, OutOfRangeError, TimeFormatError
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -33,6 +33,8 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     ArchiveError,
     EventError,
     NaiveDatetimeError,
+    OutOfRangeError,
+    TimeFormatError,
     SettingsError,
     DatabaseNotReadyError,
     ForecastError,

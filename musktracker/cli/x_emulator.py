@@ -100,10 +100,7 @@ def x_emulator(
     unknown = [name for name in forbid if name not in ENDPOINTS]
     if unknown:
         raise fail(f"--forbid {unknown[0]!r} is not an endpoint; one of {', '.join(ENDPOINTS)}")
-    try:
-        clock = parse_utc(now, "--now") if now else None
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    clock = parse_utc(now, "--now") if now else None  # a bad one: TimeFormatError, exit 1
     accounts = [load_account(spec) for spec in archive]  # a bad file: ArchiveError, exit 1
     options = EmulatorOptions(
         now=clock,
