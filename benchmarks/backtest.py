@@ -26,7 +26,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import POSTS, data_file, data_line, machine, make_parser
+from benchmarks.common import POSTS, data_file, data_line, load_posts, machine, make_parser
 from musktracker.evaluation.backtest import ENSEMBLE, BacktestPlan, BacktestResult, run_backtest
 from musktracker.evaluation.metrics import summarize
 from musktracker.models.history import history_from_posts
@@ -39,11 +39,6 @@ AS_OF_DATES = (
     datetime(2025, 3, 1, tzinfo=UTC),
 )
 console = Console(width=200)
-
-
-def load_posts(path: Path) -> pd.DatetimeIndex:
-    frame = pd.read_csv(path, usecols=["created_at"])
-    return pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True)).sort_values()
 
 
 def run(

@@ -20,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from sqlalchemy import create_engine, text
 
 from musktracker.db.session import get_engine
@@ -118,17 +119,23 @@ def existing_tracker(setting: str, model_name: str) -> Tracker | None:
     return Tracker(setting, model_name)
 
 
+def load_posts(path: Path) -> pd.DatetimeIndex:
+    """The post times of an archive CSV, in order, as UTC timestamps."""
+    frame = pd.read_csv(path, usecols=["created_at"])
+    return pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True)).sort_values()
+
+
 def data_line(path: Path, rows: int, what: str = "rows") -> str:
     """Which data produced the table, and how much of it."""
     return f"data: {path.resolve()} ({rows:,} {what})"
 
 
 @contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
+def postgres_schema(base_url: str, prefix: str = "bench") -> Iterator[str]:
     """A fresh schema in `base_url`'s database, dropped afterwards; yields a URL whose
     search_path is that schema (its cached engine disposed before the drop). Raises if the
-    server cannot be reached."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    server cannot be reached. The tests' PostgreSQL databases are made the same way."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

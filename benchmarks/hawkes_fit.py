@@ -22,9 +22,8 @@ from typing import TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see common.py
 
 import numpy as np
-import pandas as pd
 
-from benchmarks.common import POSTS, data_file, data_line, machine, make_parser
+from benchmarks.common import POSTS, data_file, data_line, load_posts, machine, make_parser
 from musktracker.models.base import single_threaded_blas
 from musktracker.models.hawkes import (
     HawkesData,
@@ -54,8 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = make_parser(__doc__)
     parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
     args = parser.parse_args(argv)
-    frame = pd.read_csv(args.posts, usecols=["created_at"])
-    posts = pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True))
+    posts = load_posts(args.posts)
     print(machine())
     print(data_line(args.posts, len(posts), "posts") + "\n")
     all_days = (END - posts[0].to_pydatetime()).total_seconds() / 86400 + 1

@@ -27,7 +27,7 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tsa.arima_process import arma2ma
 
-from benchmarks.common import POSTS, data_file, data_line, machine, make_parser
+from benchmarks.common import POSTS, data_file, data_line, load_posts, machine, make_parser
 from musktracker.models.base import single_threaded_blas
 from musktracker.models.distributions import nb_log_pmf
 from musktracker.models.history import history_from_posts
@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = make_parser(__doc__)
     parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
     args = parser.parse_args(argv)
-    frame = pd.read_csv(args.posts, usecols=["created_at"])
-    posts = pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True))
+    posts = load_posts(args.posts)
     print(machine())
     print(data_line(args.posts, len(posts), "posts") + "\n")
     with single_threaded_blas():

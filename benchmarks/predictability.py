@@ -40,8 +40,15 @@ from rich.console import Console
 from rich.table import Table
 from scipy.stats import nbinom
 
-from benchmarks.backtest import load_posts
-from benchmarks.common import POSTS, data_file, data_line, machine, make_parser, positive_int
+from benchmarks.common import (
+    POSTS,
+    data_file,
+    data_line,
+    load_posts,
+    machine,
+    make_parser,
+    positive_int,
+)
 from musktracker.evaluation.backtest import BacktestPlan, BacktestResult, run_backtest
 from musktracker.evaluation.metrics import crps_pmf, crps_samples
 from musktracker.models.distributions import fit_nb_dispersion

@@ -4,26 +4,22 @@ PostgreSQL), the real @elonmusk data from ../shared/data, and a CLI runner."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+# One place for the data paths, the PostgreSQL URL and the scratch schema: the benchmarks'.
+from benchmarks.common import POSTGRES_URL, REPO, SHARED_DATA, postgres_schema
+from benchmarks.common import POSTS as POSTS_CSV
 from musktracker.config import get_settings
 from musktracker.db import migrate
 from musktracker.db.session import get_engine
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("MUSKTRACKER_SHARED_DATA", REPO.parent / "shared" / "data"))
-POSTS_CSV = SHARED_DATA / "elonmusk" / "posts.csv"
-POSTGRES_URL = os.environ.get(
-    "MUSKTRACKER_TEST_POSTGRES_URL",
-    "postgresql+psycopg://musktracker:musktracker@localhost:5432/musktracker_test",
-)
+__all__ = ["POSTGRES_URL", "POSTS_CSV", "REPO", "SHARED_DATA", "require_postgres"]
 
 
 def _postgres_available() -> str | None:
@@ -75,20 +71,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
     require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    try:
+    with postgres_schema(POSTGRES_URL, prefix="t") as url:
         yield url
-    finally:
-        get_engine(url).dispose()
-        get_engine.cache_clear()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    get_engine.cache_clear()
 
 
 @pytest.fixture
