@@ -192,12 +192,16 @@ def _stream(
             stall_seconds=current.x_stream_stall_seconds,
             backoff=backoff,
         )
-        streamer.prepare(names)
-        console.print(f"streaming posts of {', '.join('@' + n for n in names)}; Ctrl-C stops")
+        left_out = streamer.prepare(names)
+        for name, reason in left_out.items():
+            console.print(f"[yellow]not streaming @{name}:[/] {escape(reason)}")
+        followed = [n for n in names if n not in left_out]
+        console.print(f"streaming posts of {', '.join('@' + n for n in followed)}; Ctrl-C stops")
         report = streamer.run(shutdown)
     console.print(
         f"stream stopped: {report.received} received, {report.stored} new, "
         f"{report.duplicates} duplicates, {report.reconnects} reconnects"
+        + (f"; not streamed: {', '.join('@' + n for n in left_out)}" if left_out else "")
     )
 
 

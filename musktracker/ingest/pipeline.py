@@ -61,6 +61,21 @@ ProgressCallback = Callable[[str, datetime, datetime, datetime, int], None]
 """progress(username, lower_time, reached_time, now, posts_inserted_so_far)."""
 
 
+def look_up_user_id(session: Session, client: XClient, account: Account) -> None:
+    """Ask X for the account's user id and record it, refusing an id another tracked account
+    already has (a wrong `accounts add --id`): X's answer names both accounts."""
+    user = client.user_by_username(account.username)
+    if account.x_user_id != user.id:
+        other = id_owner(session, user.id, other_than=account.id)
+        if other is not None:
+            raise AccountError(
+                f"X says @{account.username} has user id {user.id}, but that id is "
+                f"recorded for @{other.username}; if @{other.username}'s id is wrong, "
+                f"clear it with `musktracker accounts set-id {other.username} --clear`"
+            )
+        account.x_user_id = user.id
+
+
 @dataclass
 class AccountReport:
     username: str
@@ -146,16 +161,7 @@ class Ingestor:
         lookup is made every time: it is cheap, checks the token, and reads X's clock."""
         with session_scope(self.engine) as session:
             account = get_account(session, username)
-            user = self.client.user_by_username(account.username)
-            if account.x_user_id != user.id:
-                other = id_owner(session, user.id, other_than=account.id)
-                if other is not None:
-                    raise AccountError(
-                        f"X says @{account.username} has user id {user.id}, but that id is "
-                        f"recorded for @{other.username}; if @{other.username}'s id is wrong, "
-                        f"clear it with `musktracker accounts set-id {other.username} --clear`"
-                    )
-                account.x_user_id = user.id
+            look_up_user_id(session, self.client, account)
             return account
 
     def _state(self, session: Session, account_id: int, endpoint: str) -> IngestState | None:

@@ -24,7 +24,7 @@ from types import FrameType
 import httpx
 from sqlalchemy.engine import Engine
 
-from musktracker.accounts import get_account
+from musktracker.accounts import AccountError, get_account
 from musktracker.db.models import Account
 from musktracker.db.session import session_scope
 from musktracker.features.refresh import refresh_after_posts
@@ -33,9 +33,11 @@ from musktracker.ingest.consumers import ConsumerRegistry, IngestedPost
 from musktracker.ingest.errors import (
     XApiError,
     XRateLimitError,
+    XRefusedError,
     XResponseError,
     XStatusError,
 )
+from musktracker.ingest.pipeline import look_up_user_id
 from musktracker.ingest.responses import StreamEvent
 from musktracker.ingest.store import store_api_posts
 from musktracker.logging import get_logger
@@ -167,16 +169,34 @@ class StreamIngestor:
         self._by_user: dict[str, Account] = {}
         self._by_tag: dict[str, Account] = {}
 
-    def prepare(self, usernames: list[str]) -> None:
-        """Resolve accounts' X user ids and sync the rules."""
+    def prepare(self, usernames: list[str]) -> dict[str, str]:
+        """Resolve accounts' X user ids and sync the rules. An account X refuses (unknown or
+        suspended handle, an id recorded for another account) is left out, so one dead
+        account does not stop the stream of all the others; returns those left out, each
+        with the reason. Raises when none is left."""
+        left_out: dict[str, str] = {}
         with session_scope(self.engine) as session:
             for name in usernames:
                 account = get_account(session, name)
                 if account.x_user_id is None:
-                    account.x_user_id = self.client.user_by_username(account.username).id
+                    try:
+                        look_up_user_id(session, self.client, account)
+                    except (XRefusedError, AccountError) as exc:
+                        left_out[account.username] = str(exc)
+                        log.warning(
+                            "stream.account_left_out", account=account.username, reason=str(exc)
+                        )
+                        continue
+                assert account.x_user_id is not None
                 self._by_user[account.x_user_id] = account
                 self._by_tag[RULE_TAG_PREFIX + account.username] = account
+        if not self._by_user:
+            raise XApiError(
+                "stream: no account to follow: "
+                + "; ".join(f"@{name}: {reason}" for name, reason in left_out.items())
+            )
         sync_rules(self.client, [a.username for a in self._by_user.values()])
+        return left_out
 
     def run(self, shutdown: Shutdown) -> StreamReport:
         """Read, store, publish, reconnect; returns when asked to stop."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -17,6 +18,7 @@ from musktracker.db.session import session_scope
 from musktracker.ingest.client import XClient
 from musktracker.ingest.consumers import ConsumerRegistry, IngestedPost
 from musktracker.ingest.emulator import XEmulator
+from musktracker.ingest.errors import XApiError
 from musktracker.ingest.stream import Shutdown, StreamBackoff, StreamIngestor
 from tests.integration.ingest.conftest import (
     INGEST_CMD,
@@ -121,6 +123,29 @@ def test_stream_backs_off_on_http_errors_and_rate_limits(
     assert report.stored >= 5
 
 
+def test_stream_leaves_out_an_account_x_refuses_and_follows_the_rest(
+    engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
+) -> None:
+    """A handle X does not know (renamed, suspended) must not stop every other account's
+    stream; it is left out with X's reason. With no account left, nothing is followed."""
+    last = max(weeks.posts.values())
+    emulator = serve(weeks.path, now=last - timedelta(days=1), stream_interval_seconds=0.01)
+    track(engine, "elonmusk", "ghost")
+    with XClient(emulator.base_url, "t") as client:
+        streamer = StreamIngestor(
+            engine, client, ConsumerRegistry(), backoff=StreamBackoff(scale=0.01), max_posts=3
+        )
+        left_out = streamer.prepare(["elonmusk", "ghost"])
+        report = streamer.run(Shutdown())
+        assert list(left_out) == ["ghost"] and "no user 'ghost'" in left_out["ghost"]
+        assert [r["value"] for r in emulator.rules] == ["from:elonmusk"]
+        assert report.stored == 3
+
+        alone = StreamIngestor(engine, client, ConsumerRegistry())
+        with pytest.raises(XApiError, match=r"no account to follow: @ghost: .*no user 'ghost'"):
+            alone.prepare(["ghost"])
+
+
 def test_sigterm_stops_the_stream_cleanly_without_losing_posts(
     db_url: str, engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
 ) -> None:
@@ -128,9 +153,9 @@ def test_sigterm_stops_the_stream_cleanly_without_losing_posts(
     emulator = serve(
         weeks.path, now=last - timedelta(days=1), keepalive_seconds=0.2, stream_interval_seconds=0.1
     )
-    track(engine, "elonmusk")
+    track(engine, "elonmusk", "ghost")  # every tracked account; X does not know @ghost
     process = subprocess.Popen(
-        [*INGEST_CMD, "--stream", "--account", "elonmusk"],
+        [*INGEST_CMD, "--stream"],
         env=subprocess_env(db_url, emulator),
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -143,7 +168,9 @@ def test_sigterm_stops_the_stream_cleanly_without_losing_posts(
     out, err = process.communicate(timeout=30)
 
     assert process.returncode == 0, err.decode()
-    assert "stream stopped" in out.decode()
+    assert "not streaming @ghost: user lookup: X has no user 'ghost'" in out.decode()
+    assert "streaming posts of @elonmusk;" in out.decode()
+    assert "stream stopped" in out.decode() and "not streamed: @ghost" in out.decode()
     stored = sorted(stored_posts(engine), key=int)
     assert len(stored) >= 5
     # No gap: what is stored is exactly the first posts the stream sent. (Posts still in
