@@ -111,7 +111,9 @@ def _read_lines(path: Path, what: str) -> list[str]:
     if path.is_dir():
         raise SentimentDataError(f"{what}: {path} is a directory, not a file")
     if not path.is_file():
-        raise SentimentDataError(f"{what}: file not found: {path}")
+        # The defaults are relative (../shared/data/...): say where they were looked for.
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise SentimentDataError(f"{what}: file not found: {path}{where}")
     try:
         raw = path.read_bytes()
     except OSError as exc:

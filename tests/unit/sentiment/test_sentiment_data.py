@@ -125,9 +125,18 @@ def test_tsv_rows_to_score_are_checked_by_line(tmp_path: Path):
     assert read_texts(no_text, "body") == ["great"]
 
 
-def test_errors_name_the_option_the_path_came_from(tmp_path: Path):
-    with pytest.raises(SentimentDataError, match=r"^--dev: file not found"):
+def test_errors_name_the_option_the_path_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    with pytest.raises(SentimentDataError, match=r"^--dev: file not found: \S+nope.tsv$"):
         read_labelled(tmp_path / "nope.tsv", "--dev")
+    # A relative path (the defaults are) says which directory it was looked for from.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SentimentDataError) as missing:
+        read_labelled(Path("../shared/dev.tsv"), "SENTIMENT_DEV_FILE")
+    assert str(missing.value) == (
+        f"SENTIMENT_DEV_FILE: file not found: ../shared/dev.tsv (relative to {tmp_path})"
+    )
     with pytest.raises(SentimentDataError, match=r"^FILE: .* is a directory"):
         read_labelled(tmp_path, "FILE")
 
