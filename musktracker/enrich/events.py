@@ -47,6 +47,8 @@ class NewEvent:
             raise EventError("--name must not be empty")
         if len(self.name) > 256:
             raise EventError(f"--name is {len(self.name)} characters long; at most 256")
+        if self.category is not None and not self.category.strip():
+            raise EventError(f"--category {self.category!r} is blank; leave it out for none")
         if self.category is not None and len(self.category) > 64:
             raise EventError(f"--category {self.category!r} is longer than 64 characters")
         if not self.source.strip() or len(self.source) > 64:

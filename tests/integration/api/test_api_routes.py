@@ -199,6 +199,7 @@ def test_exogenous_event_validation_is_the_clis(api_with_posts: Api) -> None:
         ({"end": "2022-11-05T00:00:00Z"}, "body.end", "must be after start"),
         ({"intensity": 1.5}, "body.intensity", "outside 0..1"),
         ({"name": "   "}, "body.name", "must not be empty"),
+        ({"category": ""}, "body.category", "is blank"),
         ({"start": "2022-11-06T00:00:00"}, "body.start", "timezone"),
         ({"account": "nobody"}, "body.account", "not tracked"),
         ({"intensity": "high"}, "body.intensity", "number"),

@@ -62,6 +62,7 @@ def test_adding_and_deleting_an_event_refreshes_features(loaded: Engine) -> None
         ({"name": "  "}, "--name must not be empty"),
         ({"name": "multi\nline"}, r"--name 'multi\\nline' contains the control character '\\n'"),
         ({"category": "a\tb"}, r"--category 'a\\tb' contains the control character"),
+        ({"category": " "}, "--category ' ' is blank; leave it out for none"),
         ({"source": "x\x00"}, r"--source 'x\\x00' contains the control character"),
     ],
 )
