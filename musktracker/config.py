@@ -35,6 +35,9 @@ class SettingsError(ValueError):
     """A setting has a value MuskTracker cannot run with; the message names it."""
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 class Settings(BaseSettings):
     """Configuration from environment variables (upper-case names) and `.env`."""
 
@@ -153,7 +156,10 @@ class Settings(BaseSettings):
         default=2, ge=0, le=23, description="Hour of the daily full ingestion."
     )
     worker_training_weekday: int = Field(
-        default=6, ge=0, le=6, description="Day of the weekly training, 0=Monday..6=Sunday."
+        default=6,
+        ge=0,
+        le=6,
+        description="Day of the weekly training: a name (sunday, sun) or 0=Monday..6=Sunday.",
     )
     worker_training_hour: int = Field(default=3, ge=0, le=23, description="Hour of that training.")
     worker_hourly_minute: int = Field(
@@ -249,6 +255,19 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_format(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("worker_training_weekday", mode="before")
+    @classmethod
+    def _weekday_number(cls, value: object) -> object:
+        """A day's English name or its first three letters, as cron writes them, is its
+        number (Monday 0); numbers pass on to the range check."""
+        if isinstance(value, str) and value.strip().isalpha():
+            name = value.strip().lower()
+            for number, day in enumerate(_WEEKDAYS):
+                if name in (day, day[:3]):
+                    return number
+            raise ValueError(f"{value!r} is not a day of the week (monday..sunday, mon..sun, 0..6)")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -35,3 +35,21 @@ def test_a_bad_setting_is_named_with_its_value(monkeypatch: pytest.MonkeyPatch) 
         raised.value
     )
     assert "secret-token-123" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("value", "number"), [("Sunday", 6), ("mon", 0), (" FRI ", 4), ("3", 3)])
+def test_the_training_weekday_takes_a_name_or_a_number(
+    monkeypatch: pytest.MonkeyPatch, value: str, number: int
+) -> None:
+    monkeypatch.setenv("WORKER_TRAINING_WEEKDAY", value)
+    assert load_settings().worker_training_weekday == number
+
+
+def test_an_unknown_weekday_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_TRAINING_WEEKDAY", "someday")
+    with pytest.raises(
+        SettingsError,
+        match=r"WORKER_TRAINING_WEEKDAY='someday': .*'someday' is "
+        r"not a day of the week \(monday\.\.sunday, mon\.\.sun, 0\.\.6\)",
+    ):
+        load_settings()
