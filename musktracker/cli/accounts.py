@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from musktracker import accounts as account_store
-from musktracker.cli.runtime import console, database, handle_errors
+from musktracker.cli.runtime import console, database, err_console, fail, handle_errors, settings
 from musktracker.db.session import session_scope
 
 app = typer.Typer(
-    help="Add and list tracked X accounts, and correct their X user ids.\n\n"
+    help="Add, list and remove tracked X accounts, and correct their X user ids.\n\n"
     "Example: musktracker accounts add elonmusk --id 44196397",
     no_args_is_help=True,
 )
@@ -75,6 +78,60 @@ def list_() -> None:
                 account.created_at.strftime("%Y-%m-%d %H:%M"),
             )
         console.print(table)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer the question (a function, so tests can stand in for one)."""
+    return sys.stdin.isatty()
+
+
+@app.command("remove")
+@handle_errors
+def remove(
+    username: str = typer.Argument(..., help="Tracked X handle, with or without '@'."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Remove without asking (needed when stdin is not a terminal)."
+    ),
+) -> None:
+    """Stop tracking an account and delete everything stored about it.
+
+    Shows what will go (posts, buckets, features, model fits, forecasts, backtests, regime
+    shifts, sentiment predictions, its own exogenous events, model artifact files) and asks
+    first. Signal events and notifications are kept. One transaction: if anything fails,
+    nothing is removed.
+
+    Examples: musktracker accounts remove zed; musktracker accounts remove zed --yes
+    """
+    engine = database()
+    artifact_dir = settings().artifact_dir
+    with session_scope(engine) as session:
+        preview = account_store.plan_removal(session, username, artifact_dir)
+    name = preview.username
+    console.print(f"@{name} (account id {preview.account_id}) and everything stored about it:")
+    for line in preview.lines() or ["no stored rows or artifact files"]:
+        console.print(f"  {line}")
+    for path in preview.shared:
+        console.print(f"  kept: {escape(str(path))} (another account's model fits name it too)")
+    if not yes:
+        if not stdin_is_terminal():
+            raise fail(f"not removing @{name}: no terminal to confirm on; add --yes to remove it")
+        if not typer.confirm(f"Remove @{name} and all of the above?", default=False):
+            raise fail(f"not removing @{name}: not confirmed; nothing was changed")
+    with session_scope(engine) as session:
+        removed = account_store.remove_account(
+            session, name, artifact_dir, expected_id=preview.account_id
+        )
+    summary = ", ".join(removed.lines()) or "no stored rows"  # sizes read before deleting
+    cleanup = account_store.delete_artifacts(removed, artifact_dir)
+    console.print(f"removed @{name}: {summary}")
+    for path, reason in cleanup.failed:
+        err_console.print(f"warning: could not delete {escape(str(path))}: {escape(reason)}")
+    if cleanup.left_in_folder:
+        folder = artifact_dir / str(removed.account_id)
+        err_console.print(
+            f"warning: {escape(str(folder))} still holds {len(cleanup.left_in_folder)} files "
+            "that are not model artifacts; delete them by hand if they are not needed"
+        )
 
 
 if __name__ == "__main__":
