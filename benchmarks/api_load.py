@@ -172,29 +172,38 @@ def serve(
         **(extra or {}),
     }
     env.pop("REDIS_URL", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "musktracker.cli.serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # The server's output goes to a file (the child keeps it open after ours is closed), so
+    # a server that does not come up says why.
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "musktracker.cli.serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return proc
+            except OSError:
+                time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+        output.seek(0)
+        said = output.read().decode(errors="replace").strip().splitlines()[-20:]
+    raise RuntimeError(
+        f"musktracker serve did not start on port {port} (exit status {proc.returncode}); "
+        "its last output:\n" + "\n".join(said or ["(none)"])
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("musktracker serve did not start")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -169,3 +169,15 @@ def test_import_pipeline_counts_what_the_docs_quote(posts_sample: Path) -> None:
         timings, rows = import_pipeline.run_once(url, posts_sample)
     assert set(timings) == set(import_pipeline.STAGES)
     assert rows["hourly buckets"] > rows["daily buckets"] > 0 and rows["feature rows"] > 0
+
+
+def test_a_server_that_does_not_start_says_why(tmp_path: Path) -> None:
+    """api_load used to discard the server's output and say only that it did not start."""
+    from benchmarks.api_load import serve
+
+    missing = tmp_path / "missing.db"
+    with pytest.raises(RuntimeError) as failed:
+        serve(f"sqlite:///{missing}", port=1, workers=1, cache_ttl=0.0, log_level="WARNING")
+    message = str(failed.value)
+    assert message.startswith("musktracker serve did not start on port 1 (exit status 1)")
+    assert str(missing) in message  # the server's own one-line reason
