@@ -23,8 +23,10 @@ from musktracker.logging import configure_logging
 from musktracker.models.base import ModelError
 from musktracker.utc import NaiveDatetimeError, OutOfRangeError, TimeFormatError
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# emoji=False: to Rich, ":x:" in "post:x:123" or ":moon:" in "cashtag:MOON:..." is an emoji
+# code, so event keys, names and quoted values came out as emoji.
+console = Console(soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 EXIT_BAD_INPUT = 1
 

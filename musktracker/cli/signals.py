@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.db.models import OutboxStatus
@@ -150,11 +151,11 @@ def outbox_list(
             table.add_row(
                 str(row.id),
                 row.channel,
-                row.event_key,
+                Text(row.event_key),
                 row.status,
                 str(row.retry_count),
                 f"{row.next_retry_at:%Y-%m-%d %H:%M:%S}",
-                (row.last_error or "")[:60],
+                Text((row.last_error or "")[:60]),  # Text: "[...]" in an error is not markup
             )
     console.print(table)
 

@@ -166,6 +166,36 @@ def test_ingest_cli_validates_every_line_first(
     assert missing.exit_code == 1 and "999 does not exist" in missing.output
 
 
+def test_outbox_list_shows_event_keys_as_stored(
+    cli_env: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`:moon:` in `cashtag:MOON:<day>` (and `:x:` in `post:x:<id>`) is an emoji code to Rich;
+    the listing printed 🌔 and ❌ instead of the key."""
+    from musktracker.cli import runtime
+    from musktracker.db import migrate
+
+    migrate.upgrade(cli_env)
+    monkeypatch.setattr(runtime.console, "width", 200)  # a wide terminal: no wrapped cells
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES)
+    monkeypatch.setenv("RULES_PATH", str(rules))
+    monkeypatch.setenv("SIGNALS_ENRICH", "false")
+    monkeypatch.setenv("WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    event = {
+        "source": "x",
+        "source_id": "m1",
+        "type": "post",
+        "created_at": "2026-11-20T10:00:00Z",
+        "text": "Everyone is buying $MOON this week after the launch news",
+    }
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(event) + "\n")
+    result = runner.invoke(app, ["signals", "ingest", str(path)])
+    assert result.exit_code == 0 and "1 queued" in result.output, result.output
+    listed = runner.invoke(app, ["signals", "outbox", "list"])
+    assert "cashtag:MOON:2026-11-20" in listed.output, listed.output
+
+
 def _account(engine: Engine) -> int:
     with session_scope(engine) as session:
         account = Account(username="elonmusk")
