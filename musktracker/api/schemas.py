@@ -51,6 +51,22 @@ class AccountCreate(BaseModel):
     )
 
 
+class AccountRemovedOut(BaseModel):
+    account: str = Field(description="The handle no longer tracked.")
+    id: int = Field(description="Its former account id.")
+    deleted_rows: dict[str, int] = Field(
+        description="Rows deleted per table that refers to accounts (docs/SCHEMA.md), zeros "
+        "included: raw_tweets, time_buckets, features, exogenous_events (its own only), "
+        "model_metadata, forecasts, backtest_results, regime_shifts, sentiment_predictions, "
+        "ingest_state."
+    )
+    artifacts_deleted: int = Field(description="Model artifact files deleted.")
+    artifacts_kept: int = Field(description="Artifact files another account's fits also name.")
+    artifacts_failed: int = Field(
+        description="Artifact files that could not be deleted (named in the server log)."
+    )
+
+
 class CountBucket(BaseModel):
     start: datetime = Field(description="Bucket start (UTC); the bucket is [start, start+1h|1d).")
     count: int

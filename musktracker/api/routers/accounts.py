@@ -1,4 +1,4 @@
-"""Tracked accounts and their stored post counts."""
+"""Tracked accounts (listed, added, removed) and their stored post counts."""
 
 from __future__ import annotations
 
@@ -12,22 +12,34 @@ from sqlalchemy.orm import Session
 from musktracker.accounts import (
     AccountError,
     add_account,
+    delete_artifacts,
     get_account,
     list_accounts,
     normalize_username,
+    remove_account,
 )
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json
 from musktracker.api.errors import ApiError, field_error, from_domain_error
 from musktracker.api.routing import keyed_router
-from musktracker.api.schemas import AccountCreate, AccountOut, CountBucket, CountsOut, ErrorBody
+from musktracker.api.schemas import (
+    AccountCreate,
+    AccountOut,
+    AccountRemovedOut,
+    CountBucket,
+    CountsOut,
+    ErrorBody,
+)
 from musktracker.api.services import services
 from musktracker.api.windows import query_window
 from musktracker.db.models import Account, Granularity
 from musktracker.db.session import session_scope
 from musktracker.features.buckets import bucket_counts
 from musktracker.features.count_rule import CountRule
+from musktracker.logging import get_logger
 from musktracker.security.apikeys import Scope
+
+log = get_logger(__name__)
 
 router = keyed_router(prefix="/v1/accounts", tags=["accounts"])
 
@@ -89,6 +101,37 @@ def accounts_create(request: Request, body: AccountCreate) -> AccountOut:
             return account_out(add_account(session, body.username, body.x_user_id))
     except AccountError as exc:
         raise ApiError(409, str(exc)) from None
+
+
+@router.delete(
+    "/{username}",
+    response_model=AccountRemovedOut,
+    dependencies=[Depends(require(Scope.ADMIN))],
+    responses={404: {"model": ErrorBody}},
+    summary="Stop tracking an account and delete everything stored about it",
+)
+def accounts_delete(request: Request, username: str) -> AccountRemovedOut:
+    """Admin only: unlike adding (write), this cannot be undone. The rows go in one
+    transaction (`musktracker accounts remove --yes`); the artifact files after it."""
+    svc = services(request)
+    artifact_dir = svc.settings.artifact_dir
+    with session_scope(svc.engine) as session:
+        tracked_account(session, username)  # 422 for a malformed handle, 404 for an unknown
+        removed = remove_account(session, username, artifact_dir)
+    cleanup = delete_artifacts(removed, artifact_dir)
+    for path, reason in cleanup.failed:
+        log.warning("account artifact not deleted", account=removed.username, path=str(path),
+                    reason=reason)
+    log.info("account removed", account=removed.username, rows=removed.rows,
+             artifacts=len(cleanup.deleted))
+    return AccountRemovedOut(
+        account=removed.username,
+        id=removed.account_id,
+        deleted_rows=removed.rows,
+        artifacts_deleted=len(cleanup.deleted),
+        artifacts_kept=len(removed.shared),
+        artifacts_failed=len(cleanup.failed),
+    )
 
 
 @router.get(
