@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from musktracker.accounts import list_accounts
+from musktracker.accounts import AccountError, list_accounts
 from musktracker.config import Settings, SettingsError
 from musktracker.db.models import Account, BacktestResult
 from musktracker.db.session import get_engine, require_schema, session_scope
@@ -43,6 +43,9 @@ from musktracker.worker.locks import database_lock
 log = get_logger(__name__)
 
 T = TypeVar("T")
+
+REMOVED = "skipped: no longer tracked"
+"""A job's result for an account removed while the job ran."""
 
 FORECAST_SAMPLES = 1000
 """Sample paths of the stored hourly forecasts (only mean and 95% bounds are stored)."""
@@ -81,7 +84,8 @@ def _per_account(
     settings: Settings, label: str, step: Callable[[Session, Account], T]
 ) -> dict[str, T | str]:
     """Run `step` for every account in its own transaction. An account with nothing to work
-    on yet (no posts: ForecastError) is logged and skipped, not a failed job."""
+    on yet (no posts: ForecastError), or removed since the list was read (`accounts remove`
+    during a long job), is logged and skipped, not a failed job."""
     engine = _engine(settings)
     results: dict[str, T | str] = {}
     with session_scope(engine) as session:
@@ -89,8 +93,11 @@ def _per_account(
     for account_id, username in accounts:
         try:
             with session_scope(engine) as session:
-                account = session.get_one(Account, account_id)
-                results[username] = step(session, account)
+                account = session.get(Account, account_id)
+                if account is None or account.username != username:  # (or its id reused)
+                    results[username] = REMOVED
+                else:
+                    results[username] = step(session, account)
         except ForecastError as exc:
             results[username] = f"skipped: {exc}"
         log.info(label, account=username, result=results[username])
@@ -187,6 +194,8 @@ def _train_each_account(
                     results[username] = train(engine, username, plan, models)
         except ForecastError as exc:
             results[username] = f"skipped: {exc}"
+        except AccountError:  # removed since the list was read
+            results[username] = REMOVED
         log.info("trained", account=username, result=results[username])
     return results
 

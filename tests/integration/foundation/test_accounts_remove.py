@@ -313,3 +313,44 @@ def test_real_terminal_answer_no_and_no_terminal_refuse_in_a_subprocess(
                          env=env, cwd=REPO, timeout=60)
     assert yes.returncode == 0, yes.stderr
     assert _accounts(engine) == []
+
+
+def test_worker_jobs_skip_an_account_removed_while_they_run(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduled jobs read the account list once, then work for minutes: an account
+    removed meanwhile is skipped with a result saying so, and the others go on (the hourly
+    forecast job failed on it, skipping the accounts after it)."""
+    from datetime import UTC, datetime
+
+    from musktracker.accounts import get_account
+    from musktracker.config import Settings
+    from musktracker.worker import pipeline_jobs
+
+    with session_scope(engine) as session:
+        add_account(session, "gone")
+        add_account(session, "keep")
+    real = account_store.list_accounts
+
+    def listed_then_removed(session: Any) -> list[Account]:
+        listed = real(session)
+        if any(a.username == "gone" for a in listed):
+            remove_account(session, "gone")
+        return listed
+
+    monkeypatch.setattr(pipeline_jobs, "list_accounts", listed_then_removed)
+    settings = Settings(database_url=db_url)
+    assert pipeline_jobs._per_account(settings, "test", lambda _s, a: a.username) == {
+        "gone": pipeline_jobs.REMOVED, "keep": "keep"}
+
+    with session_scope(engine) as session:
+        add_account(session, "gone")
+    monkeypatch.setattr(pipeline_jobs, "default_as_of",
+                        lambda _s, _a: datetime(2024, 1, 1, tzinfo=UTC))
+
+    def train(engine: Engine, username: str, *_: Any) -> dict[str, Any]:
+        with session_scope(engine) as session:
+            return {"trained": get_account(session, username).username}
+
+    assert pipeline_jobs._train_each_account(settings, train) == {
+        "gone": pipeline_jobs.REMOVED, "keep": {"trained": "keep"}}
