@@ -12,42 +12,54 @@ challenger only when one fires. It skips (and says why) when no model was ever t
 (the first training is a deliberate `musktracker sentiment train`), when the sentiment
 extra is not installed, or when a retraining is already queued or running.
 
-One retraining at a time: each takes up to the better part of an hour of CPU, so a client
-that repeats its POST must not queue a pile of them. With a broker the API sets
-RETRAIN_LOCK_KEY in Redis to the task id when it queues one and that task deletes it when
-it ends; without one the job runs in the API process and holds a process-wide lock. The
-scheduled check takes both locks too (the Redis key with its own token, released only if
-still its own), so a scheduled retraining and an API-queued one never run at once."""
+One retraining at a time: each takes up to the better part of an hour of CPU, and two at
+once would store two challengers and two decisions. Two locks, for two things:
+
+- RETRAIN_DB_LOCK, a database lock (`worker/locks.py`), is held while a check measures,
+  trains and decides, by every process on the database: a Celery task, `musktracker run`,
+  the API running the job itself without a broker, `sentiment check-retrain`. It is never
+  waited for here: the forced job raises RetrainBusyError (the API answers 409), the
+  scheduled check skips. It dies with its holder, so a killed retraining leaves nothing.
+- RETRAIN_LOCK_KEY, a Redis key, marks a retraining as queued: the API sets it to the task
+  id before the task reaches a worker (the database lock is free until then) and the task
+  deletes it when it ends, so a repeated POST is a 409 rather than a pile of queued hours.
+  The scheduled check takes it too (with its own token, released only if still its own),
+  so it does not train just before a queued one and a POST meanwhile is refused at once.
+"""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import redis
+from sqlalchemy.engine import Engine
 
 from musktracker.config import Settings
 from musktracker.db.session import get_engine, require_schema
+from musktracker.worker.locks import try_database_lock
 
 RETRAIN_LOCK_KEY = "musktracker:sentiment:retrain"
-_running_here = threading.Lock()
+RETRAIN_DB_LOCK = "musktracker.sentiment.retrain"
+BUSY = "another retraining is running on this database"
 
 
 class RetrainBusyError(RuntimeError):
-    """A retraining is already running in this process."""
+    """Another process (or thread) holds RETRAIN_DB_LOCK: this retraining did not run."""
 
 
 def retrain_sentiment(settings: Settings) -> dict[str, Any]:
     """Train a challenger now and store the decision (the classic model when
-    SENTIMENT_RETRAIN_CLASSIC is set or torch is missing); then free the retraining lock."""
-    if not _running_here.acquire(blocking=False):
-        raise RetrainBusyError("a retraining is already running in this process")
+    SENTIMENT_RETRAIN_CLASSIC is set or torch is missing); then free the queued key.
+    Raises RetrainBusyError rather than waiting when another retraining holds the lock."""
     try:
-        return _train_and_decide(settings)
+        engine = _engine(settings)
+        with try_database_lock(engine, RETRAIN_DB_LOCK) as taken:
+            if not taken:
+                raise RetrainBusyError(BUSY)
+            return _train_and_decide(engine, settings)
     finally:
-        _running_here.release()
         _release_queued_lock(settings)
 
 
@@ -72,32 +84,41 @@ def _release_queued_lock(settings: Settings) -> None:
 
 
 def check_retrain_sentiment(settings: Settings) -> dict[str, Any]:
-    """The scheduled, unforced check: train a challenger only when a trigger fires."""
+    """The scheduled, unforced check: train a challenger only when a trigger fires; skip
+    when another retraining is running or queued (waiting would hold up the slot for up to
+    an hour, and that retraining has just reset the `stale` trigger anyway)."""
     if not _ever_trained(settings):
         return {"skipped": "no sentiment model was ever trained (`musktracker sentiment train`)"}
     try:
         import mlflow  # noqa: F401
     except ImportError:
         return {"skipped": "the sentiment extra is not installed"}
-    if not _running_here.acquire(blocking=False):
-        return {"skipped": "a retraining is already running in this process"}
-    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    token = f"scheduled-{uuid.uuid4().hex}"
-    try:
-        if client is not None and not client.set(
-            RETRAIN_LOCK_KEY, token, nx=True, ex=settings.worker_task_time_limit
-        ):
-            held = client.get(RETRAIN_LOCK_KEY)
-            by = held.decode() if isinstance(held, bytes) else str(held)
-            return {"skipped": f"a retraining is already queued or running (task {by})"}
-        return _train_and_decide(settings, force=False)
-    finally:
-        _running_here.release()
-        if client is not None:
-            # Only our own lock: the key may have expired and been taken by a queued one.
+    engine = _engine(settings)
+    with try_database_lock(engine, RETRAIN_DB_LOCK) as taken:
+        if not taken:
+            return {"skipped": BUSY}
+        if not settings.redis_url:
+            return _train_and_decide(engine, settings, force=False)
+        client = redis.Redis.from_url(settings.redis_url)
+        token = f"scheduled-{uuid.uuid4().hex}"
+        try:
+            if not client.set(RETRAIN_LOCK_KEY, token, nx=True, ex=settings.worker_task_time_limit):
+                held = client.get(RETRAIN_LOCK_KEY)
+                by = held.decode() if isinstance(held, bytes) else str(held)
+                return {"skipped": f"a retraining is already queued or running (task {by})"}
+            return _train_and_decide(engine, settings, force=False)
+        finally:
+            # Only our own key: it may have expired and been taken by a queued one.
             if client.get(RETRAIN_LOCK_KEY) == token.encode():
                 client.delete(RETRAIN_LOCK_KEY)
             client.close()
+
+
+def _engine(settings: Settings) -> Engine:
+    """The migrated database, checked before a lock file is made beside it."""
+    engine = get_engine(settings.database_url)
+    require_schema(engine)
+    return engine
 
 
 def _ever_trained(settings: Settings) -> bool:
@@ -109,15 +130,14 @@ def _ever_trained(settings: Settings) -> bool:
     return (Path(setting).expanduser() / "mlflow.db").is_file()
 
 
-def _train_and_decide(settings: Settings, force: bool = True) -> dict[str, Any]:
+def _train_and_decide(engine: Engine, settings: Settings, force: bool = True) -> dict[str, Any]:
+    """Measure, train if needed and store the decision; the caller holds RETRAIN_DB_LOCK."""
     from musktracker.sentiment import services
     from musktracker.sentiment.data import LabelledTexts
     from musktracker.sentiment.retrain import check_retrain
     from musktracker.sentiment.training import ModelChoice, TrainingResult, run_training
     from musktracker.sentiment.transformer import TrainConfig
 
-    engine = get_engine(settings.database_url)
-    require_schema(engine)
     tracker = services.tracker(settings)
     if not force and tracker.champion() is None:
         return {"skipped": f"no champion of {tracker.model_name!r} to check"}

@@ -230,8 +230,8 @@ async def retrain(request: Request, response: Response) -> RetrainStarted:
         return RetrainStarted(id=task_id, status="queued")
     try:
         outcome = await run_in_threadpool(retrain_sentiment, settings)
-    except RetrainBusyError:
-        raise ApiError(409, busy.format("running in this process")) from None
+    except RetrainBusyError:  # in any process on this database: the worker, the CLI, here
+        raise ApiError(409, busy.format("running on this database")) from None
     except SentimentDataError as exc:
         raise ApiError(503, f"cannot retrain: {exc}", code="model_unavailable") from None
     response.status_code = 201
