@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar, get_args
 
@@ -33,6 +34,8 @@ from musktracker.sentiment.data import (
 # torch, transformers, mlflow and scikit-learn load only when a sentiment command runs, so
 # every other `musktracker` command starts fast (and works without the sentiment extra).
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from musktracker.sentiment.metrics import Evaluation
     from musktracker.sentiment.training import ModelChoice, TrainingResult
 
@@ -523,6 +526,27 @@ def add_samples_command(
     console.print(f"labelled samples not yet used in training: {count_unused(engine):,}")
 
 
+@contextmanager
+def _retraining_lock(engine: Engine, wait: bool, dry_run: bool) -> Iterator[None]:
+    """The retraining jobs' database lock, so a check here and one in the worker or the API
+    never train two challengers at once; a dry run measures only and needs none."""
+    from musktracker.worker.locks import database_lock, try_database_lock
+    from musktracker.worker.sentiment_jobs import BUSY, RETRAIN_DB_LOCK
+
+    if dry_run:
+        yield
+        return
+    with try_database_lock(engine, RETRAIN_DB_LOCK) as taken:
+        if taken:
+            yield
+            return
+    if not wait:
+        raise fail(f"{BUSY}; run this again when it has finished, or pass --wait")
+    console.print(f"{BUSY}: waiting for it to finish")
+    with database_lock(engine, RETRAIN_DB_LOCK):
+        yield
+
+
 @app.command("check-retrain")
 @sentiment_errors
 def check_retrain_command(
@@ -536,6 +560,12 @@ def check_retrain_command(
         help="Train on N rows of the training file drawn at random (seeded, in file order).",
     ),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Default 1."),
+    wait: bool = typer.Option(
+        False,
+        "--wait",
+        help="If another retraining is running on this database, wait for it to end (up "
+        "to the better part of an hour) and then check, instead of stopping with exit 1.",
+    ),
 ) -> None:
     """Measure the retraining triggers; when one fires train a challenger and promote it
     only if it beats the champion's dev macro recall. The decision is stored.
@@ -543,6 +573,10 @@ def check_retrain_command(
     The challenger trains on SENTIMENT_TRAIN_FILE plus every labelled sample and is scored
     on SENTIMENT_DEV_FILE; the files are read only when a challenger is trained (never with
     --dry-run). The worker runs this check daily (job musktracker.sentiment.check_retrain).
+
+    One retraining at a time per database: while another runs (the worker's check, POST
+    /v1/sentiment/retrain, another check-retrain) this stops with an error and exit 1, or
+    waits with --wait. --dry-run trains nothing, so it never waits.
 
     Example: musktracker sentiment check-retrain --dry-run
     """
@@ -562,16 +596,17 @@ def check_retrain_command(
     def train_challenger(data: LabelledTexts) -> TrainingResult:
         return _train_with_progress(kind, data, read_dev(), config, {"trigger": "retrain"})
 
-    decision = check_retrain(
-        engine,
-        tracker,
-        base_train,
-        read_dev,
-        services.thresholds(current),
-        train_challenger,
-        force=force,
-        dry_run=dry_run,
-    )
+    with _retraining_lock(engine, wait=wait, dry_run=dry_run):
+        decision = check_retrain(
+            engine,
+            tracker,
+            base_train,
+            read_dev,
+            services.thresholds(current),
+            train_challenger,
+            force=force,
+            dry_run=dry_run,
+        )
     limits = decision.limits
     fires_at = {
         "new_samples": f">= {limits.min_samples:,}",
