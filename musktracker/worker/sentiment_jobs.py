@@ -49,6 +49,14 @@ class RetrainBusyError(RuntimeError):
     """Another process (or thread) holds RETRAIN_DB_LOCK: this retraining did not run."""
 
 
+def retraining_running(engine: Engine) -> bool:
+    """Whether another process holds RETRAIN_DB_LOCK now: the API asks before queueing, so
+    a POST while a CLI or `musktracker run` retraining runs is a 409, not a queued task that
+    fails on the worker. A moment's answer: the job itself still takes the lock."""
+    with try_database_lock(engine, RETRAIN_DB_LOCK) as taken:
+        return not taken
+
+
 def retrain_sentiment(settings: Settings) -> dict[str, Any]:
     """Train a challenger now and store the decision (the classic model when
     SENTIMENT_RETRAIN_CLASSIC is set or torch is missing); then free the queued key.

@@ -206,6 +206,7 @@ async def retrain(request: Request, response: Response) -> RetrainStarted:
         RETRAIN_LOCK_KEY,
         RetrainBusyError,
         retrain_sentiment,
+        retraining_running,
     )
 
     svc = services(request)
@@ -221,6 +222,9 @@ async def retrain(request: Request, response: Response) -> RetrainStarted:
             task = running.decode() if isinstance(running, bytes) else running or "finishing"
             raise ApiError(409, busy.format(f"queued or running (task {task})"))
         try:
+            # One started without the key (`sentiment check-retrain`) holds only the lock.
+            if await run_in_threadpool(retraining_running, svc.engine):
+                raise ApiError(409, busy.format("running on this database"))
             await run_in_threadpool(
                 lambda: create_celery(settings).send_task(SENTIMENT_RETRAIN, task_id=task_id)
             )

@@ -157,26 +157,29 @@ def test_without_redis_a_second_retraining_is_skipped_or_refused(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_with_redis_the_database_lock_still_excludes_a_process_redis_does_not_see(
-    engine: Engine, db_url: str, small_train: Path, small_dev: Path, tmp_path: Path
+def test_with_redis_the_lock_still_excludes_a_retraining_that_set_no_key(
+    engine: Engine, db_url: str, broker: str, small_train: Path, small_dev: Path, tmp_path: Path
 ) -> None:
-    """`sentiment check-retrain` sets no Redis key: the worker's check must still skip."""
-    from tests.integration.api.conftest import REDIS_URL
-
-    try:
-        client = redis.Redis.from_url(REDIS_URL)
-        client.delete(RETRAIN_LOCK_KEY)
-    except redis.exceptions.ConnectionError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis not reachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    """`sentiment check-retrain` sets no Redis key: the worker's check skips, and the API
+    refuses at once rather than queue a task that would fail on the worker."""
     mlruns = tmp_path / "mlruns"
     _champion(mlruns, small_train, small_dev)
-    settings = Settings(database_url=db_url, redis_url=REDIS_URL, mlflow_tracking_uri=str(mlruns),
-                        sentiment_model_name=MODEL_NAME, sentiment_retrain_classic=True)
+    sentiment: dict[str, Any] = {
+        "mlflow_tracking_uri": str(mlruns),
+        "sentiment_model_name": MODEL_NAME,
+        "sentiment_retrain_classic": True,
+    }
+    settings = Settings(database_url=db_url, redis_url=broker, **sentiment)
+    client = redis.Redis.from_url(broker)
     with held_elsewhere(db_url):
         assert check_retrain_sentiment(settings) == {"skipped": BUSY}
         assert client.get(RETRAIN_LOCK_KEY) is None  # no key taken meanwhile, none left
+        for api in build_api(engine, db_url, redis_url=broker, **sentiment):
+            answer = api.post("/v1/sentiment/retrain", key="admin")
+            assert answer.status_code == 409, answer.text
+            assert "already running on this database" in answer.json()["error"]["message"]
+        assert client.get(RETRAIN_LOCK_KEY) is None  # the key it set is freed: none queued
+    assert client.llen("celery") == 0
     assert _decisions(engine) == []
     client.close()
 
