@@ -97,7 +97,7 @@ def run(
             raise fail(str(exc)) from None
         results = run_jobs(current, jobs)
         for name in (j.name for j in jobs):
-            console.print(f"{name}: {results.get(name, 'FAILED (see log)')}")
+            console.print(f"{name}: {results.get(name, 'not done (see the log)')}")
         if len(results) < len(jobs):
             raise typer.Exit(1)
         return

@@ -13,19 +13,24 @@ from musktracker.config import Settings
 from musktracker.logging import get_logger
 from musktracker.utc import utcnow
 from musktracker.worker.jobs import Job, Slot, jobs_in
+from musktracker.worker.locks import LockBusyError
 from musktracker.worker.schedule import slot_crons
 
 log = get_logger(__name__)
 
 
 def run_jobs(settings: Settings, jobs: list[Job]) -> dict[str, Any]:
-    """Run jobs in order; a failed job is logged and stops the rest of the slot, as a
-    Celery chain would. Returns each finished job's result by name."""
+    """Run jobs in order; a failed job, or one another process is already doing, is logged
+    and stops the rest of the slot, as a Celery chain would. Returns each finished job's
+    result by name."""
     results: dict[str, Any] = {}
     for job in jobs:
         log.info("job started", job=job.name)
         try:
             results[job.name] = job.run(settings)
+        except LockBusyError as exc:  # another process is doing this work: no traceback
+            log.warning("job not run", job=job.name, reason=str(exc))
+            break
         except Exception:  # a failing job must not end the scheduler; the next slot retries
             log.exception("job failed", job=job.name)
             break

@@ -30,6 +30,11 @@ from musktracker.logging import get_logger
 log = get_logger(__name__)
 
 
+class LockBusyError(RuntimeError):
+    """Work that takes its lock without waiting did not run: another process is doing it.
+    An expected outcome, not a failure to trace: the message says what is busy."""
+
+
 def _advisory_key(name: str) -> int:
     """A stable signed 64-bit key (Python's hash() differs between processes)."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",

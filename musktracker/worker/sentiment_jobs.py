@@ -38,14 +38,14 @@ from sqlalchemy.engine import Engine
 
 from musktracker.config import Settings
 from musktracker.db.session import get_engine, require_schema
-from musktracker.worker.locks import try_database_lock
+from musktracker.worker.locks import LockBusyError, try_database_lock
 
 RETRAIN_LOCK_KEY = "musktracker:sentiment:retrain"
 RETRAIN_DB_LOCK = "musktracker.sentiment.retrain"
 BUSY = "another retraining is running on this database"
 
 
-class RetrainBusyError(RuntimeError):
+class RetrainBusyError(LockBusyError):
     """Another process (or thread) holds RETRAIN_DB_LOCK: this retraining did not run."""
 
 

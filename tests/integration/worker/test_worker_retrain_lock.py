@@ -19,6 +19,7 @@ import pytest
 import redis
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from musktracker.cli.main import app
@@ -28,6 +29,8 @@ from musktracker.db.session import session_scope
 from musktracker.sentiment.data import read_labelled
 from musktracker.sentiment.tracking import Tracker
 from musktracker.sentiment.training import run_training
+from musktracker.worker.jobs import job_named
+from musktracker.worker.local import run_jobs
 from musktracker.worker.locks import database_lock, try_database_lock
 from musktracker.worker.sentiment_jobs import (
     BUSY,
@@ -144,6 +147,13 @@ def test_without_redis_a_second_retraining_is_skipped_or_refused(
         # The forced job (`run --job`, or the API without a broker) refuses.
         with pytest.raises(RetrainBusyError, match=BUSY):
             retrain_sentiment(settings)
+        # `musktracker run --job` says so in one log line, not as a failure's traceback.
+        with capture_logs() as logs:
+            assert run_jobs(settings, [job_named("musktracker.sentiment.retrain")]) == {}
+        assert [(e["event"], e["log_level"], e.get("reason")) for e in logs][-1] == (
+            "job not run", "warning", BUSY
+        )
+        assert not any("exc_info" in e for e in logs)
         for api in build_api(engine, db_url, **sentiment):
             answer = api.post("/v1/sentiment/retrain", key="admin")
             assert answer.status_code == 409, answer.text
