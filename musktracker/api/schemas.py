@@ -121,6 +121,9 @@ class BracketOut(_Strict):
 
 
 class WindowForecastOut(_Strict):
+    account: str
+    model: str = Field(description="The model that forecast the rest (`best` resolved).")
+    as_of: datetime = Field(description="Posts before this moment are counted as observed.")
     window: WindowSpan
     observed: int = Field(description="Posts already counted in the window.")
     mean: float

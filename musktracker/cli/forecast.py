@@ -125,7 +125,7 @@ def forecast(
     start, end = result.start, result.end
     table = result.brackets(spec if spec is not None else BracketSpec(width=20))
     if as_json:
-        typer.echo(json.dumps(window_json(result, table)))
+        typer.echo(json.dumps(window_json(name, total, table)))
     else:
         print_window(name, chosen, result, table)
     if plot is not None:

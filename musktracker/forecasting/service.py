@@ -54,6 +54,8 @@ class HourlyRun:
 @dataclass
 class WindowRun:
     model: str
+    as_of: datetime
+    """The moment forecast from: posts before it are observed, the rest forecast."""
     window: WindowForecast
     notes: list[str] = field(default_factory=list)
 
@@ -108,7 +110,7 @@ def window_total(
     )
     if prepared is not None and hourly is not None:
         store_hourly(session, account_id, prepared, hourly)
-    return WindowRun(chosen, result, notes)
+    return WindowRun(chosen, moment, result, notes)
 
 
 def _key(level: float) -> str:
@@ -137,8 +139,14 @@ def horizon_json(account: str, model: str, forecast: PredictiveDistribution) -> 
     }
 
 
-def window_json(window: WindowForecast, brackets: list[Bracket]) -> dict[str, Any]:
+def window_json(account: str, run: WindowRun, brackets: list[Bracket]) -> dict[str, Any]:
+    """Which account, model and moment answered (as the hourly JSON says), then the
+    window's distribution and its brackets."""
+    window = run.window
     return {
+        "account": account,
+        "model": run.model,
+        "as_of": run.as_of.isoformat(),
         "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
         "observed": window.observed,
         "mean": window.mean,

@@ -142,6 +142,7 @@ async def account_forecast_window(
         try:
             with session_scope(svc.engine) as session:
                 account = tracked_account(session, username)
+                name = account.username
                 moment = default_as_of(session, account.id)
                 if end - max(moment, start) > limit * HOUR:
                     raise field_error(
@@ -157,7 +158,7 @@ async def account_forecast_window(
                                    svc.settings.artifact_dir)
         except ForecastError as exc:
             raise _forecast_error(exc, {"model": model}) from None
-        return window_json(run.window, run.window.brackets(spec))
+        return window_json(name, run, run.window.brackets(spec))
 
     return await cached_json(request, svc.cache, produce)
 

@@ -95,6 +95,7 @@ def test_window_brackets_sum_to_one_and_match_the_cli(volume_api: Api, runner: C
     path = f"{BASE}/forecast/window?start={start}&end={end}&{CHEAP}"
     body = volume_api.get(path).json()
     WindowForecastOut.model_validate(body)  # what OpenAPI documents, key for key
+    assert (body["account"], body["model"]) == ("elonmusk", "hour_of_day_mean")
     assert body["observed"] > 0
     assert sum(b["probability"] for b in body["brackets"]) == pytest.approx(1.0)
     assert body == _cli_json(runner, "forecast", "--json", "--window", f"{start}/{end}",

@@ -161,7 +161,11 @@ def test_window_mode_counts_observed_posts_and_brackets_sum_to_one(
         runner, "forecast", "--model", "hour_of_day_mean", "--window", window, "--as-of",
         as_of.isoformat(), "--brackets", "0,150,200,250,300", "--samples", "400", "--json",
     )
-    assert set(out) == {"window", "observed", "mean", "quantiles", "brackets"}
+    assert set(out) == {
+        "account", "model", "as_of", "window", "observed", "mean", "quantiles", "brackets"
+    }
+    assert (out["account"], out["model"]) == ("elonmusk", "hour_of_day_mean")
+    assert out["as_of"] == as_of.isoformat()  # posts before it are the observed ones
     observed = _posts_between(posts_sample, start, as_of)
     assert out["observed"] == observed > 0
     assert out["quantiles"]["0.05"] >= observed and out["mean"] > observed
