@@ -250,6 +250,18 @@ class StreamIngestor:
                 return self._by_tag[rule.tag]
         return None
 
+    def _removed(self, account: Account) -> bool:
+        """Whether `account` was removed (`accounts remove`) while streaming; if so, stop
+        following it and drop its rule, instead of the stream dying on the foreign key."""
+        with session_scope(self.engine) as session:
+            if session.get(Account, account.id) is not None:
+                return False
+        self._by_user = {k: a for k, a in self._by_user.items() if a.id != account.id}
+        self._by_tag = {k: a for k, a in self._by_tag.items() if a.id != account.id}
+        log.warning("stream.account_removed", account=account.username)
+        sync_rules(self.client, [a.username for a in self._by_user.values()])
+        return True
+
     def _handle(self, event: StreamEvent, shutdown: Shutdown) -> None:
         self.report.received += 1
         account = self._account(event)
@@ -258,12 +270,17 @@ class StreamIngestor:
             return
         record = event.data.record()
         with shutdown.critical():
-            with session_scope(self.engine) as session:
-                result = store_api_posts(
-                    session, account.id, [record], SOURCE, store_text=self.store_text
-                )
-                if result.span is not None:
-                    refresh_after_posts(session, account.id, result.span)
+            try:
+                with session_scope(self.engine) as session:
+                    result = store_api_posts(
+                        session, account.id, [record], SOURCE, store_text=self.store_text
+                    )
+                    if result.span is not None:
+                        refresh_after_posts(session, account.id, result.span)
+            except Exception:  # a foreign key violation: SQLAlchemy's, or psycopg's from COPY
+                if not self._removed(account):
+                    raise
+                return
             if result.inserted:
                 self.report.stored += 1
                 self.registry.publish(

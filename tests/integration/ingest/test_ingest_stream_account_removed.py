@@ -1,0 +1,37 @@
+"""A running stream and `accounts remove`: the stream resolved its accounts when it started,
+so a post of an account removed since then failed the foreign key and ended the stream for
+every account. Now that account is dropped, and so is its rule on X."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from musktracker.accounts import remove_account
+from musktracker.db.session import session_scope
+from musktracker.ingest.client import XClient
+from musktracker.ingest.consumers import ConsumerRegistry
+from musktracker.ingest.emulator import XEmulator
+from musktracker.ingest.stream import Shutdown, StreamBackoff, StreamIngestor
+from tests.integration.ingest.conftest import Weeks, track
+
+
+def test_a_running_stream_drops_a_removed_account_and_its_rule(
+    engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
+) -> None:
+    last = max(weeks.posts.values())
+    emulator = serve(weeks.path, now=last - timedelta(days=1), keepalive_seconds=0.1,
+                     stream_interval_seconds=0.01)
+    track(engine, "elonmusk")
+    with XClient(emulator.base_url, "t") as client:
+        streamer = StreamIngestor(engine, client, ConsumerRegistry(), stall_seconds=2.0,
+                                  backoff=StreamBackoff(scale=0.01), max_posts=1)
+        streamer.prepare(["elonmusk"])
+        assert [r["value"] for r in emulator.rules] == ["from:elonmusk"]
+        with session_scope(engine) as session:
+            remove_account(session, "elonmusk")
+        report = streamer.run(Shutdown())
+    assert report.received == 1 and report.stored == 0
+    assert emulator.rules == []
