@@ -1,19 +1,17 @@
 """Events from our own models: volume bursts, regime shifts and sentiment swings.
 
 Each re-reads a lookback window on every poll (no checkpoint): a forecast's actual count or
-a prediction may arrive late, and dedup by source id (14 days) drops what was seen.
+a prediction may arrive late, and dedup by source id (14 days) drops what was seen. Source
+ids name the account by handle and the event by what it is (hour, shift), never by a row
+id: SQLite hands a deleted row's id to the next row, and a removed account's to the next
+account added, which dedup would then take for the event already seen.
 
 - `volume_burst`: a complete hour whose actual count (`forecasts.actual_count`, else the
   hourly `time_buckets` count) is above the stored forecast's 95% upper bound. When several
   forecasts cover the hour, the most recent one is used.
-- `regime_shift`: rows of a `regime_shifts` table, written by regime detection (another
-  issue). Until that table exists the source yields nothing. Expected columns: `id`,
-  `account_id`, and a time in `detected_at` (or `shift_time`/`created_at`); any
-  `description`/`direction` column becomes the text.
-- `sentiment_swing`: from a `sentiment_predictions` table (another issue; absent -> nothing)
-  with a `label` column and a time column (`post_created_at`, `created_at` or
-  `predicted_at`), per `account_id` when present: the share of 'negative' labels in the
-  last 24 hours, compared with the daily shares of the 14 days before. Outside their mean
+- `regime_shift`: the `regime_shifts` rows that `musktracker regimes` stored lately.
+- `sentiment_swing`: per account, the share of 'negative' labels in `sentiment_predictions`
+  over the last 24 hours against the daily shares of the 14 days before; outside their mean
   plus or minus two standard deviations (at least 5 points wide), it is a swing.
 """
 
@@ -85,7 +83,7 @@ class VolumeBurstSource:
             events.append(
                 RawEvent(
                     source=SOURCE,
-                    source_id=f"volume_burst:{account_id}:{hour:%Y-%m-%dT%H}",
+                    source_id=f"volume_burst:{username or account_id}:{hour:%Y-%m-%dT%H}",
                     type="volume_burst",
                     created_at=hour + HOUR,
                     account=username,
@@ -107,6 +105,16 @@ class VolumeBurstSource:
         return None
 
 
+def _shift_id(shift: RegimeShift, username: str | None) -> str:
+    """A shift's identity, not its row id: on SQLite a vanished shift's id is handed to the
+    next row stored, whose alert dedup would then drop as already seen (and a removed
+    account's ids to the next account added; bursts are keyed by handle for that reason)."""
+    return (
+        f"regime_shift:{username or shift.account_id}:{shift.count_rule}:{shift.rule}:"
+        f"{shift.change_at:%Y-%m-%dT%H:%M}:{shift.direction}"
+    )
+
+
 class RegimeShiftSource:
     """Regime shifts that `musktracker regimes` stored (evaluation/regimes.py) lately."""
 
@@ -126,7 +134,7 @@ class RegimeShiftSource:
         return [
             RawEvent(
                 source=SOURCE,
-                source_id=f"regime_shift:{shift.id}",
+                source_id=_shift_id(shift, names.get(shift.account_id)),
                 type="regime_shift",
                 created_at=shift.detected_at,
                 account=names.get(shift.account_id),
@@ -202,7 +210,7 @@ class SentimentSwingSource:
         account = names.get(account_id) if account_id is not None else None
         return RawEvent(
             source=SOURCE,
-            source_id=f"sentiment_swing:{account_id}:{now:%Y-%m-%dT%H}",
+            source_id=f"sentiment_swing:{account or account_id}:{now:%Y-%m-%dT%H}",
             type="sentiment_swing",
             created_at=now,
             account=account,

@@ -272,6 +272,42 @@ def test_volume_burst_and_absent_model_tables(engine: Engine) -> None:
     assert list(result.scores.values()) == [9]
 
 
+def test_a_new_shift_given_a_vanished_shifts_row_id_is_still_alerted(engine: Engine) -> None:
+    """Regime detection deletes shifts that vanish and stores new ones; SQLite hands the
+    newest deleted row's id to the next row. Keyed by row id, dedup took the new shift for
+    the old one and dropped its alert."""
+    account_id = _account(engine)
+    now = utcnow()
+
+    def shift(days_ago: int, direction: str) -> RegimeShift:
+        return RegimeShift(
+            account_id=account_id, rule="nb_cusum", count_rule="all",
+            change_at=now - timedelta(days=days_ago), detected_at=now, direction=direction,
+            level_before=60.0, level_after=120.0 if direction == "up" else 30.0,
+        )
+
+    pipe = pipeline(engine)
+    with session_scope(engine) as session:
+        first = shift(3, "up")
+        session.add(first)
+        session.flush()
+        first_id = first.id
+    with session_scope(engine) as session:
+        assert pipe.process(RegimeShiftSource().fetch(session)).stored == 1
+    with session_scope(engine) as session:
+        session.delete(session.get(RegimeShift, first_id))
+    with session_scope(engine) as session:
+        second = shift(2, "down")
+        session.add(second)
+        session.flush()
+        reused = second.id == first_id  # SQLite: yes; PostgreSQL's sequence: no
+    with session_scope(engine) as session:
+        events = RegimeShiftSource().fetch(session)
+    assert pipe.process(events).stored == 1, f"dropped as seen (row id reused: {reused})"
+    assert [e.source_id.split(":")[1:4] for e in events] == [["elonmusk", "all", "nb_cusum"]]
+    assert events[0].source_id.endswith(":down")
+
+
 def test_sentiment_swing_and_regime_tables_when_present(engine: Engine) -> None:
     account_id = _account(engine)
     now = utcnow()
