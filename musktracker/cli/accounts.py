@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from musktracker import account_removal
 from musktracker import accounts as account_store
 from musktracker.cli.runtime import console, database, err_console, fail, handle_errors, settings
 from musktracker.db.session import session_scope
@@ -105,7 +106,7 @@ def remove(
     engine = database()
     artifact_dir = settings().artifact_dir
     with session_scope(engine) as session:
-        preview = account_store.plan_removal(session, username, artifact_dir)
+        preview = account_removal.plan_removal(session, username, artifact_dir)
     name = preview.username
     console.print(f"@{name} (account id {preview.account_id}) and everything stored about it:")
     for line in preview.lines() or ["no stored rows or artifact files"]:
@@ -118,11 +119,11 @@ def remove(
         if not typer.confirm(f"Remove @{name} and all of the above?", default=False):
             raise fail(f"not removing @{name}: not confirmed; nothing was changed")
     with session_scope(engine) as session:
-        removed = account_store.remove_account(
+        removed = account_removal.remove_account(
             session, name, artifact_dir, expected_id=preview.account_id
         )
     summary = ", ".join(removed.lines()) or "no stored rows"  # sizes read before deleting
-    cleanup = account_store.delete_artifacts(removed, artifact_dir)
+    cleanup = account_removal.delete_artifacts(removed, artifact_dir)
     console.print(f"removed @{name}: {summary}")
     for path, reason in cleanup.failed:
         err_console.print(f"warning: could not delete {escape(str(path))}: {escape(reason)}")

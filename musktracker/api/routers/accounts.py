@@ -9,14 +9,13 @@ from fastapi import Depends, Query, Request, Response
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
+from musktracker.account_removal import delete_artifacts, remove_account
 from musktracker.accounts import (
     AccountError,
     add_account,
-    delete_artifacts,
     get_account,
     list_accounts,
     normalize_username,
-    remove_account,
 )
 from musktracker.api.auth import require
 from musktracker.api.cache import cached_json

@@ -18,8 +18,10 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from musktracker import account_removal
 from musktracker import accounts as account_store
-from musktracker.accounts import AccountError, add_account, remove_account
+from musktracker.account_removal import remove_account
+from musktracker.accounts import AccountError, add_account
 from musktracker.cli import accounts as accounts_cli
 from musktracker.cli.main import app
 from musktracker.db.models import Account, IngestState, RawTweet, SentimentPrediction
@@ -142,7 +144,7 @@ def test_remove_refuses_then_deletes_every_row_and_artifact_of_that_account_only
     # The schema the migrations built: every reference to accounts cascades, and this
     # fixture has rows in each (a new per-account table must be added to it).
     assert {t for t, (_, rule) in keys.items() if rule != "CASCADE"} == set()
-    assert set(keys) == {t.name for t, _ in account_store.account_tables()}
+    assert set(keys) == {t.name for t, _ in account_removal.account_tables()}
     assert [t for t, n in rows_of(engine, victim).items() if n == 0] == []
     root = tmp_path / "artifacts"
     victim_files, other_files = _artifacts(root, victim), _artifacts(root, other)
@@ -178,7 +180,7 @@ def test_remove_refuses_then_deletes_every_row_and_artifact_of_that_account_only
         raise AccountError("simulated failure after the delete")
 
     with monkeypatch.context() as patch:
-        patch.setattr(account_store, "_rewind_post_checkpoint", broken)
+        patch.setattr(account_removal, "_rewind_post_checkpoint", broken)
         failed = runner.invoke(app, ["accounts", "remove", VICTIM, "--yes"])
     assert failed.exit_code == 1 and "simulated failure" in failed.output
     assert snapshot(engine) == before and _artifacts(root, victim) == victim_files

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from musktracker.accounts import remove_account
+from musktracker.account_removal import remove_account
 from musktracker.db.session import session_scope
 from musktracker.ingest.client import XClient
 from musktracker.ingest.consumers import ConsumerRegistry
