@@ -124,9 +124,10 @@ def test_redis_dedup_store(engine: Engine, redis_client: redis.Redis) -> None:
             client.delete(key)
 
 
-def test_ingest_cli_validates_every_line_first(
-    cli_env: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def signals_cli(cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated database and the CLI set up with RULES, no enrichment and a webhook that
+    nothing answers (deliveries stay pending); yields the database URL."""
     from musktracker.db import migrate
 
     migrate.upgrade(cli_env)
@@ -135,6 +136,12 @@ def test_ingest_cli_validates_every_line_first(
     monkeypatch.setenv("RULES_PATH", str(rules))
     monkeypatch.setenv("SIGNALS_ENRICH", "false")
     monkeypatch.setenv("WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    return cli_env
+
+
+def test_ingest_cli_validates_every_line_first(
+    signals_cli: str, runner: CliRunner, tmp_path: Path
+) -> None:
     good = {
         "source": "partner",
         "source_id": "a1",
@@ -154,7 +161,7 @@ def test_ingest_cli_validates_every_line_first(
     assert result.exit_code == 1 and "^[a-z0-9_.-]+$" in result.output, result.output
     from musktracker.db.session import get_engine
 
-    engine = get_engine(cli_env)
+    engine = get_engine(signals_cli)
     assert count(engine, SignalEvent) == 0
     path.write_text(json.dumps(good) + "\n")
     result = runner.invoke(app, ["signals", "ingest", str(path)])
@@ -167,20 +174,13 @@ def test_ingest_cli_validates_every_line_first(
 
 
 def test_outbox_list_shows_event_keys_as_stored(
-    cli_env: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    signals_cli: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`:moon:` in `cashtag:MOON:<day>` (and `:x:` in `post:x:<id>`) is an emoji code to Rich;
     the listing printed 🌔 and ❌ instead of the key."""
     from musktracker.cli import runtime
-    from musktracker.db import migrate
 
-    migrate.upgrade(cli_env)
     monkeypatch.setattr(runtime.console, "width", 200)  # a wide terminal: no wrapped cells
-    rules = tmp_path / "rules.yml"
-    rules.write_text(RULES)
-    monkeypatch.setenv("RULES_PATH", str(rules))
-    monkeypatch.setenv("SIGNALS_ENRICH", "false")
-    monkeypatch.setenv("WEBHOOK_URL", "http://127.0.0.1:9/hook")
     event = {
         "source": "x",
         "source_id": "m1",
