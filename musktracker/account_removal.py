@@ -148,7 +148,7 @@ def remove_account(
     gone = cast(
         CursorResult[Any], session.execute(delete(Account).where(Account.id == plan.account_id))
     )
-    if gone.rowcount != 1:  # pragma: no cover - deleted by someone else since the lookup
+    if gone.rowcount != 1:  # deleted by another removal since the lookup (concurrent DELETEs)
         raise AccountError(f"account {plan.username!r} is no longer tracked")
     _rewind_post_checkpoint(session)
     return plan

@@ -114,9 +114,12 @@ def accounts_delete(request: Request, username: str) -> AccountRemovedOut:
     transaction (`musktracker accounts remove --yes`); the artifact files after it."""
     svc = services(request)
     artifact_dir = svc.settings.artifact_dir
-    with session_scope(svc.engine) as session:
-        tracked_account(session, username)  # 422 for a malformed handle, 404 for an unknown
-        removed = remove_account(session, username, artifact_dir)
+    try:
+        with session_scope(svc.engine) as session:
+            tracked_account(session, username)  # 422 for a malformed handle, 404 for unknown
+            removed = remove_account(session, username, artifact_dir)
+    except AccountError as exc:  # a concurrent DELETE removed it after the lookup: a 404
+        raise ApiError(404, str(exc)) from None
     cleanup = delete_artifacts(removed, artifact_dir)
     for path, reason in cleanup.failed:
         log.warning("account artifact not deleted", account=removed.username, path=str(path),

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from musktracker import account_removal
 from musktracker.accounts import add_account
 from musktracker.db.models import Account
 from musktracker.db.session import session_scope
@@ -94,3 +96,26 @@ def test_delete_needs_admin_and_removes_that_account_only(
     assert api.get(f"/v1/accounts/elonmusk/counts?{WINDOW}").json()["total"] > 0
     assert [a["username"] for a in api.get("/v1/accounts").json()] == ["elonmusk"]
     assert api.delete("/v1/accounts/spacex", key="admin").status_code == 404
+
+
+def test_a_delete_that_loses_the_race_to_another_is_a_404_not_a_500(
+    two_accounts_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six DELETEs at once all find the account; one removes it, the others' DELETE then
+    matches no row. They are 404s (as a DELETE after it), not unhandled errors."""
+    api = two_accounts_api
+    real_plan = account_removal.plan_removal
+
+    def plan_then_lose_the_race(session: Session, username: str, artifact_dir: Path | None = None
+                                ) -> account_removal.Removal:
+        plan = real_plan(session, username, artifact_dir)
+        with api.engine.begin() as other:  # the concurrent DELETE commits first
+            other.execute(delete(Account).where(Account.id == plan.account_id))
+        return plan
+
+    monkeypatch.setattr(account_removal, "plan_removal", plan_then_lose_the_race)
+    lost = api.delete("/v1/accounts/spacex", key="admin")
+    assert lost.status_code == 404, lost.text
+    assert "account 'spacex' is no longer tracked" in lost.json()["error"]["message"]
+    monkeypatch.undo()
+    assert [a["username"] for a in api.get("/v1/accounts").json()] == ["elonmusk"]
