@@ -23,6 +23,7 @@ from types import FrameType
 
 import httpx
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from musktracker.accounts import AccountError, get_account
 from musktracker.db.models import Account
@@ -145,6 +146,14 @@ class StreamReport:
     reconnects: int = 0
 
 
+def _still_tracked(session: Session, account: Account) -> bool:
+    """Whether the account the stream follows is still tracked: its row exists under the same
+    handle. `accounts remove` then `accounts add` of another handle can hand the removed
+    account's id to the new one on SQLite."""
+    current = session.get(Account, account.id)
+    return current is not None and current.username == account.username
+
+
 class StreamIngestor:
     """Consumes the filtered stream until a signal (or `max_posts`, for tests)."""
 
@@ -254,13 +263,17 @@ class StreamIngestor:
         """Whether `account` was removed (`accounts remove`) while streaming; if so, stop
         following it and drop its rule, instead of the stream dying on the foreign key."""
         with session_scope(self.engine) as session:
-            if session.get(Account, account.id) is not None:
+            if _still_tracked(session, account):
                 return False
+        self._forget(account)
+        return True
+
+    def _forget(self, account: Account) -> None:
+        """Stop following a removed account and delete its rule on X."""
         self._by_user = {k: a for k, a in self._by_user.items() if a.id != account.id}
         self._by_tag = {k: a for k, a in self._by_tag.items() if a.id != account.id}
         log.warning("stream.account_removed", account=account.username)
         sync_rules(self.client, [a.username for a in self._by_user.values()])
-        return True
 
     def _handle(self, event: StreamEvent, shutdown: Shutdown) -> None:
         self.report.received += 1
@@ -272,14 +285,21 @@ class StreamIngestor:
         with shutdown.critical():
             try:
                 with session_scope(self.engine) as session:
-                    result = store_api_posts(
-                        session, account.id, [record], SOURCE, store_text=self.store_text
-                    )
-                    if result.span is not None:
-                        refresh_after_posts(session, account.id, result.span)
+                    # Its id may name another account by now (SQLite reuses the newest
+                    # deleted id): no foreign key fails then, so look before storing.
+                    tracked = _still_tracked(session, account)
+                    if tracked:
+                        result = store_api_posts(
+                            session, account.id, [record], SOURCE, store_text=self.store_text
+                        )
+                        if result.span is not None:
+                            refresh_after_posts(session, account.id, result.span)
             except Exception:  # a foreign key violation: SQLAlchemy's, or psycopg's from COPY
                 if not self._removed(account):
                     raise
+                return
+            if not tracked:
+                self._forget(account)
                 return
             if result.inserted:
                 self.report.stored += 1

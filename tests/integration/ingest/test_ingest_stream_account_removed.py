@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from musktracker.account_removal import remove_account
+from musktracker.accounts import add_account
+from musktracker.db.models import RawTweet
 from musktracker.db.session import session_scope
 from musktracker.ingest.client import XClient
 from musktracker.ingest.consumers import ConsumerRegistry
@@ -35,3 +38,29 @@ def test_a_running_stream_drops_a_removed_account_and_its_rule(
         report = streamer.run(Shutdown())
     assert report.received == 1 and report.stored == 0
     assert emulator.rules == []
+
+
+def test_a_removed_accounts_posts_never_go_to_a_new_account_given_its_id(
+    engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
+) -> None:
+    """SQLite gives the next account the removed newest one's id, so no foreign key fails:
+    the stream must see the account is another one (its handle), not store @elonmusk's posts
+    under @zed."""
+    last = max(weeks.posts.values())
+    emulator = serve(weeks.path, now=last - timedelta(days=1), keepalive_seconds=0.1,
+                     stream_interval_seconds=0.01)
+    track(engine, "elonmusk")
+    with XClient(emulator.base_url, "t") as client:
+        streamer = StreamIngestor(engine, client, ConsumerRegistry(), stall_seconds=2.0,
+                                  backoff=StreamBackoff(scale=0.01), max_posts=1)
+        streamer.prepare(["elonmusk"])
+        with session_scope(engine) as session:
+            old_id = remove_account(session, "elonmusk").account_id
+            session.flush()
+            newcomer = add_account(session, "zed")
+            newcomer.id = old_id  # what SQLite does by itself; PostgreSQL never reuses ids
+        report = streamer.run(Shutdown())
+    assert report.received == 1 and report.stored == 0
+    assert emulator.rules == []
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(RawTweet)) == 0
