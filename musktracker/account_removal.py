@@ -63,6 +63,10 @@ class Removal:
     in its own folder `ARTIFACT_DIR/<account id>`."""
     shared: tuple[Path, ...] = ()
     """Files another account's model fits also name: kept."""
+    elsewhere: tuple[Path, ...] = ()
+    """Relative paths its model fits name that are no file from this working directory: the
+    process that trained ran in another (ARTIFACT_DIR is relative by default), so they are
+    left there, for the operator to delete."""
 
     @property
     def total_rows(self) -> int:
@@ -88,6 +92,17 @@ def _same_file_key(path: Path) -> Path:
     """A path compared as the file it names (a relative artifact_path is relative to the
     working directory of the process that wrote it, as it was when read back)."""
     return path.absolute().resolve()
+
+
+def _elsewhere(session: Session, account_id: int) -> tuple[Path, ...]:
+    """The relative artifact paths the account's fits name that are not found from here."""
+    own = session.scalars(
+        select(ModelMetadata.artifact_path).where(
+            ModelMetadata.account_id == account_id, ModelMetadata.artifact_path.is_not(None)
+        )
+    ).all()
+    return tuple(sorted({Path(p) for p in own
+                         if p and not Path(p).is_absolute() and not Path(p).is_file()}))
 
 
 def _artifact_files(
@@ -125,7 +140,8 @@ def plan_removal(session: Session, username: str, artifact_dir: Path | None = No
         for table, column in account_tables()
     }
     artifacts, shared = _artifact_files(session, account.id, artifact_dir)
-    return Removal(account.id, account.username, rows, artifacts, shared)
+    return Removal(account.id, account.username, rows, artifacts, shared,
+                   _elsewhere(session, account.id))
 
 
 def remove_account(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -127,6 +128,13 @@ def remove(
     console.print(f"removed @{name}: {summary}")
     for path, reason in cleanup.failed:
         err_console.print(f"warning: could not delete {escape(str(path))}: {escape(reason)}")
+    if removed.elsewhere:
+        err_console.print(
+            f"warning: {len(removed.elsewhere)} model artifact files its fits name, such as "
+            f"{escape(str(removed.elsewhere[0]))}, are relative to the directory the training "
+            f"ran in, not found from {escape(str(Path.cwd()))}; delete them there by hand "
+            "(or remove accounts from that directory)"
+        )
     if cleanup.left_in_folder:
         folder = artifact_dir / str(removed.account_id)
         err_console.print(

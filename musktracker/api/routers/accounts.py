@@ -124,6 +124,10 @@ def accounts_delete(request: Request, username: str) -> AccountRemovedOut:
     for path, reason in cleanup.failed:
         log.warning("account artifact not deleted", account=removed.username, path=str(path),
                     reason=reason)
+    if removed.elsewhere:  # relative paths written by a process in another directory
+        log.warning("account artifacts not found from the server's directory",
+                    account=removed.username, files=len(removed.elsewhere),
+                    example=str(removed.elsewhere[0]))
     log.info("account removed", account=removed.username, rows=removed.rows,
              artifacts=len(cleanup.deleted))
     return AccountRemovedOut(

@@ -356,3 +356,28 @@ def test_worker_jobs_skip_an_account_removed_while_they_run(
 
     assert pipeline_jobs._train_each_account(settings, train) == {
         "gone": pipeline_jobs.REMOVED, "keep": {"trained": "keep"}}
+
+
+def test_artifacts_relative_to_another_directory_are_named_not_silently_left(
+    cli_env: str, runner: CliRunner, posts_sample: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ARTIFACT_DIR is relative by default, so the fits name paths relative to the directory
+    the training ran in; removing from another directory cannot find them and says so."""
+    monkeypatch.setenv("ARTIFACT_DIR", "artifacts")
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "worker")
+    _run(runner, "migrate", "up")
+    _run(runner, "accounts", "add", VICTIM)
+    _run(runner, "import", str(posts_sample), "--account", VICTIM)
+    _run(runner, "train", "--account", VICTIM, "--model", "hour_of_day_mean",
+         "--backtest-windows", "2", "--train-days", "14", "--samples", "50",
+         "--as-of", AS_OF, "--workers", "1")
+    files = sorted((tmp_path / "worker" / "artifacts").rglob("*.pkl"))
+    assert files
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    output = _flat(_run(runner, "accounts", "remove", VICTIM, "--yes"))
+    assert f"warning: {len(files)} model artifact files its fits name" in output
+    assert f"not found from {tmp_path / 'elsewhere'}" in output
+    assert sorted((tmp_path / "worker" / "artifacts").rglob("*.pkl")) == files
