@@ -114,6 +114,9 @@ def remove(
         console.print(f"  {line}")
     for path in preview.shared:
         console.print(f"  kept: {escape(str(path))} (another account's model fits name it too)")
+    if preview.elsewhere:  # said before the question: removing from there deletes them too
+        console.print(f"  not found from this directory: {len(preview.elsewhere):,} model "
+                      "artifact files named by relative paths")
     if not yes:
         if not stdin_is_terminal():
             raise fail(f"not removing @{name}: no terminal to confirm on; add --yes to remove it")

@@ -378,6 +378,8 @@ def test_artifacts_relative_to_another_directory_are_named_not_silently_left(
     assert files
     monkeypatch.chdir(tmp_path / "elsewhere")
     output = _flat(_run(runner, "accounts", "remove", VICTIM, "--yes"))
+    assert (f"not found from this directory: {len(files)} model artifact files named by "
+            "relative paths") in output
     assert f"warning: {len(files)} model artifact files its fits name" in output
     assert f"not found from {tmp_path / 'elsewhere'}" in output
     assert sorted((tmp_path / "worker" / "artifacts").rglob("*.pkl")) == files
