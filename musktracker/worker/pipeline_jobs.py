@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from celery import Celery
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from musktracker.accounts import AccountError, list_accounts
@@ -100,8 +101,20 @@ def _per_account(
                     results[username] = step(session, account)
         except ForecastError as exc:
             results[username] = f"skipped: {exc}"
+        except IntegrityError:
+            if _still_tracked(engine, account_id, username):
+                raise
+            results[username] = REMOVED  # removed while its step ran: its rows had no owner
         log.info(label, account=username, result=results[username])
     return results
+
+
+def _still_tracked(engine: Engine, account_id: int, username: str) -> bool:
+    """Whether the account a job read is still there under the same id: a step that fails on
+    a foreign key because `accounts remove` ran meanwhile is a removal, not a failure."""
+    with session_scope(engine) as session:
+        account = session.get(Account, account_id)
+        return account is not None and account.username == username
 
 
 def _ingest(settings: Settings, backfill_days: int | None) -> dict[str, Any]:
@@ -195,6 +208,10 @@ def _train_each_account(
         except ForecastError as exc:
             results[username] = f"skipped: {exc}"
         except AccountError:  # removed since the list was read
+            results[username] = REMOVED
+        except IntegrityError:  # removed while it trained: its results had no owner
+            if _still_tracked(engine, account_id, username):
+                raise
             results[username] = REMOVED
         log.info("trained", account=username, result=results[username])
     return results

@@ -358,6 +358,63 @@ def test_worker_jobs_skip_an_account_removed_while_they_run(
         "gone": pipeline_jobs.REMOVED, "keep": {"trained": "keep"}}
 
 
+def test_worker_jobs_skip_an_account_removed_during_its_own_step(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed while its own step runs (a weekly training takes minutes): storing its
+    results fails on the foreign key. That is a removal, not a failed job that leaves the
+    accounts after it untrained; a foreign-key failure of a tracked account still raises."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from musktracker.config import Settings
+    from musktracker.worker import pipeline_jobs
+
+    with session_scope(engine) as session:
+        add_account(session, "gone")
+        add_account(session, "keep")
+    settings = Settings(database_url=db_url)
+    as_of = datetime(2024, 1, 1, tzinfo=UTC)
+    monkeypatch.setattr(pipeline_jobs, "default_as_of", lambda _s, _a: as_of)
+
+    def store_for(username: str, remove_first: bool, endpoint: str) -> str:
+        """What a step does at its end: store a row of the account (here an ingest
+        checkpoint), after the account was removed by another process if `remove_first`."""
+        with session_scope(engine) as session:
+            account_id = session.scalars(
+                select(Account.id).where(Account.username == username)).one()
+        if remove_first:
+            with session_scope(engine) as other:
+                remove_account(other, username)
+        with session_scope(engine) as session:
+            session.add(IngestState(account_id=account_id, endpoint=endpoint))
+        return username
+
+    def step(_session: Any, account: Account) -> str:
+        return store_for(account.username, account.username == "gone", "timeline")
+
+    assert pipeline_jobs._per_account(settings, "test", step) == {
+        "gone": pipeline_jobs.REMOVED, "keep": "keep"}
+
+    with session_scope(engine) as session:
+        add_account(session, "gone")
+
+    def train(_engine: Engine, username: str, *_: Any) -> dict[str, Any]:
+        return {"trained": store_for(username, username == "gone", "timeline-run")}
+
+    assert pipeline_jobs._train_each_account(settings, train) == {
+        "gone": pipeline_jobs.REMOVED, "keep": {"trained": "keep"}}
+
+    def broken(_engine: Engine, username: str, *_: Any) -> dict[str, Any]:
+        with session_scope(engine) as session:  # a tracked account's own integrity error
+            session.add(IngestState(account_id=10**9, endpoint="timeline"))
+        return {}
+
+    with pytest.raises(IntegrityError):
+        pipeline_jobs._train_each_account(settings, broken)
+
+
 def test_artifacts_relative_to_another_directory_are_named_not_silently_left(
     cli_env: str, runner: CliRunner, posts_sample: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
