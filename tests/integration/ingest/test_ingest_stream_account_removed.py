@@ -4,7 +4,8 @@ every account. Now that account is dropped, and so is its rule on X."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -21,9 +22,12 @@ from musktracker.ingest.stream import Shutdown, StreamBackoff, StreamIngestor
 from tests.integration.ingest.conftest import Weeks, track
 
 
-def test_a_running_stream_drops_a_removed_account_and_its_rule(
+@contextmanager
+def streaming_elonmusk(
     engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
-) -> None:
+) -> Iterator[tuple[XEmulator, StreamIngestor]]:
+    """@elonmusk tracked and a stream prepared for it (its rule set on the emulator), to
+    read one post once the block has changed the accounts."""
     last = max(weeks.posts.values())
     emulator = serve(weeks.path, now=last - timedelta(days=1), keepalive_seconds=0.1,
                      stream_interval_seconds=0.01)
@@ -33,6 +37,13 @@ def test_a_running_stream_drops_a_removed_account_and_its_rule(
                                   backoff=StreamBackoff(scale=0.01), max_posts=1)
         streamer.prepare(["elonmusk"])
         assert [r["value"] for r in emulator.rules] == ["from:elonmusk"]
+        yield emulator, streamer
+
+
+def test_a_running_stream_drops_a_removed_account_and_its_rule(
+    engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
+) -> None:
+    with streaming_elonmusk(engine, weeks, serve) as (emulator, streamer):
         with session_scope(engine) as session:
             remove_account(session, "elonmusk")
         report = streamer.run(Shutdown())
@@ -46,14 +57,7 @@ def test_a_removed_accounts_posts_never_go_to_a_new_account_given_its_id(
     """SQLite gives the next account the removed newest one's id, so no foreign key fails:
     the stream must see the account is another one (its handle), not store @elonmusk's posts
     under @zed."""
-    last = max(weeks.posts.values())
-    emulator = serve(weeks.path, now=last - timedelta(days=1), keepalive_seconds=0.1,
-                     stream_interval_seconds=0.01)
-    track(engine, "elonmusk")
-    with XClient(emulator.base_url, "t") as client:
-        streamer = StreamIngestor(engine, client, ConsumerRegistry(), stall_seconds=2.0,
-                                  backoff=StreamBackoff(scale=0.01), max_posts=1)
-        streamer.prepare(["elonmusk"])
+    with streaming_elonmusk(engine, weeks, serve) as (emulator, streamer):
         with session_scope(engine) as session:
             old_id = remove_account(session, "elonmusk").account_id
             session.flush()
