@@ -125,6 +125,18 @@ def load_posts(path: Path) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True)).sort_values()
 
 
+def posts_only_benchmark(doc: str | None, argv: list[str] | None) -> pd.DatetimeIndex:
+    """The start of a benchmark whose one option is --posts: parse it, load the post times
+    and print the machine and data lines its tables are quoted with."""
+    parser = make_parser(doc)
+    parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
+    path = Path(parser.parse_args(argv).posts)
+    posts = load_posts(path)
+    print(machine())
+    print(data_line(path, len(posts), "posts") + "\n")
+    return posts
+
+
 def data_line(path: Path, rows: int, what: str = "rows") -> str:
     """Which data produced the table, and how much of it."""
     return f"data: {path.resolve()} ({rows:,} {what})"

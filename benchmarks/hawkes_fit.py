@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file: see c
 
 import numpy as np
 
-from benchmarks.common import POSTS, data_file, data_line, load_posts, machine, make_parser
+from benchmarks.common import posts_only_benchmark
 from musktracker.models.base import single_threaded_blas
 from musktracker.models.hawkes import (
     HawkesData,
@@ -50,12 +50,7 @@ def best_of(runs: int, work: Callable[[], T]) -> tuple[float, T]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = make_parser(__doc__)
-    parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
-    args = parser.parse_args(argv)
-    posts = load_posts(args.posts)
-    print(machine())
-    print(data_line(args.posts, len(posts), "posts") + "\n")
+    posts = posts_only_benchmark(__doc__, argv)
     all_days = (END - posts[0].to_pydatetime()).total_seconds() / 86400 + 1
 
     print("## Hawkes maximum likelihood (L-BFGS-B, analytic gradient; best of 3)\n")

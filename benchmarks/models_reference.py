@@ -27,7 +27,7 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tsa.arima_process import arma2ma
 
-from benchmarks.common import POSTS, data_file, data_line, load_posts, machine, make_parser
+from benchmarks.common import posts_only_benchmark
 from musktracker.models.base import single_threaded_blas
 from musktracker.models.distributions import nb_log_pmf
 from musktracker.models.history import history_from_posts
@@ -110,12 +110,7 @@ def sarimax_table(posts: pd.DatetimeIndex) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = make_parser(__doc__)
-    parser.add_argument("--posts", type=data_file, default=str(POSTS), help="post times (CSV)")
-    args = parser.parse_args(argv)
-    posts = load_posts(args.posts)
-    print(machine())
-    print(data_line(args.posts, len(posts), "posts") + "\n")
+    posts = posts_only_benchmark(__doc__, argv)
     with single_threaded_blas():
         nb_table(posts)
         sarimax_table(posts)
