@@ -23,9 +23,8 @@ from types import FrameType
 
 import httpx
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from musktracker.accounts import AccountError, get_account
+from musktracker.accounts import AccountError, get_account, tracked_as
 from musktracker.db.models import Account
 from musktracker.db.session import session_scope
 from musktracker.features.refresh import refresh_after_posts
@@ -146,14 +145,6 @@ class StreamReport:
     reconnects: int = 0
 
 
-def _still_tracked(session: Session, account: Account) -> bool:
-    """Whether the account the stream follows is still tracked: its row exists under the same
-    handle. `accounts remove` then `accounts add` of another handle can hand the removed
-    account's id to the new one on SQLite."""
-    current = session.get(Account, account.id)
-    return current is not None and current.username == account.username
-
-
 class StreamIngestor:
     """Consumes the filtered stream until a signal (or `max_posts`, for tests)."""
 
@@ -263,7 +254,7 @@ class StreamIngestor:
         """Whether `account` was removed (`accounts remove`) while streaming; if so, stop
         following it and drop its rule, instead of the stream dying on the foreign key."""
         with session_scope(self.engine) as session:
-            if _still_tracked(session, account):
+            if tracked_as(session, account.id, account.username) is not None:
                 return False
         self._forget(account)
         return True
@@ -287,7 +278,7 @@ class StreamIngestor:
                 with session_scope(self.engine) as session:
                     # Its id may name another account by now (SQLite reuses the newest
                     # deleted id): no foreign key fails then, so look before storing.
-                    tracked = _still_tracked(session, account)
+                    tracked = tracked_as(session, account.id, account.username) is not None
                     if tracked:
                         result = store_api_posts(
                             session, account.id, [record], SOURCE, store_text=self.store_text

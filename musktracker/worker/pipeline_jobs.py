@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from musktracker.accounts import AccountError, list_accounts
+from musktracker.accounts import AccountError, list_accounts, tracked_as
 from musktracker.config import Settings, SettingsError
 from musktracker.db.models import Account, BacktestResult
 from musktracker.db.session import get_engine, require_schema, session_scope
@@ -94,8 +94,8 @@ def _per_account(
     for account_id, username in accounts:
         try:
             with session_scope(engine) as session:
-                account = session.get(Account, account_id)
-                if account is None or account.username != username:  # (or its id reused)
+                account = tracked_as(session, account_id, username)
+                if account is None:
                     results[username] = REMOVED
                 else:
                     results[username] = step(session, account)
@@ -110,11 +110,10 @@ def _per_account(
 
 
 def _still_tracked(engine: Engine, account_id: int, username: str) -> bool:
-    """Whether the account a job read is still there under the same id: a step that fails on
-    a foreign key because `accounts remove` ran meanwhile is a removal, not a failure."""
+    """Whether a step that failed on a foreign key lost its account to `accounts remove`
+    meanwhile (a removal, not a failure)."""
     with session_scope(engine) as session:
-        account = session.get(Account, account_id)
-        return account is not None and account.username == username
+        return tracked_as(session, account_id, username) is not None
 
 
 def _ingest(settings: Settings, backfill_days: int | None) -> dict[str, Any]:
