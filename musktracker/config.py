@@ -157,8 +157,6 @@ class Settings(BaseSettings):
     )
     worker_training_weekday: int = Field(
         default=6,
-        ge=0,
-        le=6,
         description="Day of the weekly training: a name (sunday, sun) or 0=Monday..6=Sunday.",
     )
     worker_training_hour: int = Field(default=3, ge=0, le=23, description="Hour of that training.")
@@ -260,14 +258,26 @@ class Settings(BaseSettings):
     @classmethod
     def _weekday_number(cls, value: object) -> object:
         """A day's English name or its first three letters, as cron writes them, is its
-        number (Monday 0); numbers pass on to the range check."""
-        if isinstance(value, str) and value.strip().isalpha():
-            name = value.strip().lower()
+        number (Monday 0); other values must be a whole number 0..6.
+
+        7 is refused, not read as cron's Sunday: cron counts from Sunday = 0, this setting
+        from Monday = 0, so a cron number (1 meaning Monday) would silently pick the wrong
+        day; the message says so instead of pydantic's bare range error.
+        """
+        text = value.strip().lower() if isinstance(value, str) else value
+        if isinstance(text, str) and text.isalpha():
             for number, day in enumerate(_WEEKDAYS):
-                if name in (day, day[:3]):
+                if text in (day, day[:3]):
                     return number
-            raise ValueError(f"{value!r} is not a day of the week (monday..sunday, mon..sun, 0..6)")
-        return value
+        elif isinstance(text, str) and re.fullmatch(r"[+-]?\d+", text):
+            text = int(text)
+        if isinstance(text, int) and not isinstance(text, bool) and 0 <= text <= 6:
+            return text
+        raise ValueError(
+            f"{value!r} is not a day of the week: use a name (monday..sunday, mon..sun) or "
+            "a number 0..6 with 0 = Monday and 6 = Sunday (not cron's numbering, where 0 and "
+            "7 are Sunday)"
+        )
 
     @field_validator("timezone")
     @classmethod
