@@ -11,6 +11,7 @@ from rich.table import Table
 
 from musktracker import account_removal
 from musktracker import accounts as account_store
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, err_console, fail, handle_errors, settings
 from musktracker.db.session import session_scope
 
@@ -147,4 +148,4 @@ def remove(
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

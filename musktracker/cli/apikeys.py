@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.security.apikeys import (
@@ -84,4 +85,4 @@ def revoke(
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

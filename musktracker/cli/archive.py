@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, handle_errors, settings
 from musktracker.db.session import session_scope
 from musktracker.ingest.archive import ArchiveFormat
@@ -92,4 +93,4 @@ app = typer.Typer()
 app.command(name="import")(import_command)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

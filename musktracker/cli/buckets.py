@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from musktracker.accounts import get_account, list_accounts
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.features.build import stored_rules
@@ -58,4 +59,4 @@ def rebuild(
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

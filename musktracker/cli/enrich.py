@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from musktracker.accounts import list_accounts
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.enrich.events import NewEvent, add_event, delete_event, list_events
@@ -100,4 +101,4 @@ def delete(event_id: int = typer.Argument(..., help="Id shown by `enrich list`."
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

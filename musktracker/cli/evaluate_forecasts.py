@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from musktracker.accounts import get_account
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.forecasting.accuracy import accuracy_by_model, fill_actuals
@@ -64,4 +65,4 @@ app = typer.Typer()
 app.command(name="evaluate-forecasts")(evaluate_forecasts)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

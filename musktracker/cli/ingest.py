@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from musktracker.accounts import get_account, list_accounts
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import (
     console,
     database,
@@ -267,4 +268,4 @@ app = typer.Typer()
 app.command(name="ingest")(ingest)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

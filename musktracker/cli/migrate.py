@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import typer
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, fail, handle_errors, settings
 from musktracker.db import migrate as migrations
 
@@ -84,4 +85,4 @@ def history() -> None:
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

@@ -10,6 +10,7 @@ import typer
 from musktracker import accounts as account_store
 from musktracker.cli.archive import import_command
 from musktracker.cli.forecast import forecast
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, fail, handle_errors, settings
 from musktracker.cli.status import status
 from musktracker.cli.train import train
@@ -90,4 +91,4 @@ app = typer.Typer()
 app.command(name="quickstart")(quickstart)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from musktracker.accounts import get_account
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors
 from musktracker.db.session import session_scope
 from musktracker.evaluation.regime_store import detect_and_store
@@ -64,4 +65,4 @@ app = typer.Typer()
 app.command(name="regimes")(regimes)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

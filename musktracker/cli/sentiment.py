@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.sentiment.data import (
     DEFAULT_SEED,
@@ -636,4 +637,4 @@ def check_retrain_command(
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

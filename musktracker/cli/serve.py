@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import database, handle_errors
 
 app = typer.Typer()
@@ -47,4 +48,4 @@ def serve(
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

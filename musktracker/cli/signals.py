@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.db.models import OutboxStatus
 from musktracker.db.session import session_scope
@@ -184,4 +185,4 @@ def outbox_retry(
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

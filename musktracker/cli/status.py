@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, handle_errors, settings
 from musktracker.db import migrate as migrations
 from musktracker.db.session import normalize_url, require_tables, session_scope
@@ -60,4 +61,4 @@ app = typer.Typer()
 app.command(name="status")(status)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from musktracker.accounts import get_account
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.db.session import session_scope
 from musktracker.evaluation.backtest import BacktestPlan
@@ -136,4 +137,4 @@ app = typer.Typer()
 app.command(name="train")(train)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

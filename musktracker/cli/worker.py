@@ -8,6 +8,7 @@ import threading
 
 import typer
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.worker.jobs import JOBS, Slot, job_named, jobs_in
 from musktracker.worker.local import run_forever, run_jobs
@@ -109,4 +110,4 @@ def run(
 
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, fail, handle_errors
 from musktracker.ingest.emulator import (
     ENDPOINTS,
@@ -145,4 +146,4 @@ app = typer.Typer()
 app.command(name="x-emulator")(x_emulator)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)
