@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, func, select, update
+from sqlalchemy import CursorResult, Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from musktracker.accounts import AccountError, get_account
-from musktracker.db.models import Account, Base, ModelMetadata, RawTweet, SignalCheckpoint
+from musktracker.db.models import Account, Base, ModelMetadata
 
 ROW_KINDS: dict[str, str] = {
     "raw_tweets": "posts",
@@ -28,10 +28,6 @@ ROW_KINDS: dict[str, str] = {
 }
 """How the preview names each table's rows; a table not listed here (a future one) is shown
 by its table name, so nothing referring to an account is ever left out of the count."""
-
-POST_CHECKPOINT = "posts"
-"""The signals post source's checkpoint (signals/sources/posts.py): the last raw_tweets.id
-it read."""
 
 
 def account_tables() -> list[tuple[Table, str]]:
@@ -166,28 +162,7 @@ def remove_account(
     )
     if gone.rowcount != 1:  # deleted by another removal since the lookup (concurrent DELETEs)
         raise AccountError(f"account {plan.username!r} is no longer tracked")
-    _rewind_post_checkpoint(session)
     return plan
-
-
-def _rewind_post_checkpoint(session: Session) -> None:
-    """Keep the signals post checkpoint at or below the newest remaining post. SQLite gives
-    a new row the largest id plus one, so once the newest posts are deleted it hands their
-    ids out again: new posts would sit below the checkpoint, never read by the signals
-    pipeline. Every row above the rewound checkpoint was just deleted, so nothing is read
-    twice (and dedup by source id would drop a repeat anyway)."""
-    position = session.scalar(
-        select(SignalCheckpoint.position).where(SignalCheckpoint.source == POST_CHECKPOINT)
-    )
-    if position is None or not position.isdigit():
-        return
-    newest = session.scalar(select(func.max(RawTweet.id))) or 0
-    if int(position) > newest:
-        session.execute(
-            update(SignalCheckpoint)
-            .where(SignalCheckpoint.source == POST_CHECKPOINT)
-            .values(position=str(newest))
-        )
 
 
 @dataclass

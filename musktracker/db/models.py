@@ -133,8 +133,6 @@ class ExogenousEvent(Base):
         Index("idx_event_time_range", "event_start", "event_end"),
         CheckConstraint("intensity >= 0 AND intensity <= 1", name="ck_events_intensity"),
         CheckConstraint("event_end > event_start", name="ck_events_end_after_start"),
-        # Ids are in the API (DELETE /v1/exogenous-events/{id}): never hand one out twice.
-        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -583,3 +581,11 @@ class RetrainDecision(Base):
     promoted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# No id is ever handed out twice, so an id kept outside its row (in the API, a checkpoint,
+# an artifact folder, a running process) never comes to name another row. PostgreSQL's
+# identity sequences never reuse one; SQLite needs AUTOINCREMENT (migrations 0008, 0009).
+for _table in Base.metadata.tables.values():
+    _table.dialect_options["sqlite"]["autoincrement"] = True
+

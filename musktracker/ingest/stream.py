@@ -256,15 +256,11 @@ class StreamIngestor:
         with session_scope(self.engine) as session:
             if tracked_as(session, account.id, account.username) is not None:
                 return False
-        self._forget(account)
-        return True
-
-    def _forget(self, account: Account) -> None:
-        """Stop following a removed account and delete its rule on X."""
         self._by_user = {k: a for k, a in self._by_user.items() if a.id != account.id}
         self._by_tag = {k: a for k, a in self._by_tag.items() if a.id != account.id}
         log.warning("stream.account_removed", account=account.username)
         sync_rules(self.client, [a.username for a in self._by_user.values()])
+        return True
 
     def _handle(self, event: StreamEvent, shutdown: Shutdown) -> None:
         self.report.received += 1
@@ -276,21 +272,14 @@ class StreamIngestor:
         with shutdown.critical():
             try:
                 with session_scope(self.engine) as session:
-                    # Its id may name another account by now (SQLite reuses the newest
-                    # deleted id): no foreign key fails then, so look before storing.
-                    tracked = tracked_as(session, account.id, account.username) is not None
-                    if tracked:
-                        result = store_api_posts(
-                            session, account.id, [record], SOURCE, store_text=self.store_text
-                        )
-                        if result.span is not None:
-                            refresh_after_posts(session, account.id, result.span)
+                    result = store_api_posts(
+                        session, account.id, [record], SOURCE, store_text=self.store_text
+                    )
+                    if result.span is not None:
+                        refresh_after_posts(session, account.id, result.span)
             except Exception:  # a foreign key violation: SQLAlchemy's, or psycopg's from COPY
                 if not self._removed(account):
                     raise
-                return
-            if not tracked:
-                self._forget(account)
                 return
             if result.inserted:
                 self.report.stored += 1

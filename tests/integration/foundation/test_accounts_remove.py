@@ -10,12 +10,14 @@ import pty
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Delete, event, inspect, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from musktracker import account_removal
@@ -24,9 +26,10 @@ from musktracker.account_removal import remove_account
 from musktracker.accounts import AccountError, add_account
 from musktracker.cli import accounts as accounts_cli
 from musktracker.cli.main import app
+from musktracker.db import migrate
 from musktracker.db.models import Account, IngestState, RawTweet, SentimentPrediction
 from musktracker.db.session import get_engine, session_scope
-from musktracker.signals.sources.base import read_checkpoint, write_checkpoint
+from musktracker.signals.sources.base import write_checkpoint
 from tests.conftest import REPO
 
 AS_OF = "2023-02-01T00:00:00+00:00"
@@ -176,12 +179,15 @@ def test_remove_refuses_then_deletes_every_row_and_artifact_of_that_account_only
     assert snapshot(engine) == before and _artifacts(root, victim) == victim_files
 
     # A failure after the cascade: the transaction rolls all of it back.
-    def broken(_session: Any) -> None:
-        raise AccountError("simulated failure after the delete")
+    def broken(_conn: Any, statement: Any, *_args: Any) -> None:
+        if isinstance(statement, Delete) and getattr(statement.table, "name", "") == "accounts":
+            raise AccountError("simulated failure after the delete")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(account_removal, "_rewind_post_checkpoint", broken)
+    event.listen(engine, "after_execute", broken)
+    try:
         failed = runner.invoke(app, ["accounts", "remove", VICTIM, "--yes"])
+    finally:
+        event.remove(engine, "after_execute", broken)
     assert failed.exit_code == 1 and "simulated failure" in failed.output
     assert snapshot(engine) == before and _artifacts(root, victim) == victim_files
 
@@ -195,8 +201,6 @@ def test_remove_refuses_then_deletes_every_row_and_artifact_of_that_account_only
     assert _artifacts(root, other) == other_files
     after = snapshot(engine)
     for table, (_columns, rows) in before.items():
-        if table == "signal_checkpoints":
-            continue  # rewound, below
         if table in keys:
             rows = without(before[table], keys[table][0], victim)
         elif table == "accounts":
@@ -204,9 +208,6 @@ def test_remove_refuses_then_deletes_every_row_and_artifact_of_that_account_only
         assert after[table][1] == rows, table
     events = after["exogenous_events"]
     assert [r for r in events[1] if r[events[0].index("account_id")] is None]  # global: kept
-    with session_scope(engine) as session:
-        newest = session.scalar(select(RawTweet.id).order_by(RawTweet.id.desc()).limit(1))
-        assert int(read_checkpoint(session, "posts") or 0) <= (newest or 0)
     listed = runner.invoke(app, ["accounts", "list"]).output
     assert "@elonmusk" in listed and "@spacex" not in listed
 
@@ -255,10 +256,8 @@ def test_a_handle_removed_and_added_again_while_confirming_is_not_removed(
 def test_new_posts_after_removing_the_newest_are_read_by_the_signals_source(
     engine: Engine,
 ) -> None:
-    """SQLite reuses the ids of deleted newest rows: the post checkpoint must not stay above
-    them, or the signals pipeline would never read the next posts."""
-    from datetime import UTC, datetime
-
+    """The post checkpoint stays at the removed newest posts: new posts get larger ids, so
+    the signals pipeline reads them (SQLite handed the deleted ids out again, below it)."""
     from musktracker.signals.sources.posts import PostSource
 
     stamp = datetime(2024, 1, 1, tzinfo=UTC)
@@ -440,3 +439,25 @@ def test_artifacts_relative_to_another_directory_are_named_not_silently_left(
     assert f"warning: {len(files)} model artifact files its fits name" in output
     assert f"not found from {tmp_path / 'elsewhere'}" in output
     assert sorted((tmp_path / "worker" / "artifacts").rglob("*.pkl")) == files
+
+
+def test_rebuilding_every_table_for_autoincrement_keeps_every_row(
+    two_accounts: Engine, cli_env: str
+) -> None:
+    """Migration 0009 rebuilds `accounts` and the tables referring to it on SQLite (copy,
+    drop, rename). With foreign keys enforced, dropping `accounts` cascade-deleted every
+    post, bucket and model of every account; the migration must change no row, either way,
+    and leave the keys enforced."""
+    engine = two_accounts
+
+    def rows() -> Snapshot:
+        return {t: r for t, r in snapshot(engine).items() if t != "alembic_version"}
+
+    before = rows()
+    migrate.downgrade(cli_env, "0008_event_ids_never_reused")
+    assert rows() == before
+    migrate.upgrade(cli_env)
+    assert rows() == before
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(RawTweet(account_id=10**9, tweet_id="1", kind="original", source="test",
+                             created_at=datetime(2024, 1, 1, tzinfo=UTC)))

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import delete, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
 from typer.testing import CliRunner
 
 from musktracker.cli.main import app
@@ -100,3 +102,34 @@ def test_current_revision_does_not_create_a_missing_sqlite_file(tmp_path: Path) 
     path = tmp_path / "typo.db"
     assert migrate.current_revision(f"sqlite:///{path}") is None
     assert not path.exists()
+
+
+def test_no_id_is_handed_out_twice(engine: Engine) -> None:
+    """Deleting the newest row does not give its id to the next one (SQLite did, and an id
+    kept elsewhere then named another row)."""
+    def add(session: Session, name: str) -> int:
+        return session.scalars(insert(Account).values(username=name).returning(Account.id)).one()
+
+    with session_scope(engine) as session:
+        gone = add(session, "gone")
+    with session_scope(engine) as session:
+        session.execute(delete(Account))
+        assert add(session, "next") == gone + 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_every_sqlite_table_with_an_integer_key_has_autoincrement(engine: Engine) -> None:
+    """What the migrations built, table by table, is what the models declare; a new table
+    created without AUTOINCREMENT fails here."""
+    with engine.connect() as conn:
+        built = {
+            name for name, sql in conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            if "AUTOINCREMENT" in sql
+        }
+    declared = {
+        table.name for table in Base.metadata.tables.values()
+        if "AUTOINCREMENT" in str(CreateTable(table).compile(dialect=engine.dialect))
+    }
+    assert "accounts" in declared and "signal_checkpoints" not in declared
+    assert built == declared
