@@ -18,13 +18,14 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 
 import httpx
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from musktracker.accounts import AccountError, get_account, tracked_as
+from musktracker.accounts import AccountError, get_account, list_accounts, tracked_as
 from musktracker.db.models import Account
 from musktracker.db.session import session_scope
 from musktracker.features.refresh import refresh_after_posts
@@ -143,10 +144,22 @@ class StreamReport:
     stored: int = 0
     duplicates: int = 0
     reconnects: int = 0
+    joined: list[str] = field(default_factory=list)
+    """Accounts added (`accounts add`) while streaming and followed since."""
+    removed: list[str] = field(default_factory=list)
+    """Accounts removed (`accounts remove`) while streaming and no longer followed."""
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Accounts X refused (unknown or suspended handle, ...), each with the reason."""
 
 
 class StreamIngestor:
-    """Consumes the filtered stream until a signal (or `max_posts`, for tests)."""
+    """Consumes the filtered stream until a signal (or `max_posts`, for tests).
+
+    With `follow_tracked` the stream follows whatever is tracked: every
+    `account_check_seconds` it looks at the accounts table, follows accounts added since
+    and lets go of removed ones (X applies rule changes to the open connection). Without
+    it, the stream follows the accounts it was prepared with and stops when the last of
+    them is removed."""
 
     def __init__(
         self,
@@ -157,6 +170,8 @@ class StreamIngestor:
         stall_seconds: float = 20.0,
         backoff: StreamBackoff | None = None,
         max_posts: int | None = None,
+        follow_tracked: bool = False,
+        account_check_seconds: float = 60.0,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -165,38 +180,51 @@ class StreamIngestor:
         self.stall_seconds = stall_seconds
         self.backoff = backoff or StreamBackoff()
         self.max_posts = max_posts
+        self.follow_tracked = follow_tracked
+        self.account_check_seconds = account_check_seconds
         self.report = StreamReport()
         self._by_user: dict[str, Account] = {}
         self._by_tag: dict[str, Account] = {}
+        self._refused: set[int] = set()
+        self._rules_synced = False
+        self._accounts_checked = time.monotonic()
 
     def prepare(self, usernames: list[str]) -> dict[str, str]:
         """Resolve accounts' X user ids and sync the rules. An account X refuses (unknown or
         suspended handle, an id recorded for another account) is left out, so one dead
         account does not stop the stream of all the others; returns those left out, each
         with the reason. Raises when none is left."""
-        left_out: dict[str, str] = {}
         with session_scope(self.engine) as session:
             for name in usernames:
-                account = get_account(session, name)
-                if account.x_user_id is None:
-                    try:
-                        look_up_user_id(session, self.client, account)
-                    except (XRefusedError, AccountError) as exc:
-                        left_out[account.username] = str(exc)
-                        log.warning(
-                            "stream.account_left_out", account=account.username, reason=str(exc)
-                        )
-                        continue
-                assert account.x_user_id is not None
-                self._by_user[account.x_user_id] = account
-                self._by_tag[RULE_TAG_PREFIX + account.username] = account
+                self._follow(session, get_account(session, name))
         if not self._by_user:
             raise XApiError(
                 "stream: no account to follow: "
-                + "; ".join(f"@{name}: {reason}" for name, reason in left_out.items())
+                + "; ".join(f"@{name}: {reason}" for name, reason in self.report.left_out.items())
             )
-        sync_rules(self.client, [a.username for a in self._by_user.values()])
-        return left_out
+        sync_rules(self.client, self._followed())
+        self._rules_synced = True
+        self._accounts_checked = time.monotonic()
+        return self.report.left_out
+
+    def _follow(self, session: Session, account: Account) -> bool:
+        """Follow `account`, looking its X user id up if it is not recorded; False (and the
+        reason in the report) when X refuses it."""
+        if account.x_user_id is None:
+            try:
+                look_up_user_id(session, self.client, account)
+            except (XRefusedError, AccountError) as exc:
+                self._refused.add(account.id)
+                self.report.left_out[account.username] = str(exc)
+                log.warning("stream.account_left_out", account=account.username, reason=str(exc))
+                return False
+        assert account.x_user_id is not None
+        self._by_user[account.x_user_id] = account
+        self._by_tag[RULE_TAG_PREFIX + account.username] = account
+        return True
+
+    def _followed(self) -> list[str]:
+        return [a.username for a in self._by_user.values()]
 
     def run(self, shutdown: Shutdown) -> StreamReport:
         """Read, store, publish, reconnect; returns when asked to stop."""
@@ -223,6 +251,11 @@ class StreamIngestor:
                                 and self.report.received >= self.max_posts
                             ):
                                 return
+                        if self.follow_tracked:
+                            self._check_accounts()
+                        elif not self._by_user:
+                            log.warning("stream.no_account_left")
+                            return
                 wait = 0.0  # the server ended the stream: reconnect at once
             except XRateLimitError:
                 limited += 1
@@ -250,17 +283,52 @@ class StreamIngestor:
                 return self._by_tag[rule.tag]
         return None
 
+    def _check_accounts(self) -> None:
+        """Every `account_check_seconds`: follow accounts tracked since the last look and
+        let go of removed ones, at once rather than at their next post. An X error here is
+        logged and the rules are synced at the next check; the stream goes on."""
+        if time.monotonic() - self._accounts_checked < self.account_check_seconds:
+            return
+        self._accounts_checked = time.monotonic()
+        followed = {a.id for a in self._by_user.values()}
+        known = followed | self._refused
+        try:
+            with session_scope(self.engine) as session:
+                tracked = list_accounts(session)
+                for account in tracked:
+                    if account.id not in known and self._follow(session, account):
+                        self.report.joined.append(account.username)
+                        log.info("stream.account_added", account=account.username)
+                        self._rules_synced = False
+            gone = followed - {a.id for a in tracked}
+            if gone:
+                self._let_go(gone)
+            if not self._rules_synced:
+                sync_rules(self.client, self._followed())
+                self._rules_synced = True
+        except (XApiError, httpx.TransportError) as exc:
+            log.warning("stream.account_check_failed", error=str(exc))
+
     def _removed(self, account: Account) -> bool:
         """Whether `account` was removed (`accounts remove`) while streaming; if so, stop
         following it and drop its rule, instead of the stream dying on the foreign key."""
         with session_scope(self.engine) as session:
             if tracked_as(session, account.id, account.username) is not None:
                 return False
-        self._by_user = {k: a for k, a in self._by_user.items() if a.id != account.id}
-        self._by_tag = {k: a for k, a in self._by_tag.items() if a.id != account.id}
-        log.warning("stream.account_removed", account=account.username)
-        sync_rules(self.client, [a.username for a in self._by_user.values()])
+        self._let_go({account.id})
+        sync_rules(self.client, self._followed())
+        self._rules_synced = True
         return True
+
+    def _let_go(self, account_ids: set[int]) -> None:
+        """Stop following removed accounts; their rules on X are stale until the next sync."""
+        for account in self._by_user.values():
+            if account.id in account_ids:
+                self.report.removed.append(account.username)
+                log.warning("stream.account_removed", account=account.username)
+        self._by_user = {k: a for k, a in self._by_user.items() if a.id not in account_ids}
+        self._by_tag = {k: a for k, a in self._by_tag.items() if a.id not in account_ids}
+        self._rules_synced = False
 
     def _handle(self, event: StreamEvent, shutdown: Shutdown) -> None:
         self.report.received += 1
