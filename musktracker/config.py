@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     x_stream_backoff_scale: float = Field(
         default=1.0, gt=0, description="Multiplies X's stream reconnect waits (tests: 0.01)."
     )
+    x_stream_account_check_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often a stream of every tracked account looks for accounts added "
+        "or removed since.",
+    )
 
     # Signals (issue 6): rules, channels, providers, pipeline and delivery.
     rules_path: str = Field(default="rules/rules.yml", description="Signal rules YAML file.")

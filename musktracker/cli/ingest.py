@@ -172,7 +172,12 @@ def _check_counts(current: Settings, names: list[str]) -> None:
 
 
 def _stream(
-    current: Settings, names: list[str], show: bool, with_sentiment: bool, with_signals: bool
+    current: Settings,
+    names: list[str],
+    show: bool,
+    with_sentiment: bool,
+    with_signals: bool,
+    every_account: bool,
 ) -> None:
     if show:
         consumers.register(PrintConsumer())
@@ -192,18 +197,36 @@ def _stream(
             store_text=current.store_post_text,
             stall_seconds=current.x_stream_stall_seconds,
             backoff=backoff,
+            follow_tracked=every_account,
+            account_check_seconds=current.x_stream_account_check_seconds,
         )
         left_out = streamer.prepare(names)
         for name, reason in left_out.items():
             console.print(f"[yellow]not streaming @{name}:[/] {escape(reason)}")
         followed = [n for n in names if n not in left_out]
-        console.print(f"streaming posts of {', '.join('@' + n for n in followed)}; Ctrl-C stops")
+        console.print(
+            f"streaming posts of {_handles(followed)}"
+            + (" and of accounts added while it runs" if every_account else "")
+            + "; Ctrl-C stops"
+        )
         report = streamer.run(shutdown)
     console.print(
         f"stream stopped: {report.received} received, {report.stored} new, "
         f"{report.duplicates} duplicates, {report.reconnects} reconnects"
-        + (f"; not streamed: {', '.join('@' + n for n in left_out)}" if left_out else "")
+        + "".join(
+            f"; {what}: {_handles(who)}"
+            for what, who in (
+                ("joined", report.joined),
+                ("removed", report.removed),
+                ("not streamed", list(report.left_out)),
+            )
+            if who
+        )
     )
+
+
+def _handles(names: list[str]) -> str:
+    return ", ".join("@" + name for name in names)
 
 
 @handle_errors
@@ -225,7 +248,10 @@ def ingest(
     ),
     days: int = typer.Option(7, "--days", min=1, help="How far back --verify-deletions looks."),
     stream: bool = typer.Option(
-        False, "--stream", help="Follow the filtered stream until Ctrl-C / SIGTERM."
+        False,
+        "--stream",
+        help="Follow the filtered stream until Ctrl-C / SIGTERM. Without --account, accounts "
+        "added or removed meanwhile join or leave it within X_STREAM_ACCOUNT_CHECK_SECONDS.",
     ),
     show: bool = typer.Option(False, "--print", help="With --stream: print each post."),
     with_sentiment: bool = typer.Option(
@@ -255,7 +281,7 @@ def ingest(
     current = settings()
     names = _usernames(account, all_accounts)
     if stream:
-        _stream(current, names, show, with_sentiment, with_signals)
+        _stream(current, names, show, with_sentiment, with_signals, every_account=account is None)
     elif verify:
         _deletions(current, names, days)
     elif check_counts:

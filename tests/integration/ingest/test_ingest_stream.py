@@ -169,13 +169,44 @@ def test_sigterm_stops_the_stream_cleanly_without_losing_posts(
 
     assert process.returncode == 0, err.decode()
     assert "not streaming @ghost: user lookup: X has no user 'ghost'" in out.decode()
-    assert "streaming posts of @elonmusk;" in out.decode()
+    assert "streaming posts of @elonmusk and of accounts added while it runs;" in out.decode()
     assert "stream stopped" in out.decode() and "not streamed: @ghost" in out.decode()
     stored = sorted(stored_posts(engine), key=int)
     assert len(stored) >= 5
     # No gap: what is stored is exactly the first posts the stream sent. (Posts still in
     # the socket buffer at SIGTERM were never acknowledged; `musktracker ingest` fills them.)
     assert stored == _after(weeks, emulator.now)[: len(stored)]
+
+
+def test_a_running_stream_follows_an_account_added_meanwhile(
+    db_url: str, engine: Engine, split_weeks: tuple[Weeks, Weeks],
+    serve: Callable[..., XEmulator],
+) -> None:
+    """`ingest --stream` (every tracked account): `accounts add spacex` while it runs, and
+    @spacex's posts are streamed and stored; the closing line says it joined."""
+    elon, _spacex = split_weeks
+    last = max(elon.posts.values())
+    emulator = serve(*(w.path for w in split_weeks), now=last - timedelta(days=1),
+                     keepalive_seconds=0.05, stream_interval_seconds=0.01)
+    track(engine, "elonmusk")
+    process = subprocess.Popen(
+        [*INGEST_CMD, "--stream"],
+        env={**subprocess_env(db_url, emulator), "X_STREAM_ACCOUNT_CHECK_SECONDS": "0"},
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not stored_posts(engine) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    track(engine, "spacex")
+    while not stored_posts(engine, "spacex") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 0, err.decode()
+    assert stored_posts(engine, "spacex")
+    assert sorted(r["value"] for r in emulator.rules) == ["from:elonmusk", "from:spacex"]
+    assert "; joined: @spacex" in " ".join(out.decode().split())
 
 
 def test_stream_feeds_the_signals_pipeline(
