@@ -76,15 +76,29 @@ def fan_chart(
     return _save(fan_figure(history, forecast, title), path)
 
 
+BRACKETS_LABELLED = 40
+"""Up to this many brackets, each bar carries its probability; past it the numbers overlap."""
+BRACKET_TICKS = 60
+"""At most this many bracket names on the x axis (every k-th beyond), and the figure stops
+widening there, so 200 brackets still make a PNG of ordinary size."""
+
+
 def bracket_figure(brackets: Sequence[Bracket], title: str) -> Figure:
     """Probability of every count bracket of a window, zero ones included: a bracket the
-    user asked for that cannot happen is an answer too."""
-    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(brackets)), 4.5))
-    ax.bar([b.label() for b in brackets], [b.probability for b in brackets], color="tab:blue")
+    user asked for that cannot happen is an answer too. Bars carry their probability as a
+    percentage with the JSON's four decimals, so the picture needs no table beside it."""
+    fig, ax = plt.subplots(figsize=(max(8, 0.45 * min(len(brackets), BRACKET_TICKS)), 4.5))
+    positions = np.arange(len(brackets))
+    bars = ax.bar(positions, [b.probability for b in brackets], color="tab:blue")
+    if len(brackets) <= BRACKETS_LABELLED:
+        ax.bar_label(bars, labels=[f"{100 * b.probability:.2f}%" for b in brackets], fontsize=7)
+    step = math.ceil(len(brackets) / BRACKET_TICKS)
+    ax.set_xticks(positions[::step], [b.label() for b in brackets][::step])
     ax.set_ylabel("probability")
     ax.set_xlabel("posts in the window")
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", rotation=60, labelsize=8)
+    ax.margins(y=0.12)  # room for the labels above the tallest bar
     fig.tight_layout()
     return fig
 

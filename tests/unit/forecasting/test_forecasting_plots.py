@@ -25,6 +25,27 @@ def test_bracket_bars_draw_every_bracket_even_at_zero() -> None:
     plt.close(fig)
 
 
+def test_bracket_bars_carry_their_probability() -> None:
+    brackets = [Bracket(0, 299, 0.184), Bracket(300, 349, 0.2295), Bracket(350, None, 0.5865)]
+    fig = bracket_figure(brackets, "t")
+    shown = [t.get_text() for t in fig.axes[0].texts]
+    assert shown == ["18.40%", "22.95%", "58.65%"]  # the four decimals of the JSON
+    plt.close(fig)
+
+
+def test_many_brackets_make_an_ordinary_figure_with_thinned_names() -> None:
+    # 200 brackets used to make a 90-inch-wide figure with 200 overlapping names
+    brackets = [Bracket(30 * k, 30 * k + 29, 0.005) for k in range(199)]
+    brackets.append(Bracket(5970, None, 0.005))
+    fig = bracket_figure(brackets, "t")
+    ax = fig.axes[0]
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert names[0] == "0-29" and len(names) <= 60
+    assert len([p for p in ax.patches if isinstance(p, Rectangle)]) == 200
+    assert fig.get_figwidth() <= 30 and not ax.texts
+    plt.close(fig)
+
+
 def test_fan_chart_lines_run_to_the_end_of_their_last_hour() -> None:
     history = pd.Series(
         np.arange(72), index=pd.date_range(START - pd.Timedelta(hours=72), periods=72, freq="h")
