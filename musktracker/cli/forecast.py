@@ -13,9 +13,15 @@ import typer
 from rich.table import Table
 
 from musktracker.accounts import get_account
+from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
 from musktracker.db.session import session_scope
-from musktracker.forecasting.brackets import Bracket, BracketSpec, WindowForecast
+from musktracker.forecasting.brackets import (
+    PROBABILITY_DECIMALS,
+    Bracket,
+    BracketSpec,
+    WindowForecast,
+)
 from musktracker.forecasting.generate import parse_as_of, parse_horizon, parse_window
 from musktracker.forecasting.output import check_writable, write_error
 from musktracker.forecasting.service import (
@@ -29,6 +35,7 @@ from musktracker.models.base import PredictiveDistribution
 
 DEFAULT_ACCOUNT = "elonmusk"
 HOURS_PRINTED = 48  # longer horizons are printed as daily totals
+DEFAULT_BRACKETS = BracketSpec(width=20)
 
 
 def print_hours(account: str, model: str, forecast: PredictiveDistribution) -> None:
@@ -69,7 +76,7 @@ def print_window(account: str, model: str, window: WindowForecast, brackets: lis
         table.add_column("posts", justify="right")
         table.add_column("probability", justify="right")
         for b in brackets:
-            table.add_row(b.label(), f"{b.probability:.3f}")
+            table.add_row(b.label(), f"{b.probability:.{PROBABILITY_DECIMALS}f}")
         console.print(table)
 
 
@@ -77,27 +84,44 @@ def print_window(account: str, model: str, window: WindowForecast, brackets: lis
 def forecast(
     account: str = typer.Option(DEFAULT_ACCOUNT, "--account", "-a", help="Tracked account."),
     model: str = typer.Option("best", "--model", "-m", help="Model name, `best` or `ensemble`."),
-    horizon: str = typer.Option("24h", "--horizon", help="Hours to forecast: 24h, 7d, 36, ..."),
+    horizon: str = typer.Option(
+        "24h", "--horizon",
+        help="Hours to forecast: 24h, 7d, 36, ... (with --brackets and no --window, the window "
+        "is these hours).",
+    ),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Forecast as if it were this ISO time (default: end of the data)."
+        None, "--as-of",
+        help="Forecast as if it were this time, ISO 8601 with a zone (default: end of the "
+        "data); posts before it count as observed.",
     ),
     window: str | None = typer.Option(
-        None, "--window", help="START/END: distribution of the posts in [START, END)."
+        None, "--window",
+        help="START/END, ISO 8601 with a zone: distribution of the posts in [START, END), "
+        "e.g. 2026-12-04T12:00-05:00/2026-12-11T12:00-05:00 (noon ET; -04:00 in summer).",
     ),
     brackets: str | None = typer.Option(
-        None, "--brackets", help="Bracket width (20) or lower edges (0,140,160,...)."
+        None, "--brackets",
+        help="Lower edges 0,140,160,... (brackets 0-139, 140-159, ..., the last open) or a "
+        "width such as 20 (multiples of 20 around the likely counts, the lowest from 0, the "
+        "top open). Default with --window: 20.",
     ),
     train_days: float = typer.Option(30.0, "--train-days", help="Days of history to fit on."),
     samples: int = typer.Option(2000, "--samples", min=10, help="Sample paths."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same numbers)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG fan chart / bracket bars."),
+    plot: Path | None = typer.Option(
+        None, "--plot",
+        help="Write a PNG: the fan chart, or the bracket bars with --window or --brackets.",
+    ),
 ) -> None:
     """Forecast hourly post counts (mean, 95% interval and 23 quantiles per hour), or with
     --window the number of posts in a window, counting posts already observed and
     forecasting only the rest, with --brackets probabilities. Rows are stored in `forecasts`.
 
-    Example: musktracker forecast --horizon 7d --brackets 0,400,450,500 --as-of 2026-02-20T17:00Z
+    Bracket probabilities have four decimals and add up to exactly 1.
+
+    Example: musktracker forecast --window 2026-02-20T12:00-05:00/2026-02-27T12:00-05:00
+    --as-of 2026-02-24T09:00Z --brackets 0,400,450,500
     """
     hours = parse_horizon(horizon)
     spec = BracketSpec.parse(brackets) if brackets is not None else None
@@ -120,10 +144,11 @@ def forecast(
             return
         total = window_total(session, account_row.id, span, hours, options,
                              settings().artifact_dir)
+        # in the transaction: a width giving too many brackets leaves nothing stored
+        table = total.window.brackets(spec if spec is not None else DEFAULT_BRACKETS)
     _print_notes(total.notes, as_json)
     chosen, result = total.model, total.window
     start, end = result.start, result.end
-    table = result.brackets(spec if spec is not None else BracketSpec(width=20))
     if as_json:
         typer.echo(json.dumps(window_json(name, total, table)))
     else:
@@ -133,7 +158,8 @@ def forecast(
 
         try:
             bracket_bars(table, plot, f"@{name}: posts in [{start:%Y-%m-%d %H:%M}Z, "
-                         f"{end:%Y-%m-%d %H:%M}Z), {chosen}, observed {result.observed}")
+                         f"{end:%Y-%m-%d %H:%M}Z), {chosen}, observed {result.observed} "
+                         f"as of {total.as_of:%Y-%m-%d %H:%M}Z")
         except OSError as exc:
             raise write_error(plot, "--plot", exc) from None
 
@@ -165,4 +191,4 @@ app = typer.Typer()
 app.command(name="forecast")(forecast)
 
 if __name__ == "__main__":
-    app()
+    run_module(app)

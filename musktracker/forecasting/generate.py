@@ -32,7 +32,7 @@ from musktracker.models.base import History, ModelError, PredictiveDistribution,
 from musktracker.models.ensemble import DEFAULT_MEMBERS, weights_from_crps
 from musktracker.models.history import load_history
 from musktracker.models.registry import create_model, load_model, model_names
-from musktracker.utc import HOUR, ensure_utc, floor_hour, parse_utc, utcnow
+from musktracker.utc import HOUR, TimeFormatError, ensure_utc, floor_hour, parse_utc, utcnow
 
 QUANTILE_LEVELS: tuple[float, ...] = (
     0.01,
@@ -114,6 +114,21 @@ def check_as_of(
         raise ForecastError(
             f"{option} {_stamp(as_of)} is before {handle}'s data: its first hour with posts "
             f"starts at {_stamp(span[0])}, so the earliest as-of time is {_stamp(earliest)}"
+        )
+
+
+def check_window_start(
+    session: Session, account_id: int, start: datetime, option: str = "--window start"
+) -> None:
+    """Refuse a window that starts before the account's first hour with posts: the posts
+    before it were never collected, and counting them as none would report a count that is
+    too low as certain."""
+    span = bucket_span(session, account_id)
+    if span is not None and ensure_utc(start) < span[0]:
+        raise ForecastError(
+            f"{option} {_stamp(start)} is before {account_handle(session, account_id)}'s "
+            f"data: its first hour with posts starts at {_stamp(span[0])}; posts before it "
+            "are unknown, not zero"
         )
 
 
@@ -389,12 +404,23 @@ def parse_horizon(
     return int(hours)
 
 
-def parse_as_of(text: str) -> datetime:
-    """`--as-of`: an ISO 8601 time with a zone."""
+TIME_EXAMPLE = "2026-12-04T12:00-05:00 (noon ET; -04:00 in summer) or 2026-12-04T17:00Z"
+
+
+def _parse_time(text: str, field: str) -> datetime:
+    """`text` as an aware UTC time, or a ForecastError naming `field`; text that is no time
+    at all (`noon ET`) gets an example of one."""
     try:
-        return parse_utc(text, "--as-of")
+        return parse_utc(text, field)
+    except TimeFormatError as exc:
+        raise ForecastError(f"{exc}; write it as {TIME_EXAMPLE}") from None
     except ValueError as exc:
         raise ForecastError(str(exc)) from None
+
+
+def parse_as_of(text: str) -> datetime:
+    """`--as-of`: an ISO 8601 time with a zone."""
+    return _parse_time(text, "--as-of")
 
 
 def parse_window(text: str) -> tuple[datetime, datetime]:
@@ -404,11 +430,8 @@ def parse_window(text: str) -> tuple[datetime, datetime]:
         raise ForecastError(
             f"--window {text!r}: give START/END, e.g. 2026-02-20T17:00Z/2026-02-27T17:00Z"
         )
-    try:
-        start = parse_utc(parts[0], "--window start")
-        end = parse_utc(parts[1], "--window end")
-    except ValueError as exc:
-        raise ForecastError(str(exc)) from None
+    start = _parse_time(parts[0], "--window start")
+    end = _parse_time(parts[1], "--window end")
     if end <= start:
         raise ForecastError(f"--window {text!r}: the end must be after the start")
     return start, end

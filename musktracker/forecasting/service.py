@@ -19,6 +19,7 @@ from musktracker.forecasting.generate import (
     QUANTILE_LEVELS,
     PreparedModel,
     check_as_of,
+    check_window_start,
     default_as_of,
     prepare_model,
     resolve_model,
@@ -89,11 +90,14 @@ def window_total(
     hours: int,
     options: ForecastOptions,
     artifact_dir: Path,
+    start_option: str = "--window start",
 ) -> WindowRun:
     """Distribution of the posts in `span` (default: the next `hours` hours): observed posts
-    are counted and only the rest is forecast (and stored)."""
+    are counted and only the rest is forecast (and stored). `start_option` names the start
+    in the error of a window that begins before the data (the API's `--start`)."""
     moment, chosen, notes = _resolve(session, account_id, options)
     if span is not None:
+        check_window_start(session, account_id, span[0], start_option)
         window_horizon(span[1], moment)  # refuse an overlong window before fitting anything
     needs_model = span is None or span[1] > moment
     prepared = (

@@ -116,22 +116,7 @@ def _infos(typer_app: typer.Typer) -> list[Any]:
     return infos
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="cli/forecast.py (owned by forecasting) still ends in app(), not "
-                "run_module(app)",
-            ),
-        )
-        if name == "forecast"
-        else name
-        for name in MODULES
-    ],
-)
+@pytest.mark.parametrize("module", MODULES)
 def test_a_module_entry_point_shows_whole_lines_too(
     module: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

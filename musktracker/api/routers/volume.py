@@ -155,10 +155,14 @@ async def account_forecast_window(
                     model=model, as_of=moment, samples=svc.settings.api_forecast_samples
                 )
                 run = window_total(session, account.id, (start, end), 0, options,
-                                   svc.settings.artifact_dir)
+                                   svc.settings.artifact_dir, start_option="--start")
+                # in the transaction: a width giving too many brackets leaves nothing stored
+                table = run.window.brackets(spec)
         except ForecastError as exc:
-            raise _forecast_error(exc, {"model": model}) from None
-        return window_json(name, run, run.window.brackets(spec))
+            raise _forecast_error(
+                exc, {"model": model, "start": start.isoformat(), "brackets": brackets}
+            ) from None
+        return window_json(name, run, table)
 
     return await cached_json(request, svc.cache, produce)
 

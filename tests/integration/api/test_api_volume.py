@@ -122,11 +122,18 @@ def test_window_validation_names_the_field(volume_api: Api) -> None:
         f"{window}?start=0001-01-01T00:00:00%2B00:01&end=2000-01-01T00:00:00Z": "query.start",
         f"{window}?{day}&model=crystal_ball": "query.model",
         f"{window}?start=2023-02-19T00:00:00Z&end=2030-01-01T00:00:00Z": "query.end",
+        # before the first post: unknown, not a certain count
+        f"{window}?start=2022-10-25T00:00:00Z&end=2022-11-05T00:00:00Z": "query.start",
+        # too many brackets of width 1, found after the forecast: its rows are rolled back
+        f"{window}?start=2023-02-19T00:00:00Z&end=2023-03-20T00:00:00Z&brackets=1&{CHEAP}":
+            "query.brackets",
     }
     for path, field in cases.items():
         response = volume_api.get(path)
         assert response.status_code == 422, (path, response.text)
         assert response.json()["error"]["details"][0]["field"] == field, path
+    with session_scope(volume_api.engine) as session:
+        assert session.scalar(select(func.count()).select_from(Forecast)) == 0
 
 
 def test_regimes_serve_what_detection_stored(volume_api: Api, runner: CliRunner) -> None:

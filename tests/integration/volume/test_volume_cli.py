@@ -9,6 +9,7 @@ import itertools
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,9 @@ def test_window_mode_counts_observed_posts_and_brackets_sum_to_one(
     assert [(b["low"], b["high"]) for b in out["brackets"]] == [
         (0, 149), (150, 199), (200, 249), (250, 299), (300, None),
     ]
-    assert sum(b["probability"] for b in out["brackets"]) == pytest.approx(1.0)
+    # four decimals at most, adding up to exactly 1 as written
+    assert sum(Decimal(repr(b["probability"])) for b in out["brackets"]) == 1
+    assert all(round(b["probability"], 4) == b["probability"] for b in out["brackets"])
     # a window that is over: everything is observed, one bracket is certain
     past = _run(
         runner, "forecast", "--window", window, "--as-of", end.isoformat(), "--brackets", "20",
@@ -180,9 +183,10 @@ def test_window_mode_counts_observed_posts_and_brackets_sum_to_one(
     )
     total = _posts_between(posts_sample, start, end)
     assert past["observed"] == total and past["mean"] == total
-    certain = [b for b in past["brackets"] if b["probability"] == 1.0]
-    assert len(certain) == 1 and certain[0]["low"] <= total
-    assert past["brackets"][0]["low"] == 0
+    # one bracket from 0 and the certain one, not every width-20 bracket up to the count
+    assert [(b["low"], b["high"], b["probability"]) for b in past["brackets"]] == [
+        (0, total // 20 * 20 - 1, 0.0), (total // 20 * 20, None, 1.0)
+    ]
 
 
 def test_as_of_replays_exactly_without_later_posts(imported: Engine, runner: CliRunner) -> None:
@@ -206,6 +210,16 @@ BAD_INPUT = [
     (["forecast", "--window", "2023-02-01T00:00Z/2023-01-01T00:00Z"], "--window"),
     (["forecast", "--window", "2023-02-01T00:00Z"], "--window"),
     (["forecast", "--brackets", "0,200,100"], "--brackets '0,200,100'"),
+    (["forecast", "--brackets", "0,1_000"], "--brackets '0,1_000': '1_000' is not a whole"),
+    (["forecast", "--window", "2023-02-01T12:00 ET/2023-02-08T12:00 ET"],
+     "--window start '2023-02-01T12:00 ET' is not an ISO 8601 time; write it as"),
+    # posts before the first one stored are unknown: not a certain count of what was stored
+    (["forecast", "--window", "2022-10-25T00:00Z/2022-11-05T00:00Z"],
+     "--window start 2022-10-25T00:00Z is before @elonmusk's data: its first hour with posts "
+     "starts at 2022-11-01T13:00Z"),
+    # found once the forecast is made (and its rows written): they are rolled back
+    (["forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF, "--window",
+      f"{AS_OF}/2023-03-15T00:00Z", "--brackets", "1"], "--brackets 1: "),
     (["forecast", "--horizon", "soon"], "--horizon 'soon'"),
     (["train", "--model", "hour_of_day_mean,bogus"], "bogus"),
     (["train", "--step", "0h"], "--step"),
