@@ -96,11 +96,3 @@ def set_user_id(session: Session, username: str, x_user_id: str | None) -> Accou
 def list_accounts(session: Session) -> list[Account]:
     """Every tracked account, by handle."""
     return list(session.scalars(select(Account).order_by(Account.username)))
-
-
-def tracked_as(session: Session, account_id: int, username: str) -> Account | None:
-    """The account a long-running process read earlier, if it is still tracked under the same
-    id and handle: `accounts remove` may have deleted it, and on SQLite `accounts add` may
-    have handed its id to another handle since."""
-    account = session.get(Account, account_id)
-    return account if account is not None and account.username == username else None

@@ -25,7 +25,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from musktracker.accounts import AccountError, get_account, list_accounts, tracked_as
+from musktracker.accounts import AccountError, get_account, list_accounts
 from musktracker.db.models import Account
 from musktracker.db.session import session_scope
 from musktracker.features.refresh import refresh_after_posts
@@ -313,7 +313,7 @@ class StreamIngestor:
         """Whether `account` was removed (`accounts remove`) while streaming; if so, stop
         following it and drop its rule, instead of the stream dying on the foreign key."""
         with session_scope(self.engine) as session:
-            if tracked_as(session, account.id, account.username) is not None:
+            if session.get(Account, account.id) is not None:  # ids are never reused
                 return False
         self._let_go({account.id})
         sync_rules(self.client, self._followed())

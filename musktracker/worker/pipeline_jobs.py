@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from musktracker.accounts import AccountError, list_accounts, tracked_as
+from musktracker.accounts import AccountError, list_accounts
 from musktracker.config import Settings, SettingsError
 from musktracker.db.models import Account, BacktestResult
 from musktracker.db.session import get_engine, require_schema, session_scope
@@ -94,7 +94,7 @@ def _per_account(
     for account_id, username in accounts:
         try:
             with session_scope(engine) as session:
-                account = tracked_as(session, account_id, username)
+                account = session.get(Account, account_id)  # ids are never reused
                 if account is None:
                     results[username] = REMOVED
                 else:
@@ -102,18 +102,18 @@ def _per_account(
         except ForecastError as exc:
             results[username] = f"skipped: {exc}"
         except IntegrityError:
-            if _still_tracked(engine, account_id, username):
+            if _still_tracked(engine, account_id):
                 raise
             results[username] = REMOVED  # removed while its step ran: its rows had no owner
         log.info(label, account=username, result=results[username])
     return results
 
 
-def _still_tracked(engine: Engine, account_id: int, username: str) -> bool:
+def _still_tracked(engine: Engine, account_id: int) -> bool:
     """Whether a step that failed on a foreign key lost its account to `accounts remove`
     meanwhile (a removal, not a failure)."""
     with session_scope(engine) as session:
-        return tracked_as(session, account_id, username) is not None
+        return session.get(Account, account_id) is not None
 
 
 def _ingest(settings: Settings, backfill_days: int | None) -> dict[str, Any]:
@@ -209,7 +209,7 @@ def _train_each_account(
         except AccountError:  # removed since the list was read
             results[username] = REMOVED
         except IntegrityError:  # removed while it trained: its results had no owner
-            if _still_tracked(engine, account_id, username):
+            if _still_tracked(engine, account_id):
                 raise
             results[username] = REMOVED
         log.info("trained", account=username, result=results[username])

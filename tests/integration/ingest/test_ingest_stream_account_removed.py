@@ -82,8 +82,8 @@ class OnFirstPost:
         self.change: Callable[[], None] | None = change
 
     def on_post(self, post: IngestedPost) -> None:
-        if self.change is not None:
-            self.change, change = None, self.change
+        change, self.change = self.change, None
+        if change is not None:
             change()
 
 
