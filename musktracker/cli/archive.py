@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from musktracker.cli.helptext import run_module
@@ -18,8 +19,10 @@ PROGRESS_MIN_BYTES = 256 * 1024
 
 
 def print_report(report: ImportReport) -> None:
+    """What was read and stored; the file name and the reasons (which quote the file's
+    values) are escaped, or Rich reads "[x]" in them as markup and drops it."""
     console.print(
-        f"{report.path}: {report.read} posts read, {report.inserted} new, "
+        f"{escape(str(report.path))}: {report.read} posts read, {report.inserted} new, "
         f"{report.already_stored} already stored"
         + (
             f", {report.duplicates_in_file} repeated in the file"
@@ -29,7 +32,9 @@ def print_report(report: ImportReport) -> None:
     )
     if report.skipped:
         first = "; ".join(f"line {e.line}: {e.reason}" for e in report.skipped[:5])
-        console.print(f"[yellow]skipped {len(report.skipped)} bad lines[/yellow] ({first})")
+        console.print(
+            f"[yellow]skipped {len(report.skipped)} bad lines[/yellow] ({escape(first)})"
+        )
     if report.inserted:
         console.print(f"buckets refreshed; {report.features_written} feature rows written")
 
@@ -72,7 +77,8 @@ def import_command(
         transient=True,
         disable=not show,
     ) as bar:
-        task = bar.add_task(f"reading {path.name}", total=None)
+        # The description column reads markup: a file named "[x].csv" showed as ".csv".
+        task = bar.add_task(f"reading {escape(path.name)}", total=None)
         with session_scope(engine) as session:
             report = import_archive(
                 session,

@@ -57,7 +57,7 @@ class PrintConsumer:
     def on_post(self, post: IngestedPost) -> None:
         console.print(
             f"{post.created_at:%Y-%m-%d %H:%M:%S} @{post.username} {post.kind.value:8} "
-            f"{post.tweet_id} {post.text[:80]!r}",
+            f"{post.tweet_id} {escape(repr(post.text[:80]))}",
             highlight=False,
         )
 

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from musktracker import accounts as account_store
 from musktracker.cli.archive import import_command
@@ -66,7 +67,7 @@ def quickstart(
     with session_scope(get_engine(url)) as session:
         if handle not in {a.username for a in account_store.list_accounts(session)}:
             account_store.add_account(session, handle)
-    console.print(f"database {url} ready; importing {data}")
+    console.print(f"database {escape(url)} ready; importing {escape(str(data))}")
     import_command(path=data, account=handle, fmt=None, skip_bad=False)
     status()
     train(
@@ -84,7 +85,7 @@ def quickstart(
             brackets=brackets, train_days=30.0, samples=2000, seed=0, as_json=False,
             plot=reports / plot,
         )
-    console.print(f"plots written to {reports}/")
+    console.print(f"plots written to {escape(str(reports))}/")
 
 
 app = typer.Typer()

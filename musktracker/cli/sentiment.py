@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar, get_args
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,6 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
@@ -120,7 +122,7 @@ def _train_with_progress(
         f"{fast:.0f}-{slow:.0f} s" if slow < 120 else f"{fast / 60:.0f}-{slow / 60:.0f} min"
     )
     console.print(
-        f"fine-tuning {config.base_model} on {len(train_data):,} texts, {config.epochs} "
+        f"fine-tuning {escape(config.base_model)} on {len(train_data):,} texts, {config.epochs} "
         f"epoch(s), {config.threads} thread(s): expect about {expected} "
         "on a lightly loaded 2-core CPU (the lower figure with AVX-512, the higher with "
         "AVX2 only; longer when other jobs share it); the bar shows the real pace"
@@ -385,14 +387,17 @@ def evaluate(
             labels_of(model.predict_proba(labelled.texts, current.sentiment_batch_size)),
         )
     name = f"v{chosen.version} ({model.meta.kind})"
-    console.print(_scores_table({name: scores}, str(data or current.sentiment_dev_file)))
+    console.print(
+        _scores_table({name: scores}, escape(str(data or current.sentiment_dev_file)))
+    )
     note = _absent_note(scores)
     if note:
         console.print(note)
     console.print(_confusion_table(scores))
     if plot is not None:
         try:
-            console.print(f"confusion matrix plot: {plot_confusion(scores, plot, name)}")
+            written = plot_confusion(scores, plot, name)
+            console.print(f"confusion matrix plot: {escape(str(written))}")
         except OSError as exc:
             reason = exc.strerror or exc
             raise SentimentDataError(f"--plot: cannot write {plot}: {reason}") from None
@@ -432,8 +437,8 @@ def predict(
     table = Table("text", "label", "negative", "neutral", "positive", "version")
     for text, p in zip(inputs, predictions, strict=True):
         shown = text if len(text) <= 60 else text[:57] + "..."
-        table.add_row(
-            shown, p.label, *(f"{v:.3f}" for v in p.probabilities.values()), p.model_version
+        table.add_row(  # Text: "[x]" in a text is not markup
+            Text(shown), p.label, *(f"{v:.3f}" for v in p.probabilities.values()), p.model_version
         )
     console.print(table)
 

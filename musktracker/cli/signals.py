@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -128,10 +129,17 @@ def rules_check(file: Path = typer.Argument(..., help="Rules YAML file.")) -> No
     except RulesError as exc:
         raise fail(str(exc)) from None
     table = Table(
-        "name", "score", "priority", "condition", title=f"{file}: {len(rules.rules)} rules"
+        "name",
+        "score",
+        "priority",
+        "condition",
+        title=f"{escape(str(file))}: {len(rules.rules)} rules",
     )
     for rule in rules.rules:
-        table.add_row(rule.name, f"{rule.score:g}", rule.priority or "-", rule.condition)
+        # Text: a condition such as "'[x]' in text" is not markup.
+        table.add_row(
+            Text(rule.name), f"{rule.score:g}", Text(rule.priority or "-"), Text(rule.condition)
+        )
     console.print(table)
 
 

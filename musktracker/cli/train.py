@@ -130,7 +130,7 @@ def train(
         except OSError as exc:
             raise write_error(report, "--report", exc) from None
         if not as_json:
-            console.print(f"report written to {report}")
+            console.print(f"report written to {escape(str(report))}")
 
 
 app = typer.Typer()

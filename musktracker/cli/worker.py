@@ -7,6 +7,7 @@ import signal
 import threading
 
 import typer
+from rich.markup import escape
 
 from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, settings
@@ -98,7 +99,7 @@ def run(
             raise fail(str(exc)) from None
         results = run_jobs(current, jobs)
         for name in (j.name for j in jobs):
-            console.print(f"{name}: {results.get(name, 'not done (see the log)')}")
+            console.print(f"{name}: {escape(str(results.get(name, 'not done (see the log)')))}")
         if len(results) < len(jobs):
             raise typer.Exit(1)
         return

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 import csv
+import io
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from rich.console import Console
+from rich.progress import Progress, TaskID
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from musktracker.accounts import AccountError, add_account
+from musktracker.cli import archive as archive_cli
 from musktracker.cli.main import app
 from musktracker.db.models import Feature, Granularity, RawTweet, TimeBucket
 from musktracker.db.session import session_scope
@@ -261,3 +266,40 @@ def test_storing_starts_after_reading(engine: Engine, posts_sample: Path) -> Non
             ),
         )
     assert events[-2:] == ["done", "storing with 0 stored"]
+
+
+def test_a_file_name_and_values_in_brackets_are_shown_as_written(
+    engine: Engine, tmp_path: Path, cli_env: str, runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rich read "[x]" in the file name (the bar's label and the report) and in a bad
+    line's quoted value as markup, and showed ".csv"."""
+    _account(engine)
+    shown: list[str] = []
+
+    class Snapshots(Progress):
+        """The bar, keeping the text of every state it is updated to (it is transient and
+        drawn only on a terminal)."""
+
+        def update(self, task_id: TaskID, **kwargs: Any) -> None:
+            super().update(task_id, **kwargs)
+            probe = Console(width=200, record=True, file=io.StringIO())
+            probe.print(self.make_tasks_table(self.tasks))
+            shown.append(probe.export_text())
+
+    monkeypatch.setattr(archive_cli, "Progress", Snapshots)
+    path = tmp_path / "[x].csv"
+    path.write_text(
+        "tweet_id,created_at\n"
+        f"{sid('2022-11-05T10:00:00Z')},2022-11-05T10:00:00Z\n"
+        f"{sid('2022-11-05T10:30:00Z')},2022-11-05T10:30:00Z\n"
+        "[b]12,2022-11-05T11:00:00Z\n"
+    )
+    result = runner.invoke(
+        app, ["import", str(path), "--account", "elonmusk", "--skip-bad"],
+        env={"COLUMNS": "300"},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{path}: 2 posts read" in result.output
+    assert "'[b]12'" in result.output
+    assert shown and "reading [x].csv" in shown[0]

@@ -65,6 +65,8 @@ def test_train_predict_models_promote_evaluate(
     from_file = runner.invoke(app, ["sentiment", "predict", "--file", str(texts), "--json"])
     assert from_file.exit_code == 0
     assert [r["text"] for r in _json_lines(from_file.output)] == ["first text", "second text"]
+    table = runner.invoke(app, ["sentiment", "predict", "[b]rave [x] launch"])
+    assert table.exit_code == 0 and "[b]rave [x] launch" in table.output  # not Rich markup
 
     runner.invoke(app, ["sentiment", "train", "--classic"])
     listed = runner.invoke(app, ["sentiment", "models"])

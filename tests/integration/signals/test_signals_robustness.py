@@ -285,3 +285,23 @@ def test_rules_check_rejects_a_non_finite_score(tmp_path: Path, runner: CliRunne
     result = runner.invoke(app, ["signals", "rules", "check", str(rules)])
     assert result.exit_code == 1
     assert result.output == "error: rule 'boom': score 'inf' must be a finite number\n"
+
+
+def test_rules_check_shows_brackets_in_names_conditions_and_the_path(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """Rich read "[b]" in a rule's name or condition, and "[x]" in the path, as markup and
+    dropped them from the table."""
+    folder = tmp_path / "[x]"
+    folder.mkdir()
+    rules = folder / "rules.yml"
+    rules.write_text(
+        '- name: "[b]old"\n  condition: "account == \'[bold]elon\'"\n  score: 1\n'
+        '  reason: r\n  priority: "[i]tier"\n'
+    )
+    result = runner.invoke(
+        app, ["signals", "rules", "check", str(rules)], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 0, result.output
+    for shown in (f"{rules}:", "[b]old", "account == '[bold]elon'", "[i]tier"):
+        assert shown in result.output, shown
