@@ -6,16 +6,13 @@ import json
 from dataclasses import asdict
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from musktracker.accounts import get_account
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, handle_errors
+from musktracker.cli.runtime import console, database, handle_errors, print_wide
 from musktracker.db.session import session_scope
 from musktracker.forecasting.accuracy import accuracy_by_model, fill_actuals
-
-TABLE_WIDTH = 120  # wide enough for every column even when output is piped (as in `train`)
 
 
 @handle_errors
@@ -58,7 +55,7 @@ def evaluate_forecasts(
                       f"{r.first_target:%Y-%m-%d %H}h to {r.last_target:%Y-%m-%d %H}h",
                       f"{r.mae:.2f}", f"{r.rmse:.2f}", f"{r.bias:+.2f}",
                       f"{100 * r.coverage_95:.0f}%")
-    Console(width=max(console.width, TABLE_WIDTH)).print(table)
+    print_wide(table)
 
 
 app = typer.Typer()

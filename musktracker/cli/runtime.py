@@ -10,6 +10,7 @@ from typing import ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -27,6 +28,9 @@ from musktracker.utc import NaiveDatetimeError, OutOfRangeError, TimeFormatError
 # code, so event keys, names and quoted values came out as emoji.
 console = Console(soft_wrap=True, emoji=False)
 err_console = Console(stderr=True, soft_wrap=True, emoji=False)
+
+WIDE_TABLE_COLUMNS = 120
+"""Wide enough for every column of the train and evaluate-forecasts tables."""
 
 EXIT_BAD_INPUT = 1
 
@@ -60,6 +64,12 @@ def database(require: bool = True) -> Engine:
     if require:
         require_schema(engine)
     return engine
+
+
+def print_wide(table: Table) -> None:
+    """Print a table at least WIDE_TABLE_COLUMNS wide, so no column is cut when the output
+    is piped (Rich then assumes 80 columns); emoji off, as on `console`."""
+    Console(width=max(console.width, WIDE_TABLE_COLUMNS), emoji=False).print(table)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:

@@ -7,14 +7,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from musktracker.accounts import get_account
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.cli.runtime import (
+    console,
+    database,
+    fail,
+    handle_errors,
+    print_wide,
+    settings,
+)
 from musktracker.db.session import session_scope
 from musktracker.evaluation.backtest import BacktestPlan
 from musktracker.evaluation.training import TrainReport, parse_models, train_account
@@ -29,7 +35,6 @@ from musktracker.forecasting.output import check_writable, write_error
 from musktracker.utc import floor_hour
 
 DEFAULT_ACCOUNT = "elonmusk"
-TABLE_WIDTH = 120  # wide enough for every column even when output is piped
 
 
 def _print_table(report: TrainReport) -> None:
@@ -53,7 +58,7 @@ def _print_table(report: TrainReport) -> None:
             f"{row['rmse']:.2f}", f"{row['mape']:.1f}", f"{100 * row['coverage_95']:.0f}%",
             f"{row['total_mae']:.1f}", f"{row['total_crps']:.1f}", f"{row['fit_seconds']:.2f}",
         )
-    Console(width=max(console.width, TABLE_WIDTH)).print(table)
+    print_wide(table)
     if report.shifted_origins:
         marked = ", ".join(f"{o:%Y-%m-%d %H:%M}Z" for o in sorted(report.shifted_origins))
         console.print(f"windows after a detected regime shift: {marked}")

@@ -1,14 +1,20 @@
-"""What CLI commands print: user strings shown as written, not read as Rich markup."""
+"""What CLI commands print: user strings shown as written, not read as Rich markup or
+emoji codes."""
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from rich.table import Table
 
 from musktracker.cli.ingest import PrintConsumer
+from musktracker.cli.runtime import print_wide
 from musktracker.db.models import PostKind
 from musktracker.ingest.consumers import IngestedPost
+from tests.conftest import REPO
 
 
 def test_a_streamed_posts_text_is_printed_as_written(capsys: pytest.CaptureFixture[str]) -> None:
@@ -23,3 +29,38 @@ def test_a_streamed_posts_text_is_printed_as_written(capsys: pytest.CaptureFixtu
     )
     PrintConsumer().on_post(post)
     assert "'[b]ig news [x]'" in capsys.readouterr().out
+
+
+def test_a_wide_table_shows_emoji_codes_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """The wide console of `train` and `evaluate-forecasts` turned ":x:" into an emoji."""
+    table = Table("key")
+    table.add_row("post:x:1")
+    print_wide(table)
+    assert "post:x:1" in capsys.readouterr().out
+
+
+def _consoles(path: Path) -> list[ast.Call]:
+    """Every `Console(...)` call in a source file."""
+    return [
+        node
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Console"
+    ]
+
+
+def test_every_console_of_the_package_turns_emoji_codes_off() -> None:
+    """A Console made without emoji=False shows "post:x:1" as "post❌1"."""
+    calls = [
+        (path, call) for path in (REPO / "musktracker").rglob("*.py") for call in _consoles(path)
+    ]
+    assert calls, "no Console() found: the test checks nothing"
+    emoji_on = [
+        f"{path.relative_to(REPO)}:{call.lineno}"
+        for path, call in calls
+        if not any(
+            k.arg == "emoji" and isinstance(k.value, ast.Constant) and k.value.value is False
+            for k in call.keywords
+        )
+    ]
+    assert emoji_on == []
