@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, handle_errors, settings
+from musktracker.cli.runtime import console, database, handle_errors, noun, settings
 from musktracker.db.session import session_scope
 from musktracker.ingest.archive import ArchiveFormat
 from musktracker.ingest.importer import ImportReport, import_archive
@@ -22,7 +22,8 @@ def print_report(report: ImportReport) -> None:
     """What was read and stored; the file name and the reasons (which quote the file's
     values) are escaped, or Rich reads "[x]" in them as markup and drops it."""
     console.print(
-        f"{escape(str(report.path))}: {report.read} posts read, {report.inserted} new, "
+        f"{escape(str(report.path))}: {report.read} {noun(report.read, 'post')} read, "
+        f"{report.inserted} new, "
         f"{report.already_stored} already stored"
         + (
             f", {report.duplicates_in_file} repeated in the file"
@@ -33,10 +34,12 @@ def print_report(report: ImportReport) -> None:
     if report.skipped:
         first = "; ".join(f"line {e.line}: {e.reason}" for e in report.skipped[:5])
         console.print(
-            f"[yellow]skipped {len(report.skipped)} bad lines[/yellow] ({escape(first)})"
+            f"[yellow]skipped {len(report.skipped)} bad {noun(len(report.skipped), 'line')}"
+            f"[/yellow] ({escape(first)})"
         )
     if report.inserted:
-        console.print(f"buckets refreshed; {report.features_written} feature rows written")
+        written = report.features_written
+        console.print(f"buckets refreshed; {written} feature {noun(written, 'row')} written")
 
 
 @handle_errors

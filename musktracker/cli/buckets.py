@@ -6,7 +6,7 @@ import typer
 
 from musktracker.accounts import get_account, list_accounts
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, fail, handle_errors
+from musktracker.cli.runtime import console, database, fail, handle_errors, noun
 from musktracker.db.session import session_scope
 from musktracker.features.build import stored_rules
 from musktracker.features.count_rule import CountRule
@@ -50,11 +50,13 @@ def rebuild(
                 continue
             span = result.hourly_span
             # Quoted and ';'-separated: a rule name such as "original,quote" contains commas.
-            rules = "; ".join(f"'{r.name}'" for r in stored_rules(session, acct.id))
+            names = [f"'{r.name}'" for r in stored_rules(session, acct.id)]
+            written = result.features_written
             console.print(
                 f"@{acct.username}: buckets {span[0]:%Y-%m-%d %H:%M} "
                 f"to {span[1]:%Y-%m-%d %H:%M} UTC, "
-                f"{result.features_written} feature rows for rules {rules}"
+                f"{written} feature {noun(written, 'row')} for "
+                f"{noun(len(names), 'rule')} {'; '.join(names)}"
             )
 
 

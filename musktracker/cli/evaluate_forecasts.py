@@ -10,7 +10,7 @@ from rich.table import Table
 
 from musktracker.accounts import get_account
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, handle_errors, print_wide
+from musktracker.cli.runtime import console, database, handle_errors, noun, print_wide
 from musktracker.db.session import session_scope
 from musktracker.forecasting.accuracy import accuracy_by_model, fill_actuals
 
@@ -39,7 +39,7 @@ def evaluate_forecasts(
             models.append(row)
         typer.echo(json.dumps({"account": name, "filled": filled, "models": models}))
         return
-    console.print(f"@{name}: filled {filled} actual counts")
+    console.print(f"@{name}: filled {filled} actual {noun(filled, 'count')}")
     if not report:
         console.print("no stored forecast has a known outcome yet")
         return

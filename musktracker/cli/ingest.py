@@ -20,6 +20,7 @@ from musktracker.cli.runtime import (
     err_console,
     fail,
     handle_errors,
+    noun,
     settings,
 )
 from musktracker.config import Settings
@@ -149,7 +150,8 @@ def _deletions(current: Settings, names: list[str], days: int) -> None:
             report = verify_deletions(database(), client, name, days)
             shown = ", ".join(report.deleted[:10]) + (" ..." if len(report.deleted) > 10 else "")
             console.print(
-                f"@{report.username}: {report.checked} posts of the last {days} days checked, "
+                f"@{report.username}: {report.checked} {noun(report.checked, 'post')} of the "
+                f"last {days} {noun(days, 'day')} checked, "
                 f"{len(report.deleted)} no longer on X, marked deleted"
                 + (f" ({shown})" if report.deleted else "")
             )
@@ -161,7 +163,8 @@ def _check_counts(current: Settings, names: list[str]) -> None:
             checks = compare_counts(database(), client, name)
             differ = [c for c in checks if c.our_count != c.x_count]
             console.print(
-                f"@{name}: {len(checks)} hours compared with X's counts, {len(differ)} differ"
+                f"@{name}: {len(checks)} {noun(len(checks), 'hour')} compared with X's counts, "
+                f"{len(differ)} {noun(len(differ), 'differs', 'differ')}"
             )
             if differ:
                 table = Table("hour (UTC)", "X", "ours")
@@ -212,7 +215,8 @@ def _stream(
         report = streamer.run(shutdown)
     console.print(
         f"stream stopped: {report.received} received, {report.stored} new, "
-        f"{report.duplicates} duplicates, {report.reconnects} reconnects"
+        f"{report.duplicates} {noun(report.duplicates, 'duplicate')}, "
+        f"{report.reconnects} {noun(report.reconnects, 'reconnect')}"
         + "".join(
             f"; {what}: {_handles(who)}"
             for what, who in (

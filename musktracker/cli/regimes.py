@@ -9,7 +9,7 @@ from rich.table import Table
 
 from musktracker.accounts import get_account
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, fail, handle_errors
+from musktracker.cli.runtime import console, database, fail, handle_errors, noun
 from musktracker.db.session import session_scope
 from musktracker.evaluation.regime_store import detect_and_store
 from musktracker.evaluation.regimes import RegimeShift
@@ -19,7 +19,7 @@ from musktracker.utc import floor_hour
 
 
 def _table(rule: str, shifts: list[RegimeShift]) -> Table:
-    table = Table(title=f"{rule}: {len(shifts)} alerts")
+    table = Table(title=f"{rule}: {len(shifts)} {noun(len(shifts), 'alert')}")
     for column in ("change from", "detected", "direction", "posts/day before", "after"):
         table.add_column(column, justify="right")
     for s in shifts:

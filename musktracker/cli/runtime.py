@@ -66,6 +66,12 @@ def database(require: bool = True) -> Engine:
     return engine
 
 
+def noun(count: float, singular: str, plural: str | None = None) -> str:
+    """The word for `count` things, so output reads "1 event read", not "1 events read";
+    `plural` for the irregular ones ("classes", or a verb: noun(n, "is", "are"))."""
+    return singular if count == 1 else plural or singular + "s"
+
+
 def print_wide(table: Table) -> None:
     """Print a table at least WIDE_TABLE_COLUMNS wide, so no column is cut when the output
     is piped (Rich then assumes 80 columns); emoji off, as on `console`."""

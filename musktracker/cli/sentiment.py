@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.cli.runtime import console, database, fail, handle_errors, noun, settings
 from musktracker.sentiment.data import (
     DEFAULT_SEED,
     LABELS,
@@ -85,7 +85,10 @@ def _absent_note(evaluation: Evaluation) -> str | None:
         return None
     kept = len(LABELS) - len(evaluation.absent)
     names = ", ".join(repr(label) for label in evaluation.absent)
-    return f"no gold {names} rows: macro recall and macro F1 are averaged over {kept} classes"
+    return (
+        f"no gold {names} rows: macro recall and macro F1 are averaged over {kept} "
+        f"{noun(kept, 'class', 'classes')}"
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -122,8 +125,9 @@ def _train_with_progress(
         f"{fast:.0f}-{slow:.0f} s" if slow < 120 else f"{fast / 60:.0f}-{slow / 60:.0f} min"
     )
     console.print(
-        f"fine-tuning {escape(config.base_model)} on {len(train_data):,} texts, {config.epochs} "
-        f"epoch(s), {config.threads} thread(s): expect about {expected} "
+        f"fine-tuning {escape(config.base_model)} on {len(train_data):,} "
+        f"{noun(len(train_data), 'text')}, {config.epochs} {noun(config.epochs, 'epoch')}, "
+        f"{config.threads} {noun(config.threads, 'thread')}: expect about {expected} "
         "on a lightly loaded 2-core CPU (the lower figure with AVX-512, the higher with "
         "AVX2 only; longer when other jobs share it); the bar shows the real pace"
     )
@@ -380,7 +384,8 @@ def evaluate(
     chosen = tracker.version(version, "--version") if version is not None else tracker.champion()
     if chosen is None:
         raise SentimentDataError("no champion yet: train a model or pass --version")
-    with console.status(f"scoring {len(labelled):,} texts with version {chosen.version}"):
+    scoring = f"scoring {len(labelled):,} {noun(len(labelled), 'text')}"
+    with console.status(f"{scoring} with version {chosen.version}"):
         model = load_model(tracker.local_dir(chosen), current.sentiment_torch_threads)
         scores = evaluate_labels(
             labelled.labels,
@@ -528,7 +533,7 @@ def add_samples_command(
         parts.append(f"{added.relabelled:,} relabelled")
     if added.repeated:
         parts.append(f"{added.repeated:,} repeated in the file")
-    console.print(f"read {added.read:,} samples: {', '.join(parts)}")
+    console.print(f"read {added.read:,} {noun(added.read, 'sample')}: {', '.join(parts)}")
     console.print(f"labelled samples not yet used in training: {count_unused(engine):,}")
 
 

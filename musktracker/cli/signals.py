@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.cli.runtime import console, database, fail, handle_errors, noun, settings
 from musktracker.db.models import OutboxStatus
 from musktracker.db.session import session_scope
 from musktracker.signals import outbox
@@ -56,8 +56,8 @@ def ingest(file: Path = typer.Argument(..., help="JSON Lines file, one event per
         raise fail(str(exc)) from None
     result = pipeline.process(events)
     console.print(
-        f"{len(events)} events read: {result.stored} stored, {result.outbox_rows} queued for "
-        f"delivery, dropped {dict(result.dropped) or 0}"
+        f"{len(events)} {noun(len(events), 'event')} read: {result.stored} stored, "
+        f"{result.outbox_rows} queued for delivery, dropped {dict(result.dropped) or 0}"
     )
 
 
@@ -80,12 +80,14 @@ def run(once: bool = typer.Option(False, "--once", help="One pass, then exit."))
     if once:
         result = poll_once(engine, pipeline, sources)
         console.print(
-            f"{result.stored} signals stored, {result.outbox_rows} queued, "
+            f"{result.stored} {noun(result.stored, 'signal')} stored, "
+            f"{result.outbox_rows} queued, "
             f"dropped {dict(result.dropped) or 0}"
         )
         if result.failed_sources:
             raise fail(
-                f"source(s) {', '.join(result.failed_sources)} failed in this pass "
+                f"{noun(len(result.failed_sources), 'source')} "
+                f"{', '.join(result.failed_sources)} failed in this pass "
                 "(see the log); the others were processed"
             )
         return
@@ -111,7 +113,8 @@ def dispatch(
     current = settings()
     dispatcher = build_dispatcher(current, database())
     if once:
-        console.print(f"{dispatcher.run_once()} delivery attempts")
+        attempts = dispatcher.run_once()
+        console.print(f"{attempts} delivery {noun(attempts, 'attempt')}")
         return
     serve(current.signals_metrics_port)
     dispatcher.run_forever(poll, _stop_on_signals())
@@ -133,7 +136,7 @@ def rules_check(file: Path = typer.Argument(..., help="Rules YAML file.")) -> No
         "score",
         "priority",
         "condition",
-        title=f"{escape(str(file))}: {len(rules.rules)} rules",
+        title=f"{escape(str(file))}: {len(rules.rules)} {noun(len(rules.rules), 'rule')}",
     )
     for rule in rules.rules:
         # Text: a condition such as "'[x]' in text" is not markup.
@@ -189,7 +192,7 @@ def outbox_retry(
             count = outbox.retry(session, row_id, all_dlq)
     except OutboxError as exc:
         raise fail(str(exc)) from None
-    console.print(f"{count} outbox row(s) requeued")
+    console.print(f"{count} outbox {noun(count, 'row')} requeued")
 
 
 if __name__ == "__main__":

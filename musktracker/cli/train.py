@@ -18,6 +18,7 @@ from musktracker.cli.runtime import (
     database,
     fail,
     handle_errors,
+    noun,
     print_wide,
     settings,
 )
@@ -40,8 +41,9 @@ DEFAULT_ACCOUNT = "elonmusk"
 def _print_table(report: TrainReport) -> None:
     plan = report.result.plan
     table = Table(
-        title=f"@{report.account}: {plan.windows} windows of {plan.horizon} h, "
-        f"{plan.train_days:g} days of training, as of {plan.as_of:%Y-%m-%d %H:%M}Z "
+        title=f"@{report.account}: {plan.windows} {noun(plan.windows, 'window')} of "
+        f"{plan.horizon} h, {plan.train_days:g} {noun(plan.train_days, 'day')} of training, "
+        f"as of {plan.as_of:%Y-%m-%d %H:%M}Z "
         "(sorted by CRPS; * = best baseline)"
     )
     for column in ("model", "CRPS", "log score", "MAE", "RMSE", "MAPE %", "95% cover",
@@ -67,7 +69,8 @@ def _print_table(report: TrainReport) -> None:
                  else f"the window starting {origin:%Y-%m-%d %H:%M}Z")
         console.print(f"[yellow]{model} failed on {where}:[/] {escape(message)}")
     if report.result.failures:
-        console.print(f"(every fit uses the --train-days {plan.train_days:g} days before its "
+        console.print(f"(every fit uses the --train-days {plan.train_days:g} "
+                      f"{noun(plan.train_days, 'day')} before its "
                       "window; a model that needs more history fails)")
 
 
@@ -116,7 +119,9 @@ def train(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=console, transient=as_json, disable=as_json,
     ) as progress:
-        task = progress.add_task(f"backtesting {len(models)} models", total=None)
+        task = progress.add_task(
+            f"backtesting {len(models)} {noun(len(models), 'model')}", total=None
+        )
         result = train_account(
             engine, account, plan, models, settings().artifact_dir, workers=workers,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),

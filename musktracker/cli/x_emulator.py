@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, fail, handle_errors
+from musktracker.cli.runtime import console, fail, handle_errors, noun
 from musktracker.ingest.emulator import (
     ENDPOINTS,
     EmulatorOptions,
@@ -131,7 +131,7 @@ def x_emulator(
         url = emulator.bind(host, port)
     except OSError as exc:
         raise fail(f"--host {host} --port {port}: cannot listen there ({exc.strerror})") from None
-    names = ", ".join(f"@{a.username} ({len(a.ids)} posts)" for a in accounts)
+    names = ", ".join(f"@{a.username} ({len(a.ids)} {noun(len(a.ids), 'post')})" for a in accounts)
     console.print(f"X API emulator at {url} serving {names}; now = {emulator.now.isoformat()}")
     console.print(f"X_API_BASE_URL={url}", highlight=False)
     try:

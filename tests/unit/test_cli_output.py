@@ -11,7 +11,7 @@ import pytest
 from rich.table import Table
 
 from musktracker.cli.ingest import PrintConsumer
-from musktracker.cli.runtime import print_wide
+from musktracker.cli.runtime import noun, print_wide
 from musktracker.db.models import PostKind
 from musktracker.ingest.consumers import IngestedPost
 from tests.conftest import REPO
@@ -64,3 +64,18 @@ def test_every_console_of_the_package_turns_emoji_codes_off() -> None:
         )
     ]
     assert emoji_on == []
+
+
+@pytest.mark.parametrize(
+    ("count", "words"),
+    [
+        (1, "event class is"),
+        (1.0, "event class is"),  # --train-days 1
+        (0, "events classes are"),
+        (2.5, "events classes are"),
+    ],
+)
+def test_a_count_of_one_takes_the_singular(count: float, words: str) -> None:
+    """`signals ingest` printed "1 events read"."""
+    shown = [noun(count, "event"), noun(count, "class", "classes"), noun(count, "is", "are")]
+    assert " ".join(shown) == words

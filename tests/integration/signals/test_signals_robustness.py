@@ -232,6 +232,7 @@ def test_data_may_still_carry_provider_features_and_extra_keys(
     path.write_text(json.dumps(line) + "\n")
     result = runner.invoke(app, ["signals", "ingest", str(path)])
     assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 event read: 1 stored")  # not "1 events"
     from musktracker.db.session import get_engine
 
     assert scores(get_engine(url)) == {"external:partner:p1": 5}
@@ -303,5 +304,5 @@ def test_rules_check_shows_brackets_in_names_conditions_and_the_path(
         app, ["signals", "rules", "check", str(rules)], env={"COLUMNS": "300"}
     )
     assert result.exit_code == 0, result.output
-    for shown in (f"{rules}:", "[b]old", "account == '[bold]elon'", "[i]tier"):
+    for shown in (f"{rules}: 1 rule\n", "[b]old", "account == '[bold]elon'", "[i]tier"):
         assert shown in result.output, shown
