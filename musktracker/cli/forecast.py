@@ -23,7 +23,7 @@ from musktracker.forecasting.brackets import (
     WindowForecast,
 )
 from musktracker.forecasting.generate import parse_as_of, parse_horizon, parse_window
-from musktracker.forecasting.output import check_writable, write_error
+from musktracker.forecasting.output import check_png, write_error
 from musktracker.forecasting.service import (
     ForecastOptions,
     horizon_json,
@@ -129,10 +129,8 @@ def forecast(
     moment: datetime | None = parse_as_of(as_of) if as_of is not None else None
     if not train_days > 0:
         raise fail(f"--train-days {train_days}: must be positive")
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise fail(f"--plot {str(plot)!r}: plots are PNG files (name it *.png)")
     if plot is not None:
-        check_writable(plot, "--plot")
+        check_png(plot, "--plot")
     options = ForecastOptions(model, moment, train_days, samples, seed)
     with session_scope(database()) as session:
         account_row = get_account(session, account)

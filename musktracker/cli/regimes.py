@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from musktracker.accounts import get_account
 from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, noun
 from musktracker.db.session import session_scope
-from musktracker.evaluation.regime_store import detect_and_store
+from musktracker.evaluation.regime_store import daily_posts, detect_and_store, regime_title
 from musktracker.evaluation.regimes import RegimeShift
 from musktracker.features.count_rule import CountRule
 from musktracker.forecasting.generate import parse_as_of
+from musktracker.forecasting.output import check_png, write_error
 from musktracker.utc import floor_hour
 
 
@@ -38,6 +41,11 @@ def regimes(
         help="Replay: only use posts before this time (printed only; the stored alerts stay).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    plot: Path | None = typer.Option(
+        None, "--plot",
+        help="Write a PNG: posts per day with every alert drawn on them (CUSUM shifts as "
+        "bands from the change to its detection, with the level before and after).",
+    ),
 ) -> None:
     """Detect regime shifts in the posting level with two rules: the original rolling
     variance beyond 2 sigma, and a Negative Binomial CUSUM on daily counts relative to the
@@ -45,20 +53,33 @@ def regimes(
     one alert. The alerts are stored in `regime_shifts` (with --as-of, a replay of a past
     moment, they are only printed: the stored alerts describe the present).
 
-    Example: musktracker regimes --account elonmusk --json
+    Example: musktracker regimes --account elonmusk --plot reports/regimes.png
     """
     try:
         rule = CountRule.parse(kinds)
     except ValueError as exc:
         raise fail(str(exc)) from None
     end = floor_hour(parse_as_of(as_of)) if as_of is not None else None
+    if plot is not None:
+        check_png(plot, "--plot")
     with session_scope(database()) as session:
-        report = detect_and_store(session, get_account(session, account), rule, end)
+        account_row = get_account(session, account)
+        report = detect_and_store(session, account_row, rule, end)
+        daily = daily_posts(session, account_row, rule, end) if plot is not None else None
     if as_json:
         typer.echo(json.dumps(report.as_json()))
-        return
-    for r, shifts in report.rules.items():
-        console.print(_table(r, shifts))
+    else:
+        for r, shifts in report.rules.items():
+            console.print(_table(r, shifts))
+    if plot is not None and daily is not None:
+        from musktracker.forecasting.plots import regime_chart  # matplotlib: only when asked
+
+        try:
+            regime_chart(daily, report.rules, plot, regime_title(report))
+        except OSError as exc:
+            raise write_error(plot, "--plot", exc) from None
+        if not as_json:
+            console.print(f"regime chart: {escape(str(plot))}")
 
 
 app = typer.Typer()

@@ -32,7 +32,7 @@ from musktracker.forecasting.generate import (
     parse_as_of,
     parse_horizon,
 )
-from musktracker.forecasting.output import check_writable, write_error
+from musktracker.forecasting.output import check_png, write_error
 from musktracker.utc import floor_hour
 
 DEFAULT_ACCOUNT = "elonmusk"
@@ -102,10 +102,8 @@ def train(
     step_hours = parse_horizon(step, "--step", MAX_STEP_HOURS)
     if not train_days > 0:
         raise fail(f"--train-days {train_days}: must be positive")
-    if report is not None and report.suffix.lower() != ".png":
-        raise fail(f"--report {str(report)!r}: the report is a PNG file (name it *.png)")
     if report is not None:
-        check_writable(report, "--report")
+        check_png(report, "--report")
     asked = parse_as_of(as_of) if as_of is not None else None
     engine = database()
     with session_scope(engine) as session:

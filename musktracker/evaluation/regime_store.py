@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from musktracker.db.models import Account
 from musktracker.db.models import RegimeShift as RegimeShiftRow
-from musktracker.evaluation.regimes import RegimeShift, detect_shifts
+from musktracker.evaluation.regimes import RegimeShift, daily_counts, detect_shifts
 from musktracker.features.buckets import bucket_span, hourly_counts
 from musktracker.features.count_rule import CountRule
 from musktracker.forecasting.errors import ForecastError
@@ -111,6 +112,21 @@ def detect_and_store(
     if end is None:
         store_shifts(session, account.id, rule.name, found)
     return RegimeReport(account.username, rule.name, counts.index[-1] + HOUR, found)
+
+
+def daily_posts(
+    session: Session, account: Account, rule: CountRule, end: datetime | None = None
+) -> pd.Series:
+    """Posts per complete UTC day before `end`, under the counting rule: what the regime
+    chart draws the alerts on."""
+    return daily_counts(hourly_counts(session, account.id, rule, end=end))
+
+
+def regime_title(report: RegimeReport) -> str:
+    """The regime chart's title: whose posts, which counting rule, how many alerts."""
+    alerts = ", ".join(f"{rule} {len(shifts)}" for rule, shifts in report.rules.items())
+    return (f"@{report.account}: posts per day ({report.count_rule}) and regime shifts"
+            + (f" ({alerts})" if alerts else ""))
 
 
 def stored_report(session: Session, account: Account, rule: CountRule) -> RegimeReport:

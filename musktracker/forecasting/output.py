@@ -37,6 +37,14 @@ def check_writable(path: Path, option: str) -> None:
         raise ForecastError(f"{shown}: the directory {str(ancestor)!r} is not writable")
 
 
+def check_png(path: Path, option: str) -> None:
+    """Raise a ForecastError naming `option` unless `path` is a PNG file name that can be
+    written (see check_writable): checked before any work, so a typo costs no backtest."""
+    if path.suffix.lower() != ".png":
+        raise ForecastError(f"{option} {str(path)!r}: the picture is a PNG file (name it *.png)")
+    check_writable(path, option)
+
+
 def write_error(path: Path, option: str, exc: OSError) -> ForecastError:
     """The one-line error of a PNG that could not be saved after all (disk full, say)."""
     reason = exc.strerror or str(exc)

@@ -1,10 +1,12 @@
-"""Pictures of forecasts (matplotlib, Agg backend: files only, no display needed)."""
+"""Pictures of posting volume: forecasts, brackets, backtests and regime shifts (matplotlib,
+Agg backend: files only, no display needed)."""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
 from musktracker.evaluation.backtest import BacktestResult
+from musktracker.evaluation.regimes import RegimeShift
 from musktracker.forecasting.brackets import Bracket
 from musktracker.models.base import PredictiveDistribution
 from musktracker.utc import HOUR
@@ -30,6 +34,14 @@ def _save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """A figure as PNG bytes (what the API serves), closed afterwards."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def _through_last_hour(index: pd.DatetimeIndex, values: Any) -> tuple[pd.DatetimeIndex, Any]:
@@ -145,3 +157,59 @@ def backtest_report(
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     return _save(fig, path)
+
+
+SHIFT_COLOURS = {"up": "tab:green", "down": "tab:red"}
+LEVEL_BEFORE_DAYS = 7
+"""A CUSUM shift's level before the change is the mean of the week before it."""
+
+
+def regime_figure(daily: pd.Series, shifts: dict[str, list[RegimeShift]], title: str) -> Figure:
+    """Posts per day with their 7-day mean, and the alerts of both rules: each CUSUM shift
+    as a band from the change to the day it was detected, with the level before (dashed,
+    the week before) and after (solid); each rolling-variance alert as a triangle at the
+    top, pointing where the level went. The picture shows what the table cannot: how long
+    a rule took to notice, and whether the level really moved."""
+    fig, ax = plt.subplots(figsize=(12, 4.8))
+    ax.step(daily.index, daily.to_numpy(), where="post", color="0.7", lw=0.6,
+            label="posts per day")
+    ax.plot(daily.index, daily.rolling(7, min_periods=1).mean().to_numpy(), color="black",
+            lw=1.2, label="7-day mean")
+    drawn: set[str] = set()
+    for shift in shifts.get("cusum", []):
+        colour = SHIFT_COLOURS[shift.direction]
+        label = f"CUSUM shift {shift.direction}: change to detection"
+        change, detected = _day(shift.change_at), _day(shift.detected_at)
+        ax.axvspan(change, detected, color=colour, alpha=0.15, lw=0,
+                   label=None if label in drawn else label)
+        drawn.add(label)
+        ax.hlines(shift.level_after, change, detected, color=colour, lw=2)
+        if shift.level_before is not None:
+            week_before = _day(shift.change_at - timedelta(days=LEVEL_BEFORE_DAYS))
+            ax.hlines(shift.level_before, week_before, change, color=colour, lw=2, ls="--")
+    top = float(daily.max()) * 1.05 if len(daily) else 1.0
+    for direction, marker in (("up", "^"), ("down", "v")):
+        times = [_day(s.detected_at) for s in shifts.get("rolling_variance", [])
+                 if s.direction == direction]
+        if times:
+            ax.scatter(times, [top] * len(times), marker=marker, color="tab:purple", s=30,
+                       label=f"rolling-variance alert, level {direction}", zorder=3)
+    ax.set_ylim(0, top * 1.06)
+    ax.set_ylabel("posts per day (UTC days)")
+    ax.set_title(title)
+    fig.autofmt_xdate()
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))  # the legend below: the alerts sit at the top
+    return fig
+
+
+def _day(moment: datetime) -> float:
+    """A time on matplotlib's date axis (typed: matplotlib's date2num is not)."""
+    return float(date2num(moment))  # type: ignore[no-untyped-call]
+
+
+def regime_chart(
+    daily: pd.Series, shifts: dict[str, list[RegimeShift]], path: Path, title: str
+) -> Path:
+    """The regime chart (see regime_figure) as a PNG file."""
+    return _save(regime_figure(daily, shifts, title), path)

@@ -5,7 +5,6 @@ cannot drift apart."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -163,10 +162,7 @@ def window_json(account: str, run: WindowRun, brackets: list[Bracket]) -> dict[s
 
 def fan_chart_png(account: str, run: HourlyRun) -> bytes:
     """The fan chart of an hourly run as PNG bytes (the CLI's --plot, for the API)."""
-    from musktracker.forecasting.plots import fan_chart
+    from musktracker.forecasting.plots import fan_figure, png_bytes
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "fan.png"
-        fan_chart(run.prepared.history.counts.iloc[-FAN_HISTORY_HOURS:], run.hourly, path,
-                  f"@{account}: {run.model} forecast")
-        return path.read_bytes()
+    history = run.prepared.history.counts.iloc[-FAN_HISTORY_HOURS:]
+    return png_bytes(fan_figure(history, run.hourly, f"@{account}: {run.model} forecast"))

@@ -1,5 +1,5 @@
 """Volume forecasts of one account: hourly forecasts, a window's total with bracket
-probabilities, the fan chart and the stored regime shifts. Every route reuses
+probabilities, the fan chart and the stored regime shifts (JSON and chart). Every route reuses
 `forecasting.service` / `evaluation.regime_store`, so answers match the CLI's `--json`."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from musktracker.api.schemas import ErrorBody, HourlyForecastOut, WindowForecast
 from musktracker.api.services import Services, services
 from musktracker.api.windows import query_window
 from musktracker.db.session import session_scope
-from musktracker.evaluation.regime_store import stored_report
+from musktracker.evaluation.regime_store import daily_posts, regime_title, stored_report
 from musktracker.features.count_rule import CountRule
 from musktracker.forecasting.brackets import BracketSpec
 from musktracker.forecasting.errors import ForecastError
@@ -42,6 +42,7 @@ READ = [Depends(require(Scope.READ))]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 MODEL = Query("best", max_length=64, description="A model name, `best` or `ensemble`.")
 HORIZON = Query("24h", max_length=16, description="Hours to forecast: 24h, 7d, 36, ...")
+KINDS = Query("all", max_length=200, description="Counting rule: all or a kind list.")
 
 
 def _forecast_error(exc: ForecastError, query: Mapping[str, Any]) -> ApiError:
@@ -173,19 +174,42 @@ async def account_forecast_window(
     responses=NOT_FOUND,
     summary="Stored regime shifts (lasting changes in posting level) per detection rule",
 )
-async def account_regimes(
-    request: Request,
-    username: str,
-    kinds: str = Query("all", max_length=200, description="Counting rule: all or a kind list."),
-) -> Response:
+async def account_regimes(request: Request, username: str, kinds: str = KINDS) -> Response:
     svc = services(request)
-    try:
-        rule = CountRule.parse(kinds)
-    except ValueError as exc:
-        raise from_domain_error(exc, "query", {"kinds": kinds}) from None
+    rule = _count_rule(kinds)
 
     def produce() -> dict[str, Any]:
         with session_scope(svc.engine) as session:
             return stored_report(session, tracked_account(session, username), rule).as_json()
 
     return await cached_json(request, svc.cache, produce)
+
+
+@router.get(
+    "/{username}/regimes.png",
+    dependencies=READ,
+    responses={**NOT_FOUND, 200: {"content": {"image/png": {}}}},
+    response_class=Response,
+    summary="Posts per day with the stored regime shifts drawn on them (PNG)",
+)
+async def account_regimes_png(request: Request, username: str, kinds: str = KINDS) -> Response:
+    svc = services(request)
+    rule = _count_rule(kinds)
+
+    def produce() -> bytes:
+        from musktracker.forecasting.plots import png_bytes, regime_figure  # matplotlib: lazily
+
+        with session_scope(svc.engine) as session:
+            account = tracked_account(session, username)
+            report = stored_report(session, account, rule)
+            daily = daily_posts(session, account, rule)
+        return png_bytes(regime_figure(daily, report.rules, regime_title(report)))
+
+    return await cached_bytes(request, svc.cache, produce, "image/png")
+
+
+def _count_rule(kinds: str) -> CountRule:
+    try:
+        return CountRule.parse(kinds)
+    except ValueError as exc:
+        raise from_domain_error(exc, "query", {"kinds": kinds}) from None

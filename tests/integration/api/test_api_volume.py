@@ -153,6 +153,18 @@ def test_regimes_serve_what_detection_stored(volume_api: Api, runner: CliRunner)
     assert volume_api.get(f"{BASE}/regimes", key=None).status_code == 401
 
 
+def test_regimes_png_draws_the_stored_shifts(volume_api: Api, runner: CliRunner) -> None:
+    _cli_json(runner, "regimes", "--json")
+    response = volume_api.get(f"{BASE}/regimes.png")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n") and len(response.content) > 20_000
+    bad = volume_api.get(f"{BASE}/regimes.png?kinds=nonsense")
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "query.kinds"
+    assert volume_api.get("/v1/accounts/nobody/regimes.png").status_code == 404
+    assert volume_api.get(f"{BASE}/regimes.png", key=None).status_code == 401
+
+
 def test_models_carry_backtest_metrics_and_best_uses_the_winner(
     volume_api: Api, runner: CliRunner
 ) -> None:

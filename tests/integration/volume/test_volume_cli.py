@@ -224,6 +224,11 @@ BAD_INPUT = [
     (["train", "--model", "hour_of_day_mean,bogus"], "bogus"),
     (["train", "--step", "0h"], "--step"),
     (["regimes", "--as-of", "2023-13-01T00:00Z"], "--as-of"),
+    # refused before any work: no backtest, forecast or detection is stored
+    (["regimes", "--plot", "regimes.txt"],
+     "--plot 'regimes.txt': the picture is a PNG file (name it *.png)"),
+    (["forecast", "--plot", "fan.jpg"], "--plot 'fan.jpg': the picture is a PNG file"),
+    (["train", "--report", "report.pdf"], "--report 'report.pdf': the picture is a PNG file"),
 ]
 
 
@@ -252,6 +257,16 @@ def test_regimes_alert_once_per_shift_and_store(imported: Engine, runner: CliRun
     with session_scope(imported) as session:
         stored = session.scalar(select(func.count()).select_from(RegimeShift))
     assert stored == len(cusum) + len(out["rules"]["rolling_variance"])
+
+
+def test_regimes_plot_draws_the_alerts_it_printed(
+    imported: Engine, runner: CliRunner, tmp_path: Path
+) -> None:
+    chart = tmp_path / "charts" / "regimes.png"
+    result = runner.invoke(app, ["regimes", "--plot", str(chart)])
+    assert result.exit_code == 0, result.output
+    assert "cusum:" in result.output and f"regime chart: {chart}" in " ".join(result.output.split())
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and chart.stat().st_size > 20_000
 
 
 def test_migration_runs_up_down_up(db_url: str) -> None:

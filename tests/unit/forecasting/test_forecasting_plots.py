@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.dates import num2date
 from matplotlib.patches import Rectangle
 
+from musktracker.evaluation.regimes import RegimeShift
 from musktracker.forecasting.brackets import Bracket
-from musktracker.forecasting.plots import bracket_figure, fan_figure
+from musktracker.forecasting.plots import bracket_figure, fan_figure, regime_figure
 from musktracker.models.base import PredictiveDistribution
 
 START = pd.Timestamp("2026-02-20T17:00Z")
@@ -62,4 +67,33 @@ def test_fan_chart_lines_run_to_the_end_of_their_last_hour() -> None:
     # the observed line reaches "now", the mean line the end of the last forecast hour
     assert ends["observed"] == START
     assert ends["forecast mean"] == START + pd.Timedelta(hours=24)
+    plt.close(fig)
+
+
+def test_regime_chart_draws_every_alert_of_both_rules() -> None:
+    days = pd.date_range("2023-01-01", periods=60, freq="D", tz="UTC")
+    daily = pd.Series([20] * 30 + [60] * 30, index=days)
+    day = days[30].to_pydatetime()
+    shifts = {
+        "cusum": [RegimeShift("cusum", day, day + timedelta(days=4), "up", 20.0, 58.0)],
+        "rolling_variance": [
+            RegimeShift("rolling_variance", day, day + timedelta(days=1), "up", 20.0, 60.0),
+            RegimeShift("rolling_variance", day, day + timedelta(days=9), "down", 60.0, 40.0),
+        ],
+    }
+    fig = regime_figure(daily, shifts, "t")
+    ax = fig.axes[0]
+    (band,) = [p for p in ax.patches if str(p.get_label()).startswith("CUSUM shift up")]
+    assert isinstance(band, Rectangle)
+    assert num2date(band.get_x()) == day  # type: ignore[no-untyped-call]
+    assert num2date(band.get_x() + band.get_width()) == day + timedelta(days=4)  # type: ignore[no-untyped-call]
+    levels = sorted(float(segment[0][1]) for c in ax.collections
+                    if isinstance(c, LineCollection) for segment in c.get_segments())
+    assert levels == [20.0, 58.0]  # the level before (dashed) and after the change
+    triangles = {str(c.get_label()): np.shape(c.get_offsets())[0] for c in ax.collections
+                 if str(c.get_label()).startswith("rolling-variance")}
+    assert triangles == {"rolling-variance alert, level up": 1,
+                         "rolling-variance alert, level down": 1}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["posts per day", "7-day mean"]
     plt.close(fig)
