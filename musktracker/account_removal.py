@@ -14,20 +14,23 @@ from sqlalchemy.orm import Session
 from musktracker.accounts import AccountError, get_account
 from musktracker.db.models import Account, Base, ModelMetadata
 
-ROW_KINDS: dict[str, str] = {
-    "raw_tweets": "posts",
-    "time_buckets": "time buckets",
-    "features": "feature rows",
-    "exogenous_events": "exogenous events of this account only",
-    "model_metadata": "model fits",
-    "forecasts": "forecast hours",
-    "backtest_results": "backtest windows",
-    "regime_shifts": "regime shifts",
-    "sentiment_predictions": "sentiment predictions",
-    "ingest_state": "ingestion checkpoints",
+ROW_KINDS: dict[str, tuple[str, str]] = {
+    "raw_tweets": ("post", "posts"),
+    "time_buckets": ("time bucket", "time buckets"),
+    "features": ("feature row", "feature rows"),
+    "exogenous_events": (
+        "exogenous event of this account only", "exogenous events of this account only"
+    ),
+    "model_metadata": ("model fit", "model fits"),
+    "forecasts": ("forecast hour", "forecast hours"),
+    "backtest_results": ("backtest window", "backtest windows"),
+    "regime_shifts": ("regime shift", "regime shifts"),
+    "sentiment_predictions": ("sentiment prediction", "sentiment predictions"),
+    "ingest_state": ("ingestion checkpoint", "ingestion checkpoints"),
 }
-"""How the preview names each table's rows; a table not listed here (a future one) is shown
-by its table name, so nothing referring to an account is ever left out of the count."""
+"""How the preview names one and several of each table's rows; a table not listed here (a
+future one) is shown by its table name, so nothing referring to an account is ever left out
+of the count."""
 
 
 def account_tables() -> list[tuple[Table, str]]:
@@ -68,13 +71,9 @@ class Removal:
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
-    def lines(self) -> list[str]:
-        """The non-empty kinds, one per line, as the CLI shows them."""
-        shown = [f"{n:,} {ROW_KINDS.get(t, t)}" for t, n in self.rows.items() if n]
-        if self.artifacts:
-            size = sum(_size(p) for p in self.artifacts)
-            shown.append(f"{len(self.artifacts):,} model artifact files ({size / 1e6:.1f} MB)")
-        return shown
+    @property
+    def artifact_bytes(self) -> int:
+        return sum(_size(p) for p in self.artifacts)
 
 
 def _size(path: Path) -> int:

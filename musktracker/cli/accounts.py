@@ -12,7 +12,15 @@ from rich.table import Table
 from musktracker import account_removal
 from musktracker import accounts as account_store
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, err_console, fail, handle_errors, settings
+from musktracker.cli.runtime import (
+    console,
+    database,
+    err_console,
+    fail,
+    handle_errors,
+    noun,
+    settings,
+)
 from musktracker.db.session import session_scope
 
 app = typer.Typer(
@@ -111,13 +119,13 @@ def remove(
         preview = account_removal.plan_removal(session, username, artifact_dir)
     name = preview.username
     console.print(f"@{name} (account id {preview.account_id}) and everything stored about it:")
-    for line in preview.lines() or ["no stored rows or artifact files"]:
+    for line in _what_goes(preview) or ["no stored rows or artifact files"]:
         console.print(f"  {line}")
     for path in preview.shared:
         console.print(f"  kept: {escape(str(path))} (another account's model fits name it too)")
     if preview.elsewhere:  # said before the question: removing from there deletes them too
-        console.print(f"  not found from this directory: {len(preview.elsewhere):,} model "
-                      "artifact files named by relative paths")
+        console.print(f"  not found from this directory: {_artifact_files(preview.elsewhere)} "
+                      "named by relative paths")
     if not yes:
         if not stdin_is_terminal():
             raise fail(f"not removing @{name}: no terminal to confirm on; add --yes to remove it")
@@ -127,24 +135,41 @@ def remove(
         removed = account_removal.remove_account(
             session, name, artifact_dir, expected_id=preview.account_id
         )
-    summary = ", ".join(removed.lines()) or "no stored rows"  # sizes read before deleting
+    summary = ", ".join(_what_goes(removed)) or "no stored rows"  # sizes read before deleting
     cleanup = account_removal.delete_artifacts(removed, artifact_dir)
     console.print(f"removed @{name}: {summary}")
     for path, reason in cleanup.failed:
         err_console.print(f"warning: could not delete {escape(str(path))}: {escape(reason)}")
     if removed.elsewhere:
         err_console.print(
-            f"warning: {len(removed.elsewhere)} model artifact files its fits name, such as "
-            f"{escape(str(removed.elsewhere[0]))}, are relative to the directory the training "
+            f"warning: {_artifact_files(removed.elsewhere)} its fits name, such as "
+            f"{escape(str(removed.elsewhere[0]))}, {noun(len(removed.elsewhere), 'is', 'are')} "
+            "relative to the directory the training "
             f"ran in, not found from {escape(str(Path.cwd()))}; delete them there by hand "
             "(or remove accounts from that directory)"
         )
     if cleanup.left_in_folder:
         folder = artifact_dir / str(removed.account_id)
+        left = len(cleanup.left_in_folder)
         err_console.print(
-            f"warning: {escape(str(folder))} still holds {len(cleanup.left_in_folder)} files "
-            "that are not model artifacts; delete them by hand if they are not needed"
+            f"warning: {escape(str(folder))} still holds {left} {noun(left, 'file')} that "
+            f"{noun(left, 'is not a model artifact', 'are not model artifacts')}; delete "
+            f"{noun(left, 'it', 'them')} by hand if not needed"
         )
+
+
+def _what_goes(removal: account_removal.Removal) -> list[str]:
+    """The non-empty kinds of what a removal deletes, one per line."""
+    shown = [f"{n:,} {noun(n, *account_removal.ROW_KINDS.get(t, (t, t)))}"
+             for t, n in removal.rows.items() if n]
+    if removal.artifacts:
+        shown.append(f"{_artifact_files(removal.artifacts)} "
+                     f"({removal.artifact_bytes / 1e6:.1f} MB)")
+    return shown
+
+
+def _artifact_files(paths: tuple[Path, ...]) -> str:
+    return f"{len(paths):,} model artifact {noun(len(paths), 'file')}"
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from musktracker.accounts import get_account
@@ -165,7 +166,7 @@ def forecast(
 def _print_notes(notes: list[str], as_json: bool) -> None:
     if not as_json:
         for line in notes:
-            console.print(f"[yellow]{line}[/]")
+            console.print(f"[yellow]{escape(line)}[/]")
 
 
 def _report_hours(

@@ -161,11 +161,10 @@ def test_remove_refuses_then_deletes_every_row_and_artifact_of_that_account_only
         refused.output)
     # The preview came first: counts per kind, from the database.
     assert "3,000 posts" in refused.output
-    for kind in ("time buckets", "feature rows", "model fits", "forecast hours",
-                 "backtest windows", "regime shifts", "sentiment predictions",
-                 "ingestion checkpoints", "exogenous events of this account only",
-                 "model artifact files"):
-        assert kind in refused.output, kind
+    for table, n in rows_of(engine, victim).items():  # one of a kind in the singular
+        one, several = account_removal.ROW_KINDS[table]
+        assert f"{n:,} {one if n == 1 else several}\n" in refused.output, table
+    assert f"{len(victim_files)} model artifact files" in refused.output
     assert snapshot(engine) == before
 
     # A terminal, and the answer is no (or nothing): nothing changed either.
@@ -231,6 +230,25 @@ def test_unknown_or_malformed_handle_is_refused_before_any_question(
     help_text = runner.invoke(app, ["accounts", "remove", "--help"])
     assert help_text.exit_code == 0 and "--yes" in help_text.output
     assert [a.username for a in _accounts(engine)] == ["elonmusk"]
+
+
+def test_one_of_a_kind_is_named_in_the_singular(
+    cli_env: str, engine: Engine, runner: CliRunner, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path))
+    with session_scope(engine) as session:
+        solo = add_account(session, "solo")
+        session.add(RawTweet(account_id=solo.id, tweet_id="1", kind="original", source="test",
+                             created_at=datetime(2024, 1, 1, tzinfo=UTC)))
+    (tmp_path / str(solo.id)).mkdir()
+    (tmp_path / str(solo.id) / "model.pkl").write_bytes(b"x" * 1000)
+    (tmp_path / str(solo.id) / "notes.txt").write_text("mine")
+    removed = runner.invoke(app, ["accounts", "remove", "solo", "--yes"])
+    assert removed.exit_code == 0, removed.output
+    shown = _flat(removed.output)
+    assert "removed @solo: 1 post, 1 model artifact file (0.0 MB)" in shown
+    assert "still holds 1 file that is not a model artifact" in shown
 
 
 def _accounts(engine: Engine) -> list[Account]:
@@ -434,9 +452,11 @@ def test_artifacts_relative_to_another_directory_are_named_not_silently_left(
     assert files
     monkeypatch.chdir(tmp_path / "elsewhere")
     output = _flat(_run(runner, "accounts", "remove", VICTIM, "--yes"))
-    assert (f"not found from this directory: {len(files)} model artifact files named by "
-            "relative paths") in output
-    assert f"warning: {len(files)} model artifact files its fits name" in output
+    assert len(files) == 1  # one fit: said in the singular
+    assert "not found from this directory: 1 model artifact file named by relative paths" \
+        in output
+    assert "warning: 1 model artifact file its fits name, such as" in output
+    assert "is relative to the directory the training ran in" in output
     assert f"not found from {tmp_path / 'elsewhere'}" in output
     assert sorted((tmp_path / "worker" / "artifacts").rglob("*.pkl")) == files
 
