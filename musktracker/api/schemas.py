@@ -122,13 +122,18 @@ class BracketOut(_Strict):
 
 class WindowForecastOut(_Strict):
     account: str
-    model: str = Field(description="The model that forecast the rest (`best` resolved).")
+    model: str | None = Field(
+        description="The model that forecast the rest (`best` resolved); null for a window "
+        "that is over, all of it observed."
+    )
     as_of: datetime = Field(description="Posts before this moment are counted as observed.")
     window: WindowSpan
     observed: int = Field(description="Posts already counted in the window.")
     mean: float
     quantiles: dict[str, float] = Field(description="Levels 0.05, 0.25, 0.5, 0.75, 0.95.")
-    brackets: list[BracketOut] = Field(description="Probabilities sum to 1.")
+    brackets: list[BracketOut] = Field(
+        description="Probabilities with four decimals that add up to exactly 1."
+    )
 
 
 class EventCreate(BaseModel):

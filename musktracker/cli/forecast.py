@@ -65,11 +65,14 @@ def print_hours(account: str, model: str, forecast: PredictiveDistribution) -> N
                   f"95% interval {lo:.0f}-{hi:.0f}")
 
 
-def print_window(account: str, model: str, window: WindowForecast, brackets: list[Bracket]) -> None:
+def print_window(
+    account: str, model: str | None, window: WindowForecast, brackets: list[Bracket]
+) -> None:
     q = window.quantiles()
     console.print(
         f"@{account} posts in [{window.start:%Y-%m-%d %H:%M}Z, {window.end:%Y-%m-%d %H:%M}Z) "
-        f"({model}): observed so far {window.observed}, mean {window.mean:.1f}, "
+        f"({model or 'over: all observed'}): observed so far {window.observed}, "
+        f"mean {window.mean:.1f}, "
         f"median {q[0.5]}, 90% interval {q[0.05]}-{q[0.95]}"
     )
     if brackets:
@@ -157,7 +160,7 @@ def forecast(
 
         try:
             bracket_bars(table, plot, f"@{name}: posts in [{start:%Y-%m-%d %H:%M}Z, "
-                         f"{end:%Y-%m-%d %H:%M}Z), {chosen}, observed {result.observed} "
+                         f"{end:%Y-%m-%d %H:%M}Z), {chosen or 'over'}, observed {result.observed} "
                          f"as of {total.as_of:%Y-%m-%d %H:%M}Z")
         except OSError as exc:
             raise write_error(plot, "--plot", exc) from None

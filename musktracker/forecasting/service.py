@@ -53,7 +53,8 @@ class HourlyRun:
 
 @dataclass
 class WindowRun:
-    model: str
+    model: str | None
+    """The model that forecast the rest; None for a window that is over (all observed)."""
     as_of: datetime
     """The moment forecast from: posts before it are observed, the rest forecast."""
     window: WindowForecast
@@ -98,20 +99,20 @@ def window_total(
     if span is not None:
         check_window_start(session, account_id, span[0], start_option)
         window_horizon(span[1], moment)  # refuse an overlong window before fitting anything
-    needs_model = span is None or span[1] > moment
-    prepared = (
-        prepare_model(session, account_id, chosen, moment, options.train_days, artifact_dir)
-        if needs_model
-        else None
-    )
-    if prepared is not None:
+    prepared = None
+    if span is None or span[1] > moment:
+        prepared = prepare_model(
+            session, account_id, chosen, moment, options.train_days, artifact_dir
+        )
         notes += prepared.notes
     first = floor_hour(moment)
     start, end = span if span is not None else (first, first + hours * HOUR)
     result, hourly = window_forecast(
         session, account_id, start, end, moment, prepared, options.samples, options.seed
     )
-    if prepared is not None and hourly is not None:
+    if prepared is None:  # the window is over: every post observed, no model asked
+        return WindowRun(None, moment, result)
+    if hourly is not None:
         store_hourly(session, account_id, prepared, hourly)
     return WindowRun(chosen, moment, result, notes)
 

@@ -108,6 +108,8 @@ def test_window_brackets_sum_to_one_and_match_the_cli(volume_api: Api, runner: C
         f"{BASE}/forecast/window?start=2022-11-05T00:00:00Z&end=2022-11-06T00:00:00Z"
     ).json()
     assert past["mean"] == past["observed"] > 0
+    assert past["model"] is None  # nothing was forecast, so no model answered
+    WindowForecastOut.model_validate(past)
 
 
 def test_window_validation_names_the_field(volume_api: Api) -> None:

@@ -183,6 +183,7 @@ def test_window_mode_counts_observed_posts_and_brackets_sum_to_one(
     )
     total = _posts_between(posts_sample, start, end)
     assert past["observed"] == total and past["mean"] == total
+    assert past["model"] is None  # nothing was forecast, so no model answered
     # one bracket from 0 and the certain one, not every width-20 bracket up to the count
     assert [(b["low"], b["high"], b["probability"]) for b in past["brackets"]] == [
         (0, total // 20 * 20 - 1, 0.0), (total // 20 * 20, None, 1.0)
