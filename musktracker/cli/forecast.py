@@ -34,6 +34,7 @@ from musktracker.forecasting.service import (
 )
 from musktracker.models.base import PredictiveDistribution
 
+DEFAULT_HORIZON = "24h"
 DEFAULT_ACCOUNT = "elonmusk"
 HOURS_PRINTED = 48  # longer horizons are printed as daily totals
 DEFAULT_BRACKETS = BracketSpec(width=20)
@@ -88,10 +89,10 @@ def print_window(
 def forecast(
     account: str = typer.Option(DEFAULT_ACCOUNT, "--account", "-a", help="Tracked account."),
     model: str = typer.Option("best", "--model", "-m", help="Model name, `best` or `ensemble`."),
-    horizon: str = typer.Option(
-        "24h", "--horizon",
-        help="Hours to forecast: 24h, 7d, 36, ... (with --brackets and no --window, the window "
-        "is these hours).",
+    horizon: str | None = typer.Option(
+        None, "--horizon",
+        help="Hours to forecast: 24h, 7d, 36, ... (default 24h; with --brackets and no "
+        "--window, the window is these hours; --window sets its own).",
     ),
     as_of: str | None = typer.Option(
         None, "--as-of",
@@ -127,7 +128,9 @@ def forecast(
     Example: musktracker forecast --window 2026-02-20T12:00-05:00/2026-02-27T12:00-05:00
     --as-of 2026-02-24T09:00Z --brackets 0,400,450,500
     """
-    hours = parse_horizon(horizon)
+    if horizon is not None and window is not None:
+        raise fail(f"--horizon {horizon!r} and --window: the window sets the hours; give one")
+    hours = parse_horizon(horizon or DEFAULT_HORIZON)
     spec = BracketSpec.parse(brackets) if brackets is not None else None
     span = parse_window(window) if window is not None else None
     moment: datetime | None = parse_as_of(as_of) if as_of is not None else None

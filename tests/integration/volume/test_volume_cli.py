@@ -222,6 +222,8 @@ BAD_INPUT = [
     (["forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF, "--window",
       f"{AS_OF}/2023-03-15T00:00Z", "--brackets", "1"], "--brackets 1: "),
     (["forecast", "--horizon", "soon"], "--horizon 'soon'"),
+    (["forecast", "--horizon", "7d", "--window", "2023-02-01T00:00Z/2023-02-08T00:00Z"],
+     "--horizon '7d' and --window: the window sets the hours; give one"),
     (["train", "--model", "hour_of_day_mean,bogus"], "bogus"),
     (["train", "--step", "0h"], "--step"),
     (["regimes", "--as-of", "2023-13-01T00:00Z"], "--as-of"),
