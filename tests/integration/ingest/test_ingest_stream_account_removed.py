@@ -102,14 +102,20 @@ def _in(engine: Engine, change: Callable[[Session], object]) -> Callable[[], Non
     return run
 
 
+def _serve_both(
+    split_weeks: tuple[Weeks, Weeks], serve: Callable[..., XEmulator], **faults: Any
+) -> XEmulator:
+    """@elonmusk and @spacex on the emulated X, a day before the end of their posts."""
+    elon, spacex = split_weeks
+    return serve(elon.path, spacex.path, now=max(elon.posts.values()) - timedelta(days=1),
+                 keepalive_seconds=0.05, stream_interval_seconds=0.005, **faults)
+
+
 def test_a_stream_of_every_tracked_account_follows_one_added_while_it_runs(
     engine: Engine, split_weeks: tuple[Weeks, Weeks], serve: Callable[..., XEmulator]
 ) -> None:
-    elon, spacex = split_weeks
-    last = max(elon.posts.values())
-    emulator = serve(elon.path, spacex.path, now=last - timedelta(days=1),
-                     keepalive_seconds=0.05, stream_interval_seconds=0.005)
-    elon_left = sum(t > emulator.now for t in elon.posts.values())
+    emulator = _serve_both(split_weeks, serve)
+    elon_left = sum(t > emulator.now for t in split_weeks[0].posts.values())
     track(engine, "elonmusk")
     with XClient(emulator.base_url, "t") as client:
         streamer = _streamer(engine, client, _in(engine, lambda s: add_account(s, "spacex")),
@@ -125,10 +131,7 @@ def test_a_stream_of_every_tracked_account_follows_one_added_while_it_runs(
 def test_a_stream_of_every_tracked_account_lets_go_of_one_removed_before_its_next_post(
     engine: Engine, split_weeks: tuple[Weeks, Weeks], serve: Callable[..., XEmulator]
 ) -> None:
-    elon, spacex = split_weeks
-    last = max(elon.posts.values())
-    emulator = serve(elon.path, spacex.path, now=last - timedelta(days=1),
-                     keepalive_seconds=0.05, stream_interval_seconds=0.005)
+    emulator = _serve_both(split_weeks, serve)
     track(engine, "elonmusk", "spacex")
     with XClient(emulator.base_url, "t") as client:
         streamer = _streamer(engine, client,
@@ -164,11 +167,7 @@ def test_an_x_error_while_looking_at_accounts_does_not_stop_the_stream(
 ) -> None:
     """X refuses the newcomer's user lookup (403, outside the plan): logged, tried again at
     every look, and @elonmusk's posts go on being stored."""
-    elon, spacex = split_weeks
-    last = max(elon.posts.values())
-    emulator = serve(elon.path, spacex.path, now=last - timedelta(days=1),
-                     keepalive_seconds=0.05, stream_interval_seconds=0.005,
-                     forbidden=frozenset({"users"}))
+    emulator = _serve_both(split_weeks, serve, forbidden=frozenset({"users"}))
     track(engine, "elonmusk")
     with XClient(emulator.base_url, "t") as client:
         streamer = _streamer(engine, client, _in(engine, lambda s: add_account(s, "spacex")),
