@@ -186,7 +186,6 @@ class StreamIngestor:
         self._by_user: dict[str, Account] = {}
         self._by_tag: dict[str, Account] = {}
         self._refused: set[int] = set()
-        self._rules_synced = False
         self._accounts_checked = time.monotonic()
 
     def prepare(self, usernames: list[str]) -> dict[str, str]:
@@ -203,7 +202,6 @@ class StreamIngestor:
                 + "; ".join(f"@{name}: {reason}" for name, reason in self.report.left_out.items())
             )
         sync_rules(self.client, self._followed())
-        self._rules_synced = True
         self._accounts_checked = time.monotonic()
         return self.report.left_out
 
@@ -284,9 +282,10 @@ class StreamIngestor:
         return None
 
     def _check_accounts(self) -> None:
-        """Every `account_check_seconds`: follow accounts tracked since the last look and
-        let go of removed ones, at once rather than at their next post. An X error here is
-        logged and the rules are synced at the next check; the stream goes on."""
+        """Every `account_check_seconds`: follow accounts tracked since the last look, let go
+        of removed ones (at once rather than at their next post) and make the rules on X
+        match (one rules read when nothing changed). An X error here is logged and the
+        rules are synced at the next look; the stream goes on."""
         if time.monotonic() - self._accounts_checked < self.account_check_seconds:
             return
         self._accounts_checked = time.monotonic()
@@ -299,13 +298,8 @@ class StreamIngestor:
                     if account.id not in known and self._follow(session, account):
                         self.report.joined.append(account.username)
                         log.info("stream.account_added", account=account.username)
-                        self._rules_synced = False
-            gone = followed - {a.id for a in tracked}
-            if gone:
-                self._let_go(gone)
-            if not self._rules_synced:
-                sync_rules(self.client, self._followed())
-                self._rules_synced = True
+            self._let_go(followed - {a.id for a in tracked})
+            sync_rules(self.client, self._followed())
         except (XApiError, httpx.TransportError) as exc:
             log.warning("stream.account_check_failed", error=str(exc))
 
@@ -317,18 +311,16 @@ class StreamIngestor:
                 return False
         self._let_go({account.id})
         sync_rules(self.client, self._followed())
-        self._rules_synced = True
         return True
 
     def _let_go(self, account_ids: set[int]) -> None:
-        """Stop following removed accounts; their rules on X are stale until the next sync."""
+        """Stop following removed accounts (their rules go at the next sync)."""
         for account in self._by_user.values():
             if account.id in account_ids:
                 self.report.removed.append(account.username)
                 log.warning("stream.account_removed", account=account.username)
         self._by_user = {k: a for k, a in self._by_user.items() if a.id not in account_ids}
         self._by_tag = {k: a for k, a in self._by_tag.items() if a.id not in account_ids}
-        self._rules_synced = False
 
     def _handle(self, event: StreamEvent, shutdown: Shutdown) -> None:
         self.report.received += 1
