@@ -48,6 +48,10 @@ ALLOWED_FUNCTIONS = frozenset(FUNCTIONS)
 is given, so every evaluator gets a copy of FUNCTIONS and calls are checked against this."""
 RISK_ORDER = {"unknown": 0, "green": 1, "yellow": 2, "red": 3}
 MAX_POWER_EXPONENT = 8
+MAX_ABS_SCORE = 1_000_000.0
+"""Largest score magnitude a rule may add. Finite scores can still sum to infinity
+(1e308 + 1e308), and an infinite score is not JSON: PostgreSQL refused the batch's outbox
+payload, so its source failed every pass."""
 CONDITION_CACHE_SIZE = 4096  # answers kept per rule
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _ALLOWED_NODES = (
@@ -303,6 +307,11 @@ def _rule_from(entry: object, index: int, evaluator: EvalWithCompoundTypes) -> R
         raise RulesError(f"{where}: score {fields['score']!r} is not a number") from None
     if not math.isfinite(score):
         raise RulesError(f"{where}: score {fields['score']!r} must be a finite number")
+    if abs(score) > MAX_ABS_SCORE:
+        raise RulesError(
+            f"{where}: score {fields['score']!r} is too large; a score must be between "
+            f"-{MAX_ABS_SCORE:,.0f} and {MAX_ABS_SCORE:,.0f}"
+        )
     risk = fields.get("risk")
     if risk is not None and risk not in RISK_ORDER:
         raise RulesError(f"{where}: risk {risk!r} must be one of green, yellow, red")

@@ -189,6 +189,23 @@ def test_non_finite_score_is_rejected(score: str) -> None:
         parse_rules(f"- {{name: r, condition: 'True', score: {score}, reason: x}}")
 
 
+@pytest.mark.parametrize("score", ["1e308", "-1000001", "'2e6'"])
+def test_huge_score_is_rejected(score: str) -> None:
+    """Two rules of 1e308 summed to an infinite score, which no outbox payload can carry."""
+    with pytest.raises(RulesError, match=r"rule 'r': score .* is too large; a score must be "
+                       r"between -1,000,000 and 1,000,000"):
+        parse_rules(f"- {{name: r, condition: 'True', score: {score}, reason: x}}")
+
+
+def test_largest_scores_still_sum_to_a_finite_total() -> None:
+    rules = parse_rules(
+        "- {name: a, condition: 'True', score: 1000000, reason: x}\n"
+        "- {name: b, condition: 'True', score: -1e6, reason: y}\n"
+        "- {name: c, condition: 'True', score: 1e6, reason: z}\n"
+    )
+    assert rules.evaluate(features()).score == 1_000_000
+
+
 def test_non_finite_score_from_environment_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RULE_SCORE", "inf")
     with pytest.raises(RulesError, match="must be a finite number"):
