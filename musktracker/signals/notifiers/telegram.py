@@ -2,6 +2,10 @@
 
 Telegram reports flood control as HTTP 429 with `parameters.retry_after` (seconds) in the
 JSON body; that value (or the Retry-After header) becomes the wait before the next try.
+
+Telegram refuses a text longer than 4,096 characters with a 400 (a dead letter): a longer
+message (an overlong URL in a post) is cut to fit, ending in "…", counting UTF-16 code units
+(an emoji is two), which is never fewer than Telegram's count.
 """
 
 from __future__ import annotations
@@ -14,6 +18,24 @@ from typing import Any
 import httpx
 
 from musktracker.signals.notifiers.base import DeliveryResult, parse_retry_after
+
+MAX_TEXT_UNITS = 4096
+"""Telegram's limit on a message's text, in UTF-16 code units."""
+
+
+def fit_text(text: str, limit: int = MAX_TEXT_UNITS) -> str:
+    """`text` cut to at most `limit` UTF-16 code units, ending in "…" when cut.
+
+    The message's summary and score come first and its links last, so a cut loses links
+    (an overlong URL), not what happened."""
+    if len(text.encode("utf-16-le")) // 2 <= limit:
+        return text
+    units = 1  # the ellipsis
+    for end, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return text[:end] + "…"
+    return text
 
 
 class TelegramNotifier:
@@ -45,7 +67,7 @@ class TelegramNotifier:
         self._wait_turn()
         body = {
             "chat_id": self.chat_id,
-            "text": str(payload["message"]),
+            "text": fit_text(str(payload["message"])),
             "disable_web_page_preview": True,
         }
         try:

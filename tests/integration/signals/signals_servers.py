@@ -83,3 +83,21 @@ def http_server(responder: Responder) -> Iterator[tuple[str, Recorder]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+TELEGRAM_MAX_TEXT = 4096
+
+
+def telegram_bot_api(request: Request, index: int) -> Reply:
+    """`sendMessage` as the Bot API answers it, refusing a text over 4,096 characters with
+    the same 400 (counted in UTF-16 code units: an emoji is two)."""
+    text = json.loads(request.body).get("text", "")
+    units = len(text.encode("utf-16-le")) // 2
+    problem = "message text is empty" if not text else None
+    if units > TELEGRAM_MAX_TEXT:
+        problem = "message is too long"
+    if problem:
+        return Reply(
+            400, {"ok": False, "error_code": 400, "description": f"Bad Request: {problem}"}
+        )
+    return Reply(200, {"ok": True, "result": {"message_id": index, "text": text}})

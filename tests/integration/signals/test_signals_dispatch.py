@@ -3,6 +3,7 @@ row, a 429 holds the channel, a lease is per send, and `outbox retry` never rese
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -25,7 +26,13 @@ from musktracker.signals.notifiers.telegram import TelegramNotifier
 from musktracker.signals.notifiers.webhook import WebhookNotifier
 from musktracker.signals.outbox import OutboxError, RetryPolicy
 from musktracker.utc import utcnow
-from tests.integration.signals.signals_servers import Reply, Request, http_server
+from tests.integration.signals.signals_servers import (
+    TELEGRAM_MAX_TEXT,
+    Reply,
+    Request,
+    http_server,
+    telegram_bot_api,
+)
 
 TOKEN = "123:ABCSECRET"
 
@@ -74,6 +81,21 @@ def test_odd_telegram_answers_are_failures_of_their_own_row(engine: Engine) -> N
     assert found[1].last_error == "HTTP 429: Too Many Requests"
     assert found[3].last_error == "HTTP 200: Bad Request: chat not found"
     assert found[4].last_error is None
+
+
+def test_overlong_telegram_message_is_cut_to_fit_not_dead_lettered(engine: Engine) -> None:
+    """A post's 5,000-character URL made a message Telegram refuses for good (400)."""
+    head = "Post by @someone: 🚀 to the moon\nScore 12 (risk unknown): Liquidity >= $50K"
+    long_url = "https://example.com/" + "a" * 5000
+    queue(engine, "telegram", [{"message": f"{head}\n{long_url}"}, {"message": "🚀" * 3000}])
+    with http_server(telegram_bot_api) as (url, recorder), httpx.Client(timeout=5) as client:
+        Dispatcher(engine, {"telegram": telegram(client, url)}, RetryPolicy()).run_once()
+    assert [(r.status, r.last_error) for r in rows(engine)] == [("done", None)] * 2
+    texts = [json.loads(r.body)["text"] for r in recorder.requests]
+    assert len(texts) == 2
+    assert texts[0].startswith(f"{head}\nhttps://example.com/aaa") and texts[0].endswith("a…")
+    assert len(texts[0].encode("utf-16-le")) == 2 * TELEGRAM_MAX_TEXT  # the 🚀 counts twice
+    assert texts[1] == "🚀" * 2047 + "…"  # two code units each: 4,094 + 1
 
 
 def test_unexpected_exception_is_recorded_against_its_row(engine: Engine) -> None:
