@@ -6,9 +6,9 @@ so a dispatcher killed at any moment loses at most the record of one send: that 
 'sending' until its lease ends and is then sent again with the same idempotency key.
 
 One row's trouble stays with that row: an unexpected exception from a channel is recorded
-as the row's failed attempt (`last_error`), and the batch goes on. A 429 with a wait holds
-the whole channel back: the batch's other rows for it are given back unsent, due when the
-wait ends, without using an attempt.
+as the row's failed attempt (`last_error`), and the batch goes on. A 429 or 5xx with a
+Retry-After holds the whole channel back: the batch's other rows for it are given back
+unsent, due when the wait ends, without using an attempt.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Dispatcher:
         self.policy = policy
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
-        # Channel -> monotonic time until which its receiver asked us to wait (429).
+        # Channel -> monotonic time until which its receiver asked us to wait (Retry-After).
         self._held_until: dict[str, float] = {}
 
     def run_once(self) -> int:
@@ -65,14 +65,14 @@ class Dispatcher:
         return attempts
 
     def _held(self, row: outbox.Claimed) -> bool:
-        """Give the row back unsent if its channel is held by a 429; True if it was."""
+        """Give the row back unsent if its channel is held (Retry-After); True if it was."""
         wait = self._held_until.get(row.channel, 0.0) - time.monotonic()
         if wait <= 0:
             return False
         with session_scope(self.engine) as session:
             outbox.release(session, row, utcnow() + timedelta(seconds=wait))
         log.info(
-            "channel rate-limited; row requeued without using an attempt",
+            "channel asked to wait (Retry-After); row requeued without using an attempt",
             stage="dispatch",
             event_key=row.event_key,
             channel=row.channel,
@@ -108,8 +108,8 @@ class Dispatcher:
             )
             return 0
         result = self._send(row)
-        if result.status_code == 429 and result.retry_after:
-            wait = min(result.retry_after, self.policy.backoff_max)
+        wait = self.policy.asked_wait(result)
+        if wait is not None:
             self._held_until[row.channel] = time.monotonic() + wait
         with session_scope(self.engine) as session:
             status = outbox.record_attempt(session, row, result, self.policy)

@@ -11,11 +11,12 @@ the claim (still 'sending', `retry_count` unchanged since the claim). If another
 reclaimed the row after the batch lease ran out and started it first, the UPDATE matches
 nothing and the row is skipped: one send, not two. `record_attempt` is conditional the same
 way. A claimed row never started (its dispatcher died first, or its channel is held back
-by a 429) has used no attempt.
+by a Retry-After) has used no attempt.
 
-Retry policy: 429 waits for Retry-After; 5xx and network errors back off exponentially
-(base * 2^attempt, capped, default 10 minutes); other 4xx go to 'dlq' at once; a row that
-used up its attempts goes to 'dlq'. The last error is kept on the row.
+Retry policy: a 429 or 5xx waits for the receiver's Retry-After when it asks for at least
+1 s; otherwise 408, 429, 5xx and network errors back off exponentially (base * 2^attempt,
+capped, default 10 minutes); other 4xx go to 'dlq' at once; a row that used up its attempts
+goes to 'dlq'. The last error is kept on the row.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from musktracker.signals.notifiers.base import DeliveryResult
 from musktracker.utc import utcnow
 
 CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.FAILED.value, OutboxStatus.SENDING.value)
+TRANSIENT_4XX = frozenset({408, 429})
+"""4xx answers worth retrying: Request Timeout and Too Many Requests. Any other 4xx is the
+receiver refusing this message for good (404, 410 gone, 422...): dead letter at once."""
+MIN_RETRY_AFTER = 1.0
+"""Shortest Retry-After honoured (HTTP gives whole seconds); less falls back to the backoff."""
 
 
 class OutboxError(ValueError):
@@ -79,18 +85,28 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         return float(min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max))
 
+    def asked_wait(self, result: DeliveryResult) -> float | None:
+        """Seconds the receiver asked us to wait (Retry-After on a 429 or 5xx), at most
+        `backoff_max`; None when it asked for none or for less than a second.
+
+        A 503 with Retry-After is as clear as a 429. A `Retry-After: 0` is not taken at its
+        word: the row was due again at once, and one pass spent every attempt in 0.1 s."""
+        code, wait = result.status_code, result.retry_after
+        if code is None or not (code == 429 or code >= 500) or wait is None:
+            return None
+        return min(wait, self.backoff_max) if wait >= MIN_RETRY_AFTER else None
+
     def decide(self, result: DeliveryResult, attempt: int, now: datetime) -> tuple[str, datetime]:
         """The row's next status and due time after attempt number `attempt`."""
         if result.ok:
             return OutboxStatus.DONE.value, now
         code = result.status_code
-        if code is not None and 400 <= code < 500 and code != 429:
+        if code is not None and 400 <= code < 500 and code not in TRANSIENT_4XX:
             return OutboxStatus.DLQ.value, now
         if attempt >= self.max_attempts:
             return OutboxStatus.DLQ.value, now
-        if code == 429 and result.retry_after is not None:
-            wait = min(result.retry_after, self.backoff_max)
-        else:
+        wait = self.asked_wait(result)
+        if wait is None:
             wait = self.backoff(attempt)
         return OutboxStatus.FAILED.value, now + timedelta(seconds=wait)
 

@@ -143,6 +143,49 @@ def test_telegram_429_holds_the_chat_and_requeues_without_attempts(engine: Engin
     assert all(r.last_error is None for r in done)  # the 429 is history once delivered
 
 
+def test_webhook_503_retry_after_holds_the_channel_until_it_ends(engine: Engine) -> None:
+    """A receiver down for maintenance says when to come back: the row waits that long
+    (it was retried after the 5 s backoff, then 10, 20... and dead-lettered while the
+    receiver was still down), and the batch's other rows wait too, attempts unused."""
+    start = time.monotonic()
+
+    def receiver(request: Request, _: int) -> Reply:
+        if time.monotonic() - start < 1.5:
+            return Reply(503, {"error": "maintenance"}, headers={"Retry-After": "2"})
+        return Reply(200, {"ok": True})
+
+    queue(engine, "webhook", messages(3))
+    policy = RetryPolicy(max_attempts=3, backoff_base=0.1)
+    with http_server(receiver) as (url, recorder), httpx.Client(timeout=5) as client:
+        dispatcher = Dispatcher(engine, {"webhook": WebhookNotifier(client, url, None)}, policy)
+        assert dispatcher.run_once() == 1
+        first = rows(engine)
+        assert [(r.status, r.retry_count) for r in first] == [
+            ("failed", 1), ("pending", 0), ("pending", 0)
+        ]  # fmt: skip
+        assert all(r.next_retry_at >= utcnow() + timedelta(seconds=1.5) for r in first)
+        assert dispatcher.run_once() == 0  # nothing is due before the wait ends
+        time.sleep(2.1)
+        assert dispatcher.run_once() == 3
+    assert [(r.status, r.retry_count) for r in rows(engine)] == [("done", 2)] + [("done", 1)] * 2
+    assert len(recorder.requests) == 4
+
+
+def test_429_retry_after_zero_backs_off_instead_of_spending_every_attempt(
+    engine: Engine,
+) -> None:
+    """`Retry-After: 0` made the row due at once: one pass sent it 8 times in 0.1 s and
+    dead-lettered it. A wait under a second falls back to the backoff."""
+    queue(engine, "webhook", messages(1))
+    busy = Reply(429, {"error": "busy"}, headers={"Retry-After": "0"})
+    with http_server(lambda r, i: busy) as (url, recorder), httpx.Client(timeout=5) as client:
+        notifier = WebhookNotifier(client, url, None)
+        assert Dispatcher(engine, {"webhook": notifier}, RetryPolicy()).run_once() == 1
+    (row,) = rows(engine)
+    assert (row.status, row.retry_count, len(recorder.requests)) == ("failed", 1, 1)
+    assert row.next_retry_at >= utcnow() + timedelta(seconds=4)  # the 5 s backoff
+
+
 def test_lease_is_per_send_so_a_second_dispatcher_never_resends(engine: Engine) -> None:
     """A slow receiver (0.3 s a request) and a batch lease of 0.5 s: by the time the first
     dispatcher reaches its later rows, a second one has reclaimed them. Each row is started

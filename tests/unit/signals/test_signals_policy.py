@@ -25,6 +25,26 @@ def test_retry_policy() -> None:
     assert RetryPolicy(50, 5, 600).backoff(20) == 600
 
 
+def test_retry_after_is_honoured_on_5xx_and_never_below_a_second() -> None:
+    policy = RetryPolicy(max_attempts=5, backoff_base=2, backoff_max=600)
+    waits = {
+        (503, 120.0): 120,  # the receiver is down for two minutes: do not knock at 2, 4, 8 s
+        (500, 30.0): 30,
+        (429, 0.0): 2,  # "retry now" again and again spent every attempt in 0.1 s
+        (429, 0.2): 2,
+        (503, None): 2,
+        (429, 5000.0): 600,
+        (408, None): 2,  # Request Timeout is worth another try, not a dead letter
+    }
+    for (code, retry_after), wait in waits.items():
+        result = DeliveryResult(ok=False, status_code=code, retry_after=retry_after)
+        assert policy.decide(result, 1, NOW) == ("failed", NOW + timedelta(seconds=wait))
+    for code in (404, 409, 410, 422):
+        result = DeliveryResult(ok=False, status_code=code, retry_after=30)
+        assert policy.decide(result, 1, NOW)[0] == "dlq"
+    assert policy.asked_wait(DeliveryResult(ok=False, status_code=410, retry_after=30)) is None
+
+
 def test_idempotency_key_is_stable_per_channel_and_event() -> None:
     assert idempotency_key("webhook", "e1") == idempotency_key("webhook", "e1")
     assert idempotency_key("webhook", "e1") != idempotency_key("telegram", "e1")
