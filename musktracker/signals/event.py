@@ -11,9 +11,17 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from musktracker.ingest.archive import FUTURE_TOLERANCE
 from musktracker.signals.features import data_problem
 from musktracker.utc import ensure_utc, utcnow
 
@@ -21,6 +29,9 @@ EventType = Literal["post", "volume_burst", "regime_shift", "sentiment_swing", "
 EARLIEST_YEAR, LATEST_YEAR = 2006, 2100
 """Event times accepted: X (and so any post) did not exist before 2006; later than 2100 is
 a typo or a placeholder, not an event."""
+INBOUND: dict[str, bool] = {"inbound": True}
+"""Validation context of events from other producers (`inbound_event`)."""
+DataValue = float | int | str | bool | None
 
 
 class RawEvent(BaseModel):
@@ -39,25 +50,39 @@ class RawEvent(BaseModel):
     token_ca: str | None = Field(default=None, max_length=100)
     chain: str | None = Field(default=None, max_length=20)
     sentiment: float | None = Field(default=None, ge=-1.0, le=1.0)
-    data: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    data: dict[str, DataValue] = Field(default_factory=dict)
 
     @field_validator("created_at")
     @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
+    def _aware_utc(cls, value: datetime, info: ValidationInfo) -> datetime:
+        """UTC, within the years events exist; from another producer, not in the future
+        (beyond the clock skew archive import allows too): an event dated tomorrow topped
+        `GET /v1/events` until then and was grouped under the wrong day."""
         moment = ensure_utc(value, "created_at")
         if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
             raise ValueError(f"created_at must be in the years {EARLIEST_YEAR}..{LATEST_YEAR}")
+        if info.context == INBOUND:
+            now = utcnow()
+            if moment > now + FUTURE_TOLERANCE:
+                minutes = FUTURE_TOLERANCE.total_seconds() / 60
+                raise ValueError(
+                    f"created_at is in the future (now is {now:%Y-%m-%dT%H:%M:%SZ}; "
+                    f"{minutes:g} minutes of clock skew are allowed)"
+                )
         return moment
 
-    @field_validator("data")
+    @field_validator("data", mode="before")
     @classmethod
-    def _features(
-        cls, value: dict[str, float | int | str | bool | None]
-    ) -> dict[str, float | int | str | bool | None]:
-        """Each value fits its feature (`features.data_problem`); the error names the key,
-        so it reads `data.dex_liquidity` in the CLI and the API."""
+    def _features(cls, value: object) -> object:
+        """Each value is a JSON scalar that fits its feature (`features.data_problem`); the
+        error names the key, so it reads `data.dex_liquidity` in the CLI and the API (not
+        `data.x.float`, a branch of the type union)."""
+        if not isinstance(value, dict):
+            return value  # pydantic says "should be a valid dictionary"
         for name, item in value.items():
-            problem = data_problem(name, item)
+            problem = data_problem(str(name), item)
+            if problem is None and not (item is None or isinstance(item, float | int | str)):
+                problem = "must be a number, a string, true/false or null"
             if problem is not None:
                 detail = InitErrorDetails(
                     type=PydanticCustomError("feature_value", problem),
@@ -71,6 +96,12 @@ class RawEvent(BaseModel):
     @classmethod
     def _handle(cls, value: str | None) -> str | None:
         return value.lstrip("@").lower() if value else value
+
+
+def inbound_event(data: object) -> RawEvent:
+    """An event from another producer (a `signals ingest` line, an API body): a RawEvent
+    that is not dated in the future. Raises pydantic's ValidationError."""
+    return RawEvent.model_validate(data, context=INBOUND)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from musktracker.api.services import services
 from musktracker.db.models import Signal, SignalEvent
 from musktracker.db.session import session_scope
 from musktracker.security.apikeys import Scope
-from musktracker.signals.event import RawEvent
+from musktracker.signals.event import RawEvent, inbound_event
 from musktracker.signals.factory import build_pipeline
 from musktracker.signals.rules import RulesError
 
@@ -112,7 +112,7 @@ def _validated(payload: Any) -> list[RawEvent]:
         if not isinstance(item, dict):
             raise field_error(field_path(where), "expected a JSON object (one event)", item)
         try:
-            events.append(RawEvent.model_validate(item))
+            events.append(inbound_event(item))
         except ValidationError as exc:
             err = exc.errors()[0]
             field = field_path([*where, *err["loc"]])

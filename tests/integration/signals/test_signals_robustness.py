@@ -197,6 +197,16 @@ def signal_events(url: str) -> int:
          "field 'data.goplus_risk' = 'purple': must be one of green, red, unknown, yellow"),
         ({"created_at": "0001-01-01T00:00:00Z"}, "created_at must be in the years 2006..2100"),
         ({"created_at": "9999-12-31T23:59:59Z"}, "created_at must be in the years 2006..2100"),
+        ({"created_at": "2099-01-01T00:00:00Z"},
+         "field 'created_at' = '2099-01-01T00:00:00Z': Value error, created_at is in the "
+         "future (now is "),
+        ({"data": {"x": [1]}},
+         "field 'data.x' = [1]: must be a number, a string, true/false or null"),
+        ({"data": {"dex_liquidity": {"usd": 1}}},
+         "field 'data.dex_liquidity' = {'usd': 1}: must be a number"),
+        ({"text": "word " * 5000},
+         "field 'text' = 'word word word word word word word word word word word w... "
+         "(25,000 characters): String should have at most 10000 characters"),
     ],
 )  # fmt: skip
 def test_ingest_rejects_bad_data_values_in_one_line(
@@ -209,7 +219,20 @@ def test_ingest_rejects_bad_data_values_in_one_line(
     assert result.exit_code == 1, result.output
     assert result.output.startswith("error: line 1: ") and message in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert len(result.output) < 300  # a 25,000-character text is not echoed whole
     assert signal_events(url) == 0
+
+
+def test_ingest_allows_five_minutes_of_clock_skew(
+    ingest_env: tuple[str, Path], runner: CliRunner
+) -> None:
+    url, tmp = ingest_env
+    path = tmp / "events.jsonl"
+    soon = (utcnow() + timedelta(minutes=4)).isoformat()
+    path.write_text(json.dumps({**GOOD, "created_at": soon}) + "\n")
+    result = runner.invoke(app, ["signals", "ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    assert signal_events(url) == 1
 
 
 def test_ingest_rejects_nan_data_value(ingest_env: tuple[str, Path], runner: CliRunner) -> None:
@@ -269,6 +292,8 @@ def test_api_ingest_answers_422_naming_the_data_key(signals_api: Api) -> None:
         "body.data.type": {**GOOD, "data": {"type": "volume_burst"}},
         "body[1].data.evidence_count": [GOOD, {**GOOD, "data": {"evidence_count": 99}}],
         "body.created_at": {**GOOD, "created_at": "0001-01-01T00:00:00Z"},
+        "body[1].created_at": [GOOD, {**GOOD, "created_at": "2099-01-01T00:00:00Z"}],
+        "body.data.x": {**GOOD, "data": {"x": {"nested": True}}},
     }
     for field, payload in cases.items():
         response = signals_api.post("/v1/signals/ingest", json=payload)
