@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from musktracker.db.dialect import insert_ignoring_conflicts, skip_locked
 from musktracker.db.models import OutboxStatus, PushOutbox
+from musktracker.db.types import MAX_ROW_ID
 from musktracker.signals.notifiers.base import DeliveryResult
 from musktracker.utc import utcnow
 
@@ -247,6 +248,8 @@ def retry(session: Session, row_id: int | None = None, all_dlq: bool = False) ->
     )
     if all_dlq:
         return _rowcount(session, stmt.where(PushOutbox.status == OutboxStatus.DLQ.value))
+    if row_id is None or not 0 < row_id <= MAX_ROW_ID:  # past 2**63 the driver overflows
+        raise OutboxError(f"outbox row id {row_id} does not exist")
     requeued = _rowcount(
         session, stmt.where(PushOutbox.id == row_id, PushOutbox.status.in_(RETRYABLE))
     )

@@ -267,6 +267,10 @@ def test_retry_and_dispatch_cli_refuse_bad_input(
     assert result.exit_code == 1
     assert result.output.startswith(f"error: outbox row {claimed.id} is done")
     assert rows(engine)[0].status == "done"
+    for row_id in ("0", "999", str(2**63), "99999999999999999999"):  # the last two overflowed
+        missing = runner.invoke(app, ["signals", "outbox", "retry", row_id])
+        assert missing.exit_code == 1, missing.output
+        assert missing.output == f"error: outbox row id {row_id} does not exist\n"
     for poll in ("0", "-1", "0.01"):
         busy = runner.invoke(app, ["signals", "dispatch", "--poll", poll])
         assert busy.exit_code == 2 and "--poll" in busy.output, busy.output
