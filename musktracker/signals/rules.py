@@ -336,12 +336,22 @@ def _rule_from(entry: object, index: int, evaluator: EvalWithCompoundTypes) -> R
     )
 
 
+def yaml_problem(exc: yaml.YAMLError, source: str) -> str:
+    """One line naming the file, line and column: PyYAML's own text spans four lines and
+    calls the file "<unicode string>"."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
+
+
 def parse_rules(text: str, source: str = "<string>") -> RuleSet:
     """Rules from YAML text; raises RulesError naming the first bad rule."""
     try:
         entries = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RulesError(f"{source}: not valid YAML: {exc}") from None
+        raise RulesError(yaml_problem(exc, source)) from None
     if not isinstance(entries, list):
         raise RulesError(f"{source}: expected a list of rules at the top level")
     evaluator = _new_evaluator()

@@ -242,6 +242,26 @@ def test_numeric_name_and_priority_are_still_labels() -> None:
     assert (rule.name, rule.priority) == ("7", "2")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('- name: a\n  condition: "dex_liquidity >= 5\n  score: 1\n',
+         "rules.yml:4:1: not valid YAML: found unexpected end of stream "
+         "(while scanning a quoted scalar)"),
+        ("- name: a\n condition: x\n", "rules.yml:2:2: not valid YAML: expected <block end>, "
+         "but found '<block mapping start>' (while parsing a block collection)"),
+    ],
+)  # fmt: skip
+def test_invalid_yaml_is_one_line_naming_file_line_and_column(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(text)
+    with pytest.raises(RulesError) as err:
+        load_rules(path)
+    assert str(err.value) == f"{tmp_path}/{message}"
+
+
 def test_non_utf8_rules_file_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "rules.yml"
     path.write_bytes(b"\xff\xfe- name: r\n")
