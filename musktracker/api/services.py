@@ -18,6 +18,8 @@ from musktracker.config import Settings
 from musktracker.db.session import get_engine
 from musktracker.security.apikeys import KeyIdentity
 from musktracker.security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from musktracker.signals.factory import build_pipeline
+from musktracker.signals.pipeline import SignalPipeline
 
 if TYPE_CHECKING:
     from musktracker.sentiment.inference import Predictor
@@ -61,6 +63,8 @@ class Services:
     _warming: threading.Thread | None = None
     _load_failure: str | None = None
     _failed_at: float = -float("inf")
+    _pipeline: SignalPipeline | None = None
+    _pipeline_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -85,6 +89,17 @@ class Services:
             cache=cache,
             keys=KeyCache(settings.api_key_cache_seconds),
         )
+
+    def signal_pipeline(self) -> SignalPipeline:
+        """The signals pipeline of `POST /v1/signals/ingest`, built on first use and kept:
+        building it per request re-read the rules file and opened an HTTP client and a
+        Redis connection each time, never closed. Its rules still follow the file
+        (RULES_RELOAD_SECONDS); a file that does not load raises RulesError, and the next
+        request tries again."""
+        with self._pipeline_lock:
+            if self._pipeline is None:
+                self._pipeline = build_pipeline(self.settings, self.engine)
+            return self._pipeline
 
     def sentiment_predictor(self) -> Predictor:
         """The champion predictor, built on first use so the app starts without loading

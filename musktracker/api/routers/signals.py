@@ -1,6 +1,7 @@
 """Signals: the events the pipeline built, their scores, and inbound events from other
 producers. Ingestion validates with the same `RawEvent` model as `musktracker signals
-ingest FILE.jsonl` and runs the same pipeline (`signals.factory.build_pipeline`)."""
+ingest FILE.jsonl` and runs the same pipeline (`signals.factory.build_pipeline`, built once
+per process: `Services.signal_pipeline`)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from musktracker.db.models import Signal, SignalEvent
 from musktracker.db.session import session_scope
 from musktracker.security.apikeys import Scope
 from musktracker.signals.event import RawEvent, inbound_event
-from musktracker.signals.factory import build_pipeline
 from musktracker.signals.rules import RulesError
 
 router = keyed_router(tags=["signals"])
@@ -130,9 +130,8 @@ def _validated(payload: Any) -> list[RawEvent]:
 )
 def signals_ingest(request: Request, payload: Any = Body(...)) -> IngestResult:
     events = _validated(payload)
-    svc = services(request)
     try:
-        pipeline = build_pipeline(svc.settings, svc.engine)
+        pipeline = services(request).signal_pipeline()
     except RulesError as exc:
         raise ApiError(503, f"the signal rules cannot be loaded: {exc}") from None
     result = pipeline.process(events)

@@ -4,7 +4,9 @@ and bad bodies are 413/422 naming the field with nothing written."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,3 +102,23 @@ def test_signals_routes_check_scopes_and_pages(signals_api: Api) -> None:
     bad = signals_api.get("/v1/signals?limit=0")
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["field"] == "query.limit"
+
+
+def test_ingest_keeps_one_pipeline_whose_rules_follow_the_file(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The pipeline (rules, HTTP and Redis clients) is built once per process, not per
+    request, and an edit of the rules file still reaches the next request."""
+    rules = tmp_path / "rules.yml"
+    rule = '- {{name: seen, condition: "cashtag_count >= 0", score: {}, reason: seen}}\n'
+    rules.write_text(rule.format(5))
+    for api in build_api(engine, db_url, signals_enrich=False, rules_path=str(rules),
+                         rules_reload_seconds=0.01):
+        services = api.app.state.services
+        first = api.post("/v1/signals/ingest", json=_event(1)).json()["scores"]
+        pipeline = services.signal_pipeline()
+        rules.write_text(rule.format(50) + "# edited\n")
+        time.sleep(0.05)  # past RULES_RELOAD_SECONDS
+        second = api.post("/v1/signals/ingest", json=_event(2)).json()["scores"]
+        assert services.signal_pipeline() is pipeline
+        assert max(second.values()) > max(first.values())
