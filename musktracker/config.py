@@ -296,6 +296,17 @@ class Settings(BaseSettings):
         return "UTC"
 
     @model_validator(mode="after")
+    def _lease_above_http_timeout(self) -> Settings:
+        if self.outbox_lease_seconds <= self.outbox_http_timeout_seconds:
+            raise ValueError(
+                f"OUTBOX_LEASE_SECONDS={self.outbox_lease_seconds:g} must exceed "
+                f"OUTBOX_HTTP_TIMEOUT_SECONDS={self.outbox_http_timeout_seconds:g}, or another "
+                "dispatcher takes over a row whose send is still waiting for its answer and "
+                "sends it again"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _visibility_above_time_limit(self) -> Settings:
         if self.worker_visibility_timeout <= self.worker_task_time_limit:
             raise ValueError(

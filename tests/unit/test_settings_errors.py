@@ -26,6 +26,18 @@ def test_a_rule_across_settings_does_not_print_every_setting(
     assert "hunter2" not in message and "secret-token-123" not in message
 
 
+def test_an_outbox_lease_within_the_http_timeout_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OUTBOX_LEASE_SECONDS", "10")
+    monkeypatch.setenv("OUTBOX_HTTP_TIMEOUT_SECONDS", "10")
+    with pytest.raises(SettingsError, match=r"^invalid configuration: OUTBOX_LEASE_SECONDS=10 "
+                       r"must exceed OUTBOX_HTTP_TIMEOUT_SECONDS=10, or another dispatcher"):
+        load_settings()
+    monkeypatch.setenv("OUTBOX_LEASE_SECONDS", "10.5")
+    assert load_settings().outbox_lease_seconds == 10.5
+
+
 def test_a_bad_setting_is_named_with_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKER_HOURLY_MINUTE", "99")
     monkeypatch.setenv("X_BEARER_TOKEN", "secret-token-123")

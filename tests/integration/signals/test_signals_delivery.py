@@ -158,6 +158,7 @@ def test_killed_dispatcher_loses_nothing(engine: Engine, db_url: str, tmp_path: 
             "WEBHOOK_URL": url,
             "WEBHOOK_SECRET": SECRET,
             "OUTBOX_LEASE_SECONDS": "1",
+            "OUTBOX_HTTP_TIMEOUT_SECONDS": "0.5",
             "OUTBOX_BACKOFF_BASE_SECONDS": "0.1",
             "TELEGRAM_BOT_TOKEN": "",
         }
