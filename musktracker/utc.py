@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""Clock skew allowed before a time handed to us (a post, an inbound event) counts as "in
+the future"."""
 
 
 class NaiveDatetimeError(ValueError):

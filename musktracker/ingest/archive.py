@@ -23,7 +23,7 @@ from pathlib import Path
 from musktracker.db.models import PostKind
 from musktracker.ingest.snowflake import FIRST_SNOWFLAKE_ID, snowflake_time
 from musktracker.textfile import not_utf8
-from musktracker.utc import parse_utc, utcnow
+from musktracker.utc import FUTURE_TOLERANCE, parse_utc, utcnow
 
 ProgressCallback = Callable[[int, int], None]
 """Called as progress(bytes_done, bytes_total) while a file is read."""
@@ -47,8 +47,6 @@ ID_TIME_TOLERANCE = timedelta(seconds=2)
 (posts.csv, 75,571 posts) they agree to the millisecond; X's archive format (tweets.js)
 keeps whole seconds, so its times are up to 1 s earlier. 2 s allows that truncation and
 any rounding, and is far below any real mistake (a wrong minute, hour, day or year)."""
-FUTURE_TOLERANCE = timedelta(minutes=5)
-"""Clock skew allowed before a post counts as "in the future"."""
 
 
 class ArchiveError(ValueError):

@@ -21,9 +21,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from musktracker.ingest.archive import FUTURE_TOLERANCE
 from musktracker.signals.features import data_problem
-from musktracker.utc import ensure_utc, utcnow
+from musktracker.utc import FUTURE_TOLERANCE, ensure_utc, utcnow
 
 EventType = Literal["post", "volume_burst", "regime_shift", "sentiment_swing", "external"]
 EARLIEST_YEAR, LATEST_YEAR = 2006, 2100
