@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
@@ -39,6 +40,13 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _dropped(dropped: Mapping[str, int]) -> str:
+    """`2 (1 duplicate, 1 filtered)`, or `0`: why events were dropped, in words."""
+    total = sum(dropped.values())
+    reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items()) if n)
+    return f"{total} ({reasons})" if total else "0"
+
+
 @app.command()
 @handle_errors
 def ingest(file: Path = typer.Argument(..., help="JSON Lines file, one event per line.")) -> None:
@@ -57,7 +65,7 @@ def ingest(file: Path = typer.Argument(..., help="JSON Lines file, one event per
     result = pipeline.process(events)
     console.print(
         f"{len(events)} {noun(len(events), 'event')} read: {result.stored} stored, "
-        f"{result.outbox_rows} queued for delivery, dropped {dict(result.dropped) or 0}"
+        f"{result.outbox_rows} queued for delivery, dropped {_dropped(result.dropped)}"
     )
 
 
@@ -82,7 +90,7 @@ def run(once: bool = typer.Option(False, "--once", help="One pass, then exit."))
         console.print(
             f"{result.stored} {noun(result.stored, 'signal')} stored, "
             f"{result.outbox_rows} queued, "
-            f"dropped {dict(result.dropped) or 0}"
+            f"dropped {_dropped(result.dropped)}"
         )
         if result.failed_sources:
             raise fail(

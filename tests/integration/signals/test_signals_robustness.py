@@ -256,6 +256,11 @@ def test_data_may_still_carry_provider_features_and_extra_keys(
     result = runner.invoke(app, ["signals", "ingest", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("1 event read: 1 stored")  # not "1 events"
+    assert result.output.rstrip().endswith("dropped 0")
+    again = runner.invoke(app, ["signals", "ingest", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "0 stored, 0 queued for delivery, dropped 1 (1 duplicate)" in " ".join(
+        again.output.split())  # words, not a Python dict
     from musktracker.db.session import get_engine
 
     assert scores(get_engine(url)) == {"external:partner:p1": 5}
