@@ -168,6 +168,11 @@ def _transformer_config(
     from musktracker.sentiment.transformer import Order, Pooling, TrainConfig
 
     current = settings()
+    if base_model is not None and not base_model.strip():
+        raise SentimentDataError(
+            f"--base-model: {base_model!r} is empty; leave the option out for "
+            "SENTIMENT_BASE_MODEL"
+        )
     given: dict[str, object] = {
         "epochs": epochs,
         "batch_size": batch_size,
@@ -373,7 +378,7 @@ def evaluate(
     Example: musktracker sentiment evaluate --data ../shared/data/sentiment/semeval_dev.tsv
     """
     from musktracker.sentiment import services
-    from musktracker.sentiment.artifact import labels_of, load_model
+    from musktracker.sentiment.artifact import labels_of, load_version
     from musktracker.sentiment.metrics import check_plot_path, evaluate_labels, plot_confusion
 
     current = settings()
@@ -386,7 +391,9 @@ def evaluate(
         raise SentimentDataError("no champion yet: train a model or pass --version")
     scoring = f"scoring {len(labelled):,} {noun(len(labelled), 'text')}"
     with console.status(f"{scoring} with version {chosen.version}"):
-        model = load_model(tracker.local_dir(chosen), current.sentiment_torch_threads)
+        model = load_version(
+            tracker.local_dir(chosen), chosen.version, current.sentiment_torch_threads
+        )
         scores = evaluate_labels(
             labelled.labels,
             labels_of(model.predict_proba(labelled.texts, current.sentiment_batch_size)),
@@ -429,6 +436,8 @@ def predict(
     """
     from musktracker.sentiment import services
 
+    if column is not None and file is None:
+        raise SentimentDataError(f"--column {column!r} picks a column of --file FILE; give one")
     inputs = check_texts(list(texts or []), "TEXT")
     if file is not None:
         inputs += read_texts(file, column)
@@ -527,7 +536,8 @@ def add_samples_command(
 
     labelled = read_labelled(file, "FILE")
     engine = database()
-    added = add_samples(engine, labelled, source or file.name, replace_labels=replace_labels)
+    named = file.name if source is None else source  # an empty --source is refused, not replaced
+    added = add_samples(engine, labelled, named, replace_labels=replace_labels)
     parts = [f"{added.added:,} new", f"{added.known:,} known"]
     if added.relabelled:
         parts.append(f"{added.relabelled:,} relabelled")

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from musktracker.sentiment.data import LABELS, SentimentDataError
+from musktracker.sentiment.data import LABELS, SentimentDataError, first_line
 from musktracker.sentiment.preprocess import PreprocessConfig
 
 META_FILE = "musktracker_model.json"
@@ -105,6 +105,23 @@ def load_model(directory: Path, threads: int = 1, runtime: Runtime = "torch") ->
             # answer independent of its batch companions (OnnxModel).
             return OnnxModel(graph, model, threads, per_text=int8)
     return model
+
+
+def load_version(
+    directory: Path, version: str, threads: int = 1, runtime: Runtime = "torch"
+) -> SentimentModel:
+    """`load_model` for a registered version: damaged files (each library fails its own
+    way: JSON, joblib, transformers, ONNX) are a SentimentDataError naming the version, so
+    a command prints one line and the API answers 503. ImportError (no torch) passes."""
+    try:
+        return load_model(directory, threads, runtime)
+    except (SentimentDataError, ImportError):
+        raise
+    except Exception as exc:
+        raise SentimentDataError(
+            f"version {version} cannot be loaded from {directory} ({type(exc).__name__}: "
+            f"{first_line(exc)})"
+        ) from None
 
 
 def labels_of(probabilities: np.ndarray) -> list[str]:

@@ -20,6 +20,12 @@ class SentimentDataError(ValueError):
     """A data file or value cannot be used; the message names the file, line and value."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of `exc`'s message (its type when it has none): the library errors
+    wrapped into a SentimentDataError run to many lines, and the CLI prints one."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
@@ -170,11 +176,12 @@ def read_labelled(path: Path, what: str = "--data") -> LabelledTexts:
 def read_texts(path: Path, column: str | None = None) -> list[str]:
     """Texts to score: one per line (blank lines skipped), or a column of a TSV with a
     header (the named `column`, else `text`). A first line with tabs but no `text` column
-    needs `column`: its lines are not scored whole, header included. An empty field, or a
-    row too short to hold the column, is an error naming the line."""
+    needs `column`: its lines are not scored whole, header included. A first line that is
+    `text` alone is a one-column header (a spreadsheet's export), not a text to score. An
+    empty field, or a row too short to hold the column, is an error naming the line."""
     lines = _read_lines(path, "--file")
     first = [c.strip().lower() for c in lines[0].split("\t")] if lines else []
-    if column is None and len(first) > 1:
+    if column is None and (len(first) > 1 or first == ["text"]):
         if "text" not in first:
             raise SentimentDataError(
                 f"--file: {path} looks tab-separated but its header has no 'text' column; "
@@ -209,16 +216,31 @@ def read_texts(path: Path, column: str | None = None) -> list[str]:
     return texts
 
 
-def first_blank(texts: list[str]) -> int | None:
-    """The index of the first empty or whitespace-only text, if any: such a text carries no
-    sentiment and is refused by the CLI and the API alike rather than scored."""
-    return next((i for i, text in enumerate(texts) if not text.strip()), None)
+def text_problem(text: str) -> str | None:
+    """What makes `text` unusable, or None. Empty or whitespace-only: it carries no
+    sentiment. Not UTF-8: a command-line argument's undecodable byte arrives as a lone
+    surrogate (Python's surrogateescape), which no cache key, JSON answer or database can
+    hold (the API refuses lone surrogates before a route runs; files are decoded strictly)."""
+    if not text.strip():
+        return "empty or only whitespace"
+    for at, char in enumerate(text, start=1):
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            return f"not UTF-8 (byte 0x{ord(char) - 0xDC00:02x} at character {at})"
+    return None
+
+
+def first_problem(texts: list[str]) -> tuple[int, str] | None:
+    """The index of the first unusable text and why (`text_problem`), if any: the CLI and
+    the API refuse such a text rather than score it."""
+    return next(
+        ((i, problem) for i, text in enumerate(texts) if (problem := text_problem(text))), None
+    )
 
 
 def check_texts(texts: list[str], where: str = "TEXT") -> list[str]:
-    """`texts` unchanged, or an error naming the first empty or whitespace-only one,
-    counted from 1 ("TEXT 2: empty text")."""
-    blank = first_blank(texts)
-    if blank is not None:
-        raise SentimentDataError(f"{where} {blank + 1}: empty text")
+    """`texts` unchanged, or an error naming the first unusable one, counted from 1
+    ("TEXT 2: empty or only whitespace")."""
+    found = first_problem(texts)
+    if found is not None:
+        raise SentimentDataError(f"{where} {found[0] + 1}: {found[1]}")
     return texts

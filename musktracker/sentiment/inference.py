@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import structlog
 
-from musktracker.sentiment.artifact import Runtime, SentimentModel, load_model
+from musktracker.sentiment.artifact import Runtime, SentimentModel, load_version
 from musktracker.sentiment.cache import PredictionCache, cache_key
 from musktracker.sentiment.data import LABELS, SentimentDataError
 from musktracker.sentiment.tracking import Tracker
@@ -87,11 +87,14 @@ class Predictor:
         self._lock = threading.Lock()
 
     def _load(self, version: str) -> LoadedModel:
+        """`version` in memory; files that are missing or damaged are a SentimentDataError
+        naming it (the API's 503), not a library error."""
         chosen = self.tracker.version(int(version))
         try:
+            directory = self.tracker.local_dir(chosen)
             return LoadedModel(
                 version,
-                load_model(self.tracker.local_dir(chosen), self.threads, self.runtime),
+                load_version(directory, version, self.threads, self.runtime),
                 chosen.run_id or "",
             )
         except ImportError:
@@ -105,7 +108,9 @@ class Predictor:
             log.warning("sentiment.fallback_classic", champion=version, using=fallback.version)
             return LoadedModel(
                 str(fallback.version),
-                load_model(self.tracker.local_dir(fallback), self.threads),
+                load_version(
+                    self.tracker.local_dir(fallback), str(fallback.version), self.threads
+                ),
                 fallback.run_id or "",
             )
 
@@ -133,7 +138,20 @@ class Predictor:
             wanted = str(champion.version)
             if self._loaded is None or self._loaded.version != wanted:
                 previous = self._loaded.version if self._loaded else None
-                self._loaded = self._load(wanted)
+                try:
+                    self._loaded = self._load(wanted)
+                except SentimentDataError as exc:
+                    if self._loaded is None:
+                        raise
+                    # A broken new champion must not take down a process that serves: keep
+                    # the model in memory and try again after the next reload interval.
+                    log.error(
+                        "sentiment.champion_not_loaded",
+                        version=wanted,
+                        serving=self._loaded.version,
+                        error=str(exc),
+                    )
+                    return self._loaded
                 log.info("sentiment.model_loaded", version=wanted, previous=previous)
             return self._loaded
 

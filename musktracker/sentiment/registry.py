@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 from musktracker.db.dialect import upsert
 from musktracker.db.models import SentimentModelVersion
 from musktracker.db.session import session_scope
+from musktracker.sentiment.artifact import load_version
+from musktracker.sentiment.data import SentimentDataError
 from musktracker.sentiment.tracking import Tracker
 
 CHAMPION_STATUS = "champion"
@@ -83,6 +85,17 @@ def list_versions(engine: Engine, model_name: str) -> list[SentimentModelVersion
 
 
 def promote(engine: Engine, tracker: Tracker, version: int) -> list[SentimentModelVersion]:
-    """Move the `champion` alias to `version` and refresh the mirror."""
+    """Move the `champion` alias to `version` and refresh the mirror.
+
+    The version is loaded first: a champion whose files are gone from the MLflow store
+    would make every process that serves switch to a model it cannot load. Then nothing
+    moves and the error names the version."""
+    chosen = tracker.version(version)
+    try:
+        load_version(tracker.local_dir(chosen), chosen.version)
+    except ImportError:
+        pass  # a transformer where torch is missing: predictors serve a classic fallback
+    except SentimentDataError as exc:
+        raise SentimentDataError(f"VERSION: {exc}; the champion alias did not move") from None
     tracker.set_champion(version)
     return sync_versions(engine, tracker)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from musktracker.db.dialect import insert_ignoring_conflicts
 from musktracker.db.models import LabelledSample
 from musktracker.db.session import session_scope
-from musktracker.sentiment.data import LabelledTexts, SentimentDataError
+from musktracker.sentiment.data import LabelledTexts, SentimentDataError, text_problem
 from musktracker.utc import utcnow
 
 
@@ -40,6 +40,24 @@ class LabelConflictError(SentimentDataError):
     """The same text with two labels, within the input or against a stored sample."""
 
 
+class SampleTextError(SentimentDataError):
+    """A text that cannot be stored; `index` is its position in the input, from 0."""
+
+    def __init__(self, index: int, text: str, problem: str) -> None:
+        super().__init__(f"sample {index + 1} {_shown(text)}: {problem}")
+        self.index = index
+        self.problem = problem
+
+
+def storage_problem(text: str) -> str | None:
+    """Why `text` cannot be stored as a sample, or None: the checks of texts to score, and
+    no NUL character, which PostgreSQL text cannot hold (SQLite can: the same input must
+    not be fine on one database and a server error on the other)."""
+    if "\x00" in text:
+        return f"holds a NUL character (\\x00) at character {text.index(chr(0)) + 1}"
+    return text_problem(text)
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -54,6 +72,8 @@ def _listed(items: list[str]) -> str:
 
 
 LOOKUP_CHUNK = 500
+MAX_SOURCE = 256
+"""The `source` column's width: a longer source is refused, not cut."""
 
 
 def add_samples(
@@ -67,8 +87,15 @@ def add_samples(
     `replace_labels`, which overwrites the stored label (and counts the sample as not yet
     used in training again, since the serving model learned the old label). Nothing is
     stored when an error is raised."""
-    if not source.strip():
-        raise SentimentDataError("source: must not be empty")
+    if not source.strip() or len(source) > MAX_SOURCE:
+        raise SentimentDataError(
+            f"source: {_shown(source)} must hold 1 to {MAX_SOURCE} characters, not only "
+            "whitespace"
+        )
+    for index, text in enumerate(samples.texts):
+        problem = storage_problem(text)
+        if problem is not None:
+            raise SampleTextError(index, text, problem)
     first: dict[str, tuple[str, str]] = {}
     labels_of: dict[str, list[str]] = {}
     for text, label in zip(samples.texts, samples.labels, strict=True):
@@ -121,14 +148,14 @@ def add_samples(
             session.execute(
                 update(LabelledSample)
                 .where(LabelledSample.id == stored[digest][0])
-                .values(label=label, source=source[:256], used_in_training=False)
+                .values(label=label, source=source, used_in_training=False)
             )
         rows = [
             {
                 "text_sha256": digest,
                 "text": text,
                 "label": label,
-                "source": source[:256],
+                "source": source,
                 "created_at": now,
             }
             for digest, (text, label) in first.items()

@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from musktracker.sentiment.data import SentimentDataError
+from musktracker.sentiment.data import SentimentDataError, first_line
 
 log = structlog.get_logger(__name__)
 
@@ -153,5 +153,15 @@ class Tracker:
         return dict(self.client.get_run(run_id).data.params)
 
     def local_dir(self, version: ModelVersion) -> Path:
-        """A local directory holding the version's model files (downloaded if remote)."""
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source))
+        """A local directory holding the version's model files (downloaded if remote).
+
+        Files gone from the store (deleted, or a store copied without its artifacts) are a
+        SentimentDataError naming the version and where they were looked for, so a command
+        says which version cannot be read and the API answers 503, not 500."""
+        try:
+            return Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source))
+        except (MlflowException, OSError) as exc:
+            raise SentimentDataError(
+                f"version {version.version} of {self.model_name!r}: its model files cannot "
+                f"be read from {version.source} ({first_line(exc)})"
+            ) from None

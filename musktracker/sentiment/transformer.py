@@ -44,6 +44,7 @@ from musktracker.sentiment.data import (
     LABELS,
     LabelledTexts,
     SentimentDataError,
+    first_line,
 )
 from musktracker.sentiment.mean_pooled import MeanPooledBertForSequenceClassification
 from musktracker.sentiment.preprocess import (
@@ -223,10 +224,9 @@ def _quiet_transformers() -> Iterator[None]:
 
 
 def _unloadable(base_model: str, exc: Exception) -> SentimentDataError:
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return SentimentDataError(
         f"SENTIMENT_BASE_MODEL / --base-model: cannot load {base_model!r} from local files "
-        f"(downloads are off): {first_line}"
+        f"(downloads are off): {first_line(exc)}"
     )
 
 

@@ -20,7 +20,8 @@ from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import services
 from musktracker.security.apikeys import Scope
-from musktracker.sentiment.data import LabelledTexts, SentimentDataError, first_blank
+from musktracker.sentiment.data import LabelledTexts, SentimentDataError, first_problem
+from musktracker.sentiment.samples import MAX_SOURCE
 
 router = keyed_router(prefix="/v1/sentiment", tags=["sentiment"])
 
@@ -108,10 +109,11 @@ def predict(request: Request, body: PredictRequest) -> PredictResponse:
     texts = [body.text] if body.text is not None else list(body.texts or [])
     if not texts:
         raise field_error("body.texts", "must hold at least one text")
-    blank = first_blank(texts)  # the CLI's check: whitespace carries no sentiment
-    if blank is not None:
-        field = "body.text" if body.text is not None else field_path(["body", "texts", blank])
-        raise field_error(field, "must hold more than whitespace")
+    found = first_problem(texts)  # the CLI's check: whitespace carries no sentiment
+    if found is not None:
+        at, problem = found
+        field = "body.text" if body.text is not None else field_path(["body", "texts", at])
+        raise field_error(field, problem, texts[at])
     if len(texts) > MAX_PREDICT_TEXTS:
         raise ApiError(
             413,
@@ -166,9 +168,11 @@ async def model(request: Request) -> Response:
 def add_samples(
     request: Request,
     samples: list[SampleIn] = Body(..., description=f"1 to {MAX_SAMPLES} samples."),
-    source: str = Query("api", min_length=1, max_length=256, description="Where they came from."),
+    source: str = Query(
+        "api", min_length=1, max_length=MAX_SOURCE, description="Where they came from."
+    ),
 ) -> SamplesAdded:
-    from musktracker.sentiment.samples import LabelConflictError
+    from musktracker.sentiment.samples import LabelConflictError, SampleTextError
     from musktracker.sentiment.samples import add_samples as store_samples
 
     if not samples:
@@ -184,6 +188,9 @@ def add_samples(
         added = store_samples(services(request).engine, labelled, source)
     except LabelConflictError as exc:
         raise field_error("body", str(exc)) from None
+    except SampleTextError as exc:
+        at = exc.index
+        raise field_error(field_path(["body", at, "text"]), exc.problem, samples[at].text) from None
     except SentimentDataError as exc:
         raise field_error("query.source", str(exc).removeprefix("source: "), source) from None
     return SamplesAdded(received=added.read, added=added.added, duplicates=added.duplicates)

@@ -3,6 +3,7 @@ classic model trained on a slice of the real SemEval file into a per-test MLflow
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -164,6 +165,24 @@ def test_predict_validation_names_the_field(bare: Api) -> None:
     unavailable = bare.post("/v1/sentiment/predict", json={"text": "hello"})
     assert unavailable.status_code == 503
     assert "champion" in unavailable.json()["error"]["message"]
+
+
+def test_a_champion_whose_files_are_gone_is_a_503_naming_it(
+    engine: Engine, settings: Settings
+) -> None:
+    train, dev = sentiment_services.training_data(settings)
+    tracker = sentiment_services.tracker(settings)
+    tracker.set_champion(run_training("classic", train, dev, tracker).version)
+    sync_versions(engine, tracker)
+    shutil.rmtree(tracker.local_dir(tracker.version(1)))
+    for api in _api(engine, settings):
+        answer = api.post("/v1/sentiment/predict", json={"text": TEXTS[0]})
+        assert answer.status_code == 503, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "model_unavailable"
+        assert "version 1 of 'api-test-sentiment': its model files cannot be read" in (
+            error["message"]
+        )
 
 
 def test_predict_one_and_a_batch_like_the_cli(trained: Api, settings: Settings) -> None:

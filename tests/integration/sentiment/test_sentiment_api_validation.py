@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from musktracker.db.models import LabelledSample
+from musktracker.db.session import session_scope
 from tests.integration.api.conftest import Api, build_api
 
 
@@ -42,3 +45,19 @@ def test_conflicting_sample_labels_are_a_422_on_the_body(api: Api) -> None:
         error = answer.json()["error"]
         assert error["details"][0]["field"] == "body"
         assert "label" in error["message"]
+
+
+def test_sample_texts_that_cannot_be_stored_are_a_422_and_store_nothing(
+    api: Api, engine: Engine
+) -> None:
+    """Whitespace is refused as the CLI refuses it; a NUL character, which PostgreSQL
+    text cannot hold, is refused on every database instead of failing on one."""
+    for text, problem in ((" \t ", "empty or only whitespace"), ("a\x00b", "NUL character")):
+        samples = [{"text": "fine", "label": "positive"}, {"text": text, "label": "neutral"}]
+        answer = api.post("/v1/sentiment/samples", json=samples)
+        assert answer.status_code == 422, answer.text
+        detail = answer.json()["error"]["details"][0]
+        assert detail["field"] == "body[1].text" and problem in detail["message"]
+        assert detail["value"] == text
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(LabelledSample)) == 0

@@ -51,6 +51,7 @@ def test_bad_training_options_start_no_run(
         "no config.json": ["--base-model", str(tmp_path)],
         "one label only (positive": ["--data", str(one_class), *tiny],
         "--lr: 0.0 must be > 0": ["--lr", "0", *tiny],
+        "--base-model: '' is empty": ["--base-model", "", "--max-train", "50"],
         "--classic: --pooling, --dropout apply to the transformer only": [
             "--classic", "--dropout", "0.5", "--pooling", "zzz",
         ],
@@ -105,7 +106,11 @@ def test_predict_refuses_blank_texts_and_unreadable_files(
 ):
     assert runner.invoke(app, ["sentiment", "train", "--classic", "--max-train", "300"]
                          ).exit_code == 0
-    for texts, expected in ((["fine", "   "], "TEXT 2: empty text"), ([""], "TEXT 1: empty")):
+    for texts, expected in (
+        (["fine", "   "], "TEXT 2: empty or only whitespace"),
+        ([""], "TEXT 1: empty"),
+        (["fine", "--column", "text"], "--column 'text' picks a column of --file FILE"),
+    ):
         result = runner.invoke(app, ["sentiment", "predict", *texts])
         assert result.exit_code == 1 and expected in _error_line(result.output)
     latin1 = tmp_path / "latin1.txt"
@@ -154,6 +159,14 @@ def test_add_samples_reports_label_conflicts(
     assert replaced.exit_code == 0, replaced.output
     assert "0 new, 0 known, 1 relabelled" in replaced.output
     assert stored()["love it"] == ("negative", False)
+
+    nul = _write(tmp_path / "nul.tsv", "label\ttext\npositive\tfine\nneutral\ta\x00b\n")
+    refused = runner.invoke(app, ["sentiment", "add-samples", str(nul)])
+    assert "sample 2 'a\\x00b': holds a NUL character" in _error_line(refused.output)
+    assert "fine" not in stored()  # PostgreSQL too: refused, not a database error
+    for source in ("", "x" * 257):  # neither replaced by the file name nor cut to fit
+        refused = runner.invoke(app, ["sentiment", "add-samples", str(first), "--source", source])
+        assert "must hold 1 to 256 characters" in _error_line(refused.output), source
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)

@@ -4,6 +4,7 @@ real database (SQLite and PostgreSQL) and a real MLflow store."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from musktracker.db.models import Account, LabelledSample, RetrainDecision, Sent
 from musktracker.db.session import session_scope
 from musktracker.sentiment.cache import MemoryCache
 from musktracker.sentiment.consumer import SentimentConsumer
-from musktracker.sentiment.data import LabelledTexts, read_labelled
+from musktracker.sentiment.data import LabelledTexts, SentimentDataError, read_labelled
 from musktracker.sentiment.inference import Predictor
 from musktracker.sentiment.registry import list_versions, promote, sync_versions
 from musktracker.sentiment.retrain import Thresholds, check_retrain, measure
@@ -228,3 +229,33 @@ def test_drift_and_low_confidence_are_measured_from_stored_predictions(
     assert values.fired(Thresholds()) == ["low_confidence", "label_drift", "length_drift"]
     dry = check_retrain(engine, tracker, train, dev, Thresholds(), dry_run=True)
     assert dry.challenger_version is None and _count(engine, RetrainDecision) == 0
+
+
+def test_a_version_whose_files_are_gone_is_not_promoted_and_never_stops_serving(
+    engine: Engine, tracker: Tracker, data
+):
+    train, dev = data
+    for _ in range(2):
+        run_training("classic", train, dev, tracker)
+    promote(engine, tracker, 1)
+    predictor = Predictor(tracker, MemoryCache(100, 60), reload_seconds=0)
+    assert predictor.predict(["what a launch"])[0].model_version == "1"
+    shutil.rmtree(tracker.local_dir(tracker.version(2)))  # the store lost version 2's files
+
+    with pytest.raises(SentimentDataError, match=r"^VERSION: version 2 of 'test-sentiment': "
+                       r"its model files cannot be read .* the champion alias did not move$"):
+        promote(engine, tracker, 2)
+    champion = tracker.champion()
+    assert champion is not None and int(champion.version) == 1
+    assert [r.status for r in list_versions(engine, "test-sentiment")] == [
+        "champion",
+        "available",
+    ]
+
+    # Moved anyway (by MLflow's own client, say): the loaded model keeps serving, and a
+    # process with nothing loaded yet gets the error naming the version, not a library's.
+    tracker.set_champion(2)
+    assert predictor.predict(["what a launch"])[0].model_version == "1"
+    fresh = Predictor(tracker, MemoryCache(100, 60))
+    with pytest.raises(SentimentDataError, match=r"^version 2 of 'test-sentiment': its model"):
+        fresh.predict(["what a launch"])

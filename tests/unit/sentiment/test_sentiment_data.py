@@ -7,7 +7,7 @@ from musktracker.sentiment.data import (
     LabelledTexts,
     SentimentDataError,
     check_texts,
-    first_blank,
+    first_problem,
     read_labelled,
     read_texts,
 )
@@ -81,6 +81,9 @@ def test_texts_one_per_line_and_tsv_column(tmp_path: Path, semeval_dev: Path):
     plain = tmp_path / "texts.txt"
     plain.write_text("first\n\nsecond\n")
     assert read_texts(plain) == ["first", "second"]
+    one_column = tmp_path / "export.tsv"  # a one-column export: its header is not a text
+    one_column.write_text("Text\r\ngreat day\r\n\r\nawful\r\n")
+    assert read_texts(one_column) == ["great day", "awful"]
     texts = read_texts(semeval_dev)
     assert len(texts) == 1998
     assert texts[0].startswith("@SeeMonterey LOST")
@@ -143,9 +146,20 @@ def test_errors_name_the_option_the_path_came_from(
 
 def test_blank_texts_are_named_by_position():
     assert check_texts(["fine", "ok"]) == ["fine", "ok"]
-    with pytest.raises(SentimentDataError, match=r"^TEXT 2: empty text"):
+    with pytest.raises(SentimentDataError, match=r"^TEXT 2: empty or only whitespace$"):
         check_texts(["fine", "   "])
-    assert first_blank(["a", "", "b"]) == 1 and first_blank(["a"]) is None
+    assert first_problem(["a", "", "b"]) == (1, "empty or only whitespace")
+    assert first_problem(["a"]) is None
+
+
+def test_an_argument_that_is_not_utf8_is_named_by_its_byte():
+    """The OS hands Python an argument's undecodable bytes as lone surrogates, which no
+    cache key can hash: refused, naming the byte, before any model loads."""
+    argument = b"caf\xe9 launch".decode("utf-8", "surrogateescape")
+    with pytest.raises(
+        SentimentDataError, match=r"^TEXT 2: not UTF-8 \(byte 0xe9 at character 4\)$"
+    ):
+        check_texts(["fine", argument])
 
 
 def test_the_default_draw_uses_the_default_seed(semeval_dev: Path):
