@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from musktracker.sentiment.metrics import Evaluation
+    from musktracker.sentiment.retrain import Decision
     from musktracker.sentiment.training import ModelChoice, TrainingResult
 
 app = typer.Typer(
@@ -568,6 +569,54 @@ def _retraining_lock(engine: Engine, wait: bool, dry_run: bool) -> Iterator[None
         yield
 
 
+def _since(hours: float) -> str:
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+
+
+def _triggers_table(decision: Decision) -> Table:
+    """One row per trigger, under the name `fired:` and docs/MODELS.md use, with what was
+    measured in words and whether it fired: a table of raw field names left the reader to
+    guess that `hours_since_training` is `stale`, or why a trigger showed no value."""
+    from musktracker.sentiment.retrain import MIN_RECENT
+
+    values, limits = decision.values, decision.limits
+    recent = values.recent_predictions
+    unmeasured = (
+        f"- ({recent} of the champion's predictions stored; needs {MIN_RECENT})"
+        if recent < MIN_RECENT
+        else "- (the champion has no training reference)"
+    )
+
+    def psi(value: float | None) -> str:
+        return unmeasured if value is None else f"PSI {value:.3f} over the last {recent}"
+
+    rows = {
+        "new_samples": (
+            f"{values.new_samples:,} labelled {noun(values.new_samples, 'sample')} the "
+            "champion has not learned",
+            f">= {limits.min_samples:,}",
+        ),
+        "stale": (
+            "nothing registered yet"
+            if values.hours_since_training is None
+            else f"{_since(values.hours_since_training)} since the last training",
+            f">= {limits.max_hours:g} h",
+        ),
+        "low_confidence": (
+            unmeasured
+            if values.mean_confidence is None
+            else f"mean confidence {values.mean_confidence:.3f} over the last {recent}",
+            f"< {limits.min_confidence:g}",
+        ),
+        "label_drift": (psi(values.label_psi), f"> {limits.psi:g}"),
+        "length_drift": (psi(values.length_psi), f"> {limits.psi:g}"),
+    }
+    table = Table("trigger", "measured", "fires when", "fired", title="retraining triggers")
+    for name, (measured, fires_when) in rows.items():
+        table.add_row(name, measured, fires_when, "yes" if name in decision.fired else "no")
+    return table
+
+
 @app.command("check-retrain")
 @sentiment_errors
 def check_retrain_command(
@@ -602,7 +651,7 @@ def check_retrain_command(
     Example: musktracker sentiment check-retrain --dry-run
     """
     from musktracker.sentiment import services
-    from musktracker.sentiment.retrain import MIN_RECENT, check_retrain
+    from musktracker.sentiment.retrain import check_retrain
 
     current = settings()
     engine = database()
@@ -628,19 +677,7 @@ def check_retrain_command(
             force=force,
             dry_run=dry_run,
         )
-    limits = decision.limits
-    fires_at = {
-        "new_samples": f">= {limits.min_samples:,}",
-        "hours_since_training": f">= {limits.max_hours:g}",
-        "recent_predictions": f">= {MIN_RECENT} to measure the next three",
-        "mean_confidence": f"< {limits.min_confidence:g}",
-        "label_psi": f"> {limits.psi:g}",
-        "length_psi": f"> {limits.psi:g}",
-    }
-    table = Table("trigger value", "measured", "fires when", title="retraining triggers")
-    for name, value in vars(decision.values).items():
-        table.add_row(name, "-" if value is None else f"{value:.4g}", fires_at.get(name, ""))
-    console.print(table)
+    console.print(_triggers_table(decision))
     console.print(f"fired: {', '.join(decision.fired) or 'none'}")
     if decision.challenger_version is not None:
         champion = (

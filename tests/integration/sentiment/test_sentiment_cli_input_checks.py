@@ -196,6 +196,11 @@ def test_check_retrain_dry_run_reads_no_data_and_shows_thresholds(
     checked = runner.invoke(app, ["sentiment", "check-retrain", "--dry-run"])
     assert checked.exit_code == 0, checked.output
     assert "fires when" in checked.output and ">= 1,000" in checked.output
+    # Each row is the trigger `fired:` names, with what was measured in words.
+    flat = " ".join(checked.output.split())
+    assert "stale │ nothing registered yet │ >= 24 h │ yes" in flat
+    assert "new_samples │ 0 labelled samples the champion has" in flat
+    assert "fired: stale" in flat
     trained = runner.invoke(app, ["sentiment", "check-retrain", "--classic"])
     assert "SENTIMENT_TRAIN_FILE: file not found" in _error_line(trained.output)
 
