@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from musktracker.db.session import normalize_url
+from musktracker.validation import reason
 
 DEFAULT_DATABASE_URL = "sqlite:///musktracker.db"
 
@@ -366,7 +367,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            message = err["msg"].removeprefix("Value error, ")
+            message = reason(err)
             if not err["loc"]:
                 problems.append(message)
                 continue

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from musktracker.logging import get_logger
+from musktracker.validation import reason
 
 log = get_logger(__name__)
 
@@ -125,10 +126,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     details = []
     for err in exc.errors():
         if err["type"] == "json_invalid":
-            reason = err.get("ctx", {}).get("error", "malformed")
-            details.append({"field": "body", "message": f"not valid JSON ({reason})"})
+            problem = err.get("ctx", {}).get("error", "malformed")
+            details.append({"field": "body", "message": f"not valid JSON ({problem})"})
             continue
-        item: dict[str, Any] = {"field": field_path(err["loc"]), "message": err["msg"]}
+        item: dict[str, Any] = {"field": field_path(err["loc"]), "message": reason(err)}
         if "input" in err and err["input"] is not None and err["type"] != "missing":
             item["value"] = str(err["input"])[:200]
         details.append(item)

@@ -30,6 +30,7 @@ from musktracker.db.session import session_scope
 from musktracker.security.apikeys import Scope
 from musktracker.signals.event import RawEvent, inbound_event
 from musktracker.signals.rules import RulesError
+from musktracker.validation import reason
 
 router = keyed_router(tags=["signals"])
 PageT = TypeVar("PageT", bound=BaseModel)
@@ -116,7 +117,7 @@ def _validated(payload: Any) -> list[RawEvent]:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = field_path([*where, *err["loc"]])
-            raise field_error(field, err["msg"], err.get("input")) from None
+            raise field_error(field, reason(err), err.get("input")) from None
     return events
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from musktracker.signals.event import RawEvent, inbound_event
 from musktracker.textfile import NotUtf8Error, read_utf8
+from musktracker.validation import reason
 
 
 class InboundError(ValueError):
@@ -47,7 +48,7 @@ def parse_line(line: str, number: int) -> RawEvent:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(line)"
         raise InboundError(
-            f"line {number}: field {field!r} = {shown(err.get('input'))}: {err['msg']}"
+            f"line {number}: field {field!r} = {shown(err.get('input'))}: {reason(err)}"
         ) from None
 
 

@@ -198,7 +198,7 @@ def signal_events(url: str) -> int:
         ({"created_at": "0001-01-01T00:00:00Z"}, "created_at must be in the years 2006..2100"),
         ({"created_at": "9999-12-31T23:59:59Z"}, "created_at must be in the years 2006..2100"),
         ({"created_at": "2099-01-01T00:00:00Z"},
-         "field 'created_at' = '2099-01-01T00:00:00Z': Value error, created_at is in the "
+         "field 'created_at' = '2099-01-01T00:00:00Z': created_at is in the "
          "future (now is "),
         ({"data": {"x": [1]}},
          "field 'data.x' = [1]: must be a number, a string, true/false or null"),
