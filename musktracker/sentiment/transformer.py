@@ -26,6 +26,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 import torch
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import try_to_load_from_cache
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -238,16 +240,38 @@ def base_depth(base_model: str) -> int:
         raise _unloadable(base_model, exc) from None
 
 
+def _check_cached(base_model: str) -> None:
+    """A name that is no local path must be in the Hugging Face cache while downloads are
+    off (HF_HUB_OFFLINE, the default): transformers would speak of failing to connect."""
+    if base_model.startswith(("/", ".", "~")):
+        raise SentimentDataError(f"--base-model: directory not found: {base_model!r}")
+    if os.environ.get("HF_HUB_OFFLINE", "").upper() not in {"1", "ON", "YES", "TRUE"}:
+        return  # the user allowed downloads
+    try:
+        cached = try_to_load_from_cache(base_model, "config.json")
+    except ValueError:  # HFValidationError: "a b", a URL, an over-long name
+        raise SentimentDataError(
+            f"--base-model: {base_model!r} is neither a directory nor a Hugging Face model name"
+        ) from None
+    if not isinstance(cached, str):
+        raise SentimentDataError(
+            f"--base-model: {base_model!r} is not a directory, nor in the Hugging Face cache "
+            f"({hf_constants.HF_HUB_CACHE}); nothing is downloaded, so give a model directory "
+            "or a name cached earlier"
+        )
+
+
 def _check_layout(base_model: str) -> None:
     """A local path must be a Hugging Face model directory: config.json and weights."""
     path = Path(base_model).expanduser()
+    if not path.exists():
+        _check_cached(base_model)
+        return
     if path.is_file():
         raise SentimentDataError(
             f"--base-model: {base_model!r} is a file; give the model's directory (config.json, "
             "tokenizer and weights) or a cached Hugging Face name"
         )
-    if not path.is_dir():
-        return
     if not (path / "config.json").is_file():
         raise SentimentDataError(
             f"--base-model: {base_model!r} is not a Hugging Face model directory (no config.json)"

@@ -278,6 +278,15 @@ def test_base_model_problems_are_found_without_loading_weights(
         check_base(str(config_only))
     with pytest.raises(SentimentDataError, match=not_a_model + "config"):
         check_base(str(tmp_path))
+    # Offline, a name transformers cannot find was "We couldn't connect to huggingface.co".
+    for name, expected in (
+        ("../no-such-dir", r"^--base-model: directory not found: '../no-such-dir'$"),
+        ("no-such-org/no-such-model", r"^--base-model: 'no-such-org/no-such-model' is not a "
+         r"directory, nor in the Hugging Face cache \(.+\); nothing is downloaded"),
+        ("not a name", r"^--base-model: 'not a name' is neither a directory nor a Hugging Face"),
+    ):
+        with pytest.raises(SentimentDataError, match=expected):
+            check_base(name)
     # A config transformers cannot read is a ValueError there: one clear error here.
     broken = tmp_path / "broken"
     broken.mkdir()
