@@ -297,24 +297,19 @@ class Settings(BaseSettings):
         return "UTC"
 
     @model_validator(mode="after")
-    def _lease_above_http_timeout(self) -> Settings:
-        if self.outbox_lease_seconds <= self.outbox_http_timeout_seconds:
-            raise ValueError(
-                f"OUTBOX_LEASE_SECONDS={self.outbox_lease_seconds:g} must exceed "
-                f"OUTBOX_HTTP_TIMEOUT_SECONDS={self.outbox_http_timeout_seconds:g}, or another "
-                "dispatcher takes over a row whose send is still waiting for its answer and "
-                "sends it again"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _visibility_above_time_limit(self) -> Settings:
-        if self.worker_visibility_timeout <= self.worker_task_time_limit:
-            raise ValueError(
-                f"WORKER_VISIBILITY_TIMEOUT={self.worker_visibility_timeout} must exceed "
-                f"WORKER_TASK_TIME_LIMIT={self.worker_task_time_limit}, or Redis redelivers "
-                "tasks that are still running"
-            )
+    def _waits_in_order(self) -> Settings:
+        """Waits that must outlast another, or work still running is done twice."""
+        for longer, shorter, otherwise in (
+            ("OUTBOX_LEASE_SECONDS", "OUTBOX_HTTP_TIMEOUT_SECONDS",
+             "another dispatcher takes over a row whose send is still waiting for its answer "
+             "and sends it again"),
+            ("WORKER_VISIBILITY_TIMEOUT", "WORKER_TASK_TIME_LIMIT",
+             "Redis redelivers tasks that are still running"),
+        ):
+            long_value, short_value = getattr(self, longer.lower()), getattr(self, shorter.lower())
+            if long_value <= short_value:
+                raise ValueError(f"{longer}={long_value:g} must exceed "
+                                 f"{shorter}={short_value:g}, or {otherwise}")
         return self
 
     @property
