@@ -185,7 +185,9 @@ class StreamIngestor:
         self.report = StreamReport()
         self._by_user: dict[str, Account] = {}
         self._by_tag: dict[str, Account] = {}
-        self._refused: set[int] = set()
+        self._refused: dict[int, str | None] = {}
+        """Accounts X refused, by id, with the X user id they had then: one is tried again
+        when its id changes (`accounts set-id`), not at every look."""
         self._accounts_checked = time.monotonic()
 
     def prepare(self, usernames: list[str]) -> dict[str, str]:
@@ -212,7 +214,7 @@ class StreamIngestor:
             try:
                 look_up_user_id(session, self.client, account)
             except (XRefusedError, AccountError) as exc:
-                self._refused.add(account.id)
+                self._refused[account.id] = account.x_user_id
                 self.report.left_out[account.username] = str(exc)
                 log.warning("stream.account_left_out", account=account.username, reason=str(exc))
                 return False
@@ -290,14 +292,19 @@ class StreamIngestor:
             return
         self._accounts_checked = time.monotonic()
         followed = {a.id for a in self._by_user.values()}
-        known = followed | self._refused
         try:
             with session_scope(self.engine) as session:
                 tracked = list_accounts(session)
                 for account in tracked:
-                    if account.id not in known and self._follow(session, account):
-                        self.report.joined.append(account.username)
-                        log.info("stream.account_added", account=account.username)
+                    refused = account.id in self._refused and (
+                        self._refused[account.id] == account.x_user_id
+                    )
+                    if account.id in followed or refused or not self._follow(session, account):
+                        continue
+                    self._refused.pop(account.id, None)
+                    self.report.left_out.pop(account.username, None)
+                    self.report.joined.append(account.username)
+                    log.info("stream.account_added", account=account.username)
             self._let_go(followed - {a.id for a in tracked})
             sync_rules(self.client, self._followed())
         except (XApiError, httpx.TransportError) as exc:

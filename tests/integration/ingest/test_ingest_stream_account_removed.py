@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from musktracker.account_removal import remove_account
-from musktracker.accounts import add_account
+from musktracker.accounts import add_account, set_user_id
 from musktracker.db.models import RawTweet
 from musktracker.db.session import session_scope
 from musktracker.ingest.client import XClient
@@ -176,3 +176,20 @@ def test_an_x_error_while_looking_at_accounts_does_not_stop_the_stream(
         report = streamer.run(Shutdown())
     assert report.stored == 10 and report.joined == [] and report.left_out == {}
     assert [r["value"] for r in emulator.rules] == ["from:elonmusk"]
+
+
+def test_an_account_x_refused_joins_once_its_user_id_is_corrected(
+    engine: Engine, split_weeks: tuple[Weeks, Weeks], serve: Callable[..., XEmulator]
+) -> None:
+    """@ghost is unknown to X, so the stream leaves it out; `accounts set-id ghost ID` while
+    the stream runs makes it join at the next look (not only after a restart)."""
+    emulator = _serve_both(split_weeks, serve)
+    track(engine, "elonmusk", "ghost")
+    with XClient(emulator.base_url, "t") as client:
+        streamer = _streamer(engine, client,
+                             _in(engine, lambda s: set_user_id(s, "ghost", "999000111")),
+                             follow_tracked=True, max_posts=5)
+        assert list(streamer.prepare(["elonmusk", "ghost"])) == ["ghost"]
+        report = streamer.run(Shutdown())
+    assert report.joined == ["ghost"] and report.left_out == {}
+    assert sorted(r["value"] for r in emulator.rules) == ["from:elonmusk", "from:ghost"]
