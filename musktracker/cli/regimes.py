@@ -13,7 +13,7 @@ from musktracker.accounts import get_account
 from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import console, database, fail, handle_errors, noun
 from musktracker.db.session import session_scope
-from musktracker.evaluation.regime_store import daily_posts, detect_and_store, regime_title
+from musktracker.evaluation.regime_store import detect_and_store, regime_title
 from musktracker.evaluation.regimes import RegimeShift
 from musktracker.features.count_rule import CountRule
 from musktracker.forecasting.generate import parse_as_of
@@ -63,19 +63,17 @@ def regimes(
     if plot is not None:
         check_png(plot, "--plot")
     with session_scope(database()) as session:
-        account_row = get_account(session, account)
-        report = detect_and_store(session, account_row, rule, end)
-        daily = daily_posts(session, account_row, rule, end) if plot is not None else None
+        report = detect_and_store(session, get_account(session, account), rule, end)
     if as_json:
         typer.echo(json.dumps(report.as_json()))
     else:
         for r, shifts in report.rules.items():
             console.print(_table(r, shifts))
-    if plot is not None and daily is not None:
+    if plot is not None and report.daily is not None:
         from musktracker.forecasting.plots import regime_chart  # matplotlib: only when asked
 
         try:
-            regime_chart(daily, report.rules, plot, regime_title(report))
+            regime_chart(report.daily, report.rules, plot, regime_title(report))
         except OSError as exc:
             raise write_error(plot, "--plot", exc) from None
         if not as_json:

@@ -6,7 +6,7 @@ read-only: it would otherwise replace today's alerts with those known back then.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,9 @@ class RegimeReport:
     count_rule: str
     data_end: datetime | None
     rules: dict[str, list[RegimeShift]]
+    daily: pd.Series | None = field(default=None, repr=False)
+    """Posts per complete day the rules ran on (a detection run's; not in the JSON), for the
+    regime chart."""
 
     def as_json(self) -> dict[str, Any]:
         """The shape of `musktracker regimes --json` and `GET .../regimes`."""
@@ -111,15 +114,15 @@ def detect_and_store(
     found = detect_shifts(counts)
     if end is None:
         store_shifts(session, account.id, rule.name, found)
-    return RegimeReport(account.username, rule.name, counts.index[-1] + HOUR, found)
+    return RegimeReport(
+        account.username, rule.name, counts.index[-1] + HOUR, found, daily_counts(counts)
+    )
 
 
-def daily_posts(
-    session: Session, account: Account, rule: CountRule, end: datetime | None = None
-) -> pd.Series:
-    """Posts per complete UTC day before `end`, under the counting rule: what the regime
-    chart draws the alerts on."""
-    return daily_counts(hourly_counts(session, account.id, rule, end=end))
+def daily_posts(session: Session, account: Account, rule: CountRule) -> pd.Series:
+    """Posts per complete UTC day under the counting rule: what the regime chart of the
+    stored alerts draws them on."""
+    return daily_counts(hourly_counts(session, account.id, rule))
 
 
 def regime_title(report: RegimeReport) -> str:
