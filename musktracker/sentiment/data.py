@@ -14,6 +14,10 @@ LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 DEFAULT_SEED = 13
 """The default seed of training and of the --max-train draw (TrainConfig.seed)."""
+MAX_TEXT_CHARS = 10_000
+"""The longest text scored or stored as a sample, on the CLI and the API alike. The model
+reads only a text's first max-length tokens (64 by default, a tweet's worth); the rest of a
+longer text is not scored, and a text this long is more likely a wrong file or column."""
 
 
 class SentimentDataError(ValueError):
@@ -188,8 +192,9 @@ def read_texts(path: Path, column: str | None = None) -> list[str]:
                 f"pick one with --column (columns: {', '.join(first)})"
             )
         column = "text"
+    numbered: list[tuple[int, str]] = []
     if column is None:
-        texts = [line.strip() for line in lines if line.strip()]
+        numbered = [(n, line.strip()) for n, line in enumerate(lines, start=1) if line.strip()]
     else:
         if column.strip().lower() not in first:
             raise SentimentDataError(
@@ -197,7 +202,6 @@ def read_texts(path: Path, column: str | None = None) -> list[str]:
                 f"(columns: {', '.join(first)})"
             )
         at = first.index(column.strip().lower())
-        texts = []
         for number, line in enumerate(lines[1:], start=2):
             if not line.strip():
                 continue
@@ -210,19 +214,30 @@ def read_texts(path: Path, column: str | None = None) -> list[str]:
             text = fields[at].strip()
             if not text:
                 raise SentimentDataError(f"{path}:{number}: {column} is empty")
-            texts.append(text)
+            numbered.append((number, text))
+    for number, text in numbered:
+        if len(text) > MAX_TEXT_CHARS:
+            raise SentimentDataError(f"{path}:{number}: {too_long(text)}")
+    texts = [text for _, text in numbered]
     if not texts:
         raise SentimentDataError(f"--file: {path} holds no text")
     return texts
 
 
+def too_long(text: str) -> str:
+    return f"{len(text):,} characters long; at most {MAX_TEXT_CHARS:,}"
+
+
 def text_problem(text: str) -> str | None:
     """What makes `text` unusable, or None. Empty or whitespace-only: it carries no
-    sentiment. Not UTF-8: a command-line argument's undecodable byte arrives as a lone
-    surrogate (Python's surrogateescape), which no cache key, JSON answer or database can
-    hold (the API refuses lone surrogates before a route runs; files are decoded strictly)."""
+    sentiment. Longer than MAX_TEXT_CHARS. Not UTF-8: a command-line argument's undecodable
+    byte arrives as a lone surrogate (Python's surrogateescape), which no cache key, JSON
+    answer or database can hold (the API refuses lone surrogates before a route runs; files
+    are decoded strictly)."""
     if not text.strip():
         return "empty or only whitespace"
+    if len(text) > MAX_TEXT_CHARS:
+        return too_long(text)
     for at, char in enumerate(text, start=1):
         if 0xDC80 <= ord(char) <= 0xDCFF:
             return f"not UTF-8 (byte 0x{ord(char) - 0xDC00:02x} at character {at})"

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Body, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from musktracker.api.auth import require
@@ -20,17 +20,33 @@ from musktracker.api.routing import keyed_router
 from musktracker.api.schemas import ErrorBody
 from musktracker.api.services import services
 from musktracker.security.apikeys import Scope
-from musktracker.sentiment.data import LabelledTexts, SentimentDataError, first_problem
+from musktracker.sentiment.data import (
+    LABEL_INDEX,
+    MAX_TEXT_CHARS,
+    LabelledTexts,
+    SentimentDataError,
+    first_problem,
+)
 from musktracker.sentiment.samples import MAX_SOURCE
 
 router = keyed_router(prefix="/v1/sentiment", tags=["sentiment"])
 
 MAX_PREDICT_TEXTS = 256
 MAX_SAMPLES = 1000
-MAX_TEXT_CHARS = 10_000
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 Label = Literal["negative", "neutral", "positive"]
+
+
+def _canonical_label(value: object) -> object:
+    """A label as `sentiment add-samples` reads a file's: "Positive " is positive. Anything
+    else is left for the Literal to refuse with the list of labels."""
+    if isinstance(value, str) and value.strip().lower() in LABEL_INDEX:
+        return value.strip().lower()
+    return value
+
+
+SampleLabel = Annotated[Label, BeforeValidator(_canonical_label)]
 UNAVAILABLE: dict[int | str, dict[str, object]] = {
     503: {"model": ErrorBody, "description": "No sentiment model can serve yet."}
 }
@@ -74,7 +90,7 @@ class SentimentModelOut(BaseModel):
 
 class SampleIn(BaseModel):
     text: Text
-    label: Label
+    label: SampleLabel
 
 
 class SamplesAdded(BaseModel):
@@ -183,7 +199,9 @@ def add_samples(
             f"body: {len(samples)} samples in one request; at most {MAX_SAMPLES}",
             details=[{"field": "body", "limit": MAX_SAMPLES, "got": len(samples)}],
         )
-    labelled = LabelledTexts([s.text for s in samples], [s.label for s in samples])
+    # Stripped as `sentiment add-samples` strips a file's fields: " ok " and "ok" are one
+    # sample, whichever way they arrived.
+    labelled = LabelledTexts([s.text.strip() for s in samples], [s.label for s in samples])
     try:
         added = store_samples(services(request).engine, labelled, source)
     except LabelConflictError as exc:

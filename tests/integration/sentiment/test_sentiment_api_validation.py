@@ -61,3 +61,23 @@ def test_sample_texts_that_cannot_be_stored_are_a_422_and_store_nothing(
         assert detail["value"] == text
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(LabelledSample)) == 0
+
+
+def test_samples_are_read_as_the_cli_reads_a_file(api: Api, engine: Engine) -> None:
+    """Labels in any case with stray spaces, and texts with surrounding whitespace, are the
+    same samples the CLI stores from a file; an unknown label still names the choices."""
+    first = api.post(
+        "/v1/sentiment/samples",
+        json=[{"text": " love it ", "label": " Positive"}, {"text": "meh", "label": "NEUTRAL"}],
+    )
+    assert first.status_code == 201, first.text
+    assert first.json() == {"received": 2, "added": 2, "duplicates": 0}
+    again = api.post("/v1/sentiment/samples", json=[{"text": "love it", "label": "positive"}])
+    assert again.json() == {"received": 1, "added": 0, "duplicates": 1}
+    with session_scope(engine) as session:
+        stored = session.execute(select(LabelledSample.text, LabelledSample.label)).all()
+    assert sorted(map(tuple, stored)) == [("love it", "positive"), ("meh", "neutral")]
+    unknown = api.post("/v1/sentiment/samples", json=[{"text": "x", "label": "happy"}])
+    assert unknown.status_code == 422
+    detail = unknown.json()["error"]["details"][0]
+    assert detail["field"] == "body[0].label" and "'positive'" in detail["message"]

@@ -4,6 +4,7 @@ import pytest
 
 from musktracker.sentiment.data import (
     DEFAULT_SEED,
+    MAX_TEXT_CHARS,
     LabelledTexts,
     SentimentDataError,
     check_texts,
@@ -160,6 +161,25 @@ def test_an_argument_that_is_not_utf8_is_named_by_its_byte():
         SentimentDataError, match=r"^TEXT 2: not UTF-8 \(byte 0xe9 at character 4\)$"
     ):
         check_texts(["fine", argument])
+
+
+def test_texts_longer_than_the_api_allows_are_refused_everywhere(tmp_path: Path):
+    """The CLI takes what the API takes: a 10,001-character text is refused as an
+    argument, as a line of a file and as a TSV field, naming where it is."""
+    longest, too_long = "a" * MAX_TEXT_CHARS, "a" * (MAX_TEXT_CHARS + 1)
+    assert check_texts([longest]) == [longest]
+    with pytest.raises(
+        SentimentDataError, match=r"^TEXT 2: 10,001 characters long; at most 10,000$"
+    ):
+        check_texts(["fine", too_long])
+    plain = tmp_path / "plain.txt"
+    plain.write_text(f"fine\n\n{too_long}\n")
+    with pytest.raises(SentimentDataError, match=r"plain.txt:3: 10,001 characters long"):
+        read_texts(plain)
+    column = tmp_path / "column.tsv"
+    column.write_text(f"id\ttext\n1\tfine\n2\t{too_long}\n")
+    with pytest.raises(SentimentDataError, match=r"column.tsv:3: 10,001 characters long"):
+        read_texts(column)
 
 
 def test_the_default_draw_uses_the_default_seed(semeval_dev: Path):
