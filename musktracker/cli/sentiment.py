@@ -117,11 +117,12 @@ def _train_with_progress(
     if kind == "classic":
         with console.status("training the classic model (about a minute on the full file)"):
             return run_training(kind, train_data, dev, tracker, tags=tags)
-    from musktracker.sentiment.transformer import TrainConfig, check_base
+    from musktracker.sentiment.transformer import TrainConfig, base_depth
 
-    assert isinstance(config, TrainConfig)
-    depth = check_base(config.base_model, config.pooling, config.layers)
-    fast, slow = config.expected_seconds(len(train_data), config.layers or depth)
+    assert isinstance(config, TrainConfig)  # and checked by check_inputs
+    fast, slow = config.expected_seconds(
+        len(train_data), config.layers or base_depth(config.base_model)
+    )
     expected = (
         f"{fast:.0f}-{slow:.0f} s" if slow < 120 else f"{fast / 60:.0f}-{slow / 60:.0f} min"
     )
@@ -343,7 +344,11 @@ def train(
     train_data = read_labelled(*_source(data, "--data", current.sentiment_train_file, "TRAIN"))
     train_data = train_data.sample(max_train, seed if seed is not None else DEFAULT_SEED)
     dev_data = read_labelled(*_source(dev, "--dev", current.sentiment_dev_file, "DEV"))
-    check_inputs(kind, train_data, dev_data, config)  # before any MLflow run starts
+    # Before any MLflow run starts; errors name the option or the setting the base came from.
+    check_inputs(
+        kind, train_data, dev_data, config,
+        "--base-model" if base_model is not None else "SENTIMENT_BASE_MODEL",
+    )
     missing = [label for label in LABELS if train_data.counts()[label] == 0]
     if missing:
         console.print(f"note: no {', '.join(missing)} rows in the training data")

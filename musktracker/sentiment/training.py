@@ -100,11 +100,16 @@ def _fit(
 
 
 def check_inputs(
-    kind: ModelChoice, train: LabelledTexts, dev: LabelledTexts, transformer_config: object | None
+    kind: ModelChoice,
+    train: LabelledTexts,
+    dev: LabelledTexts,
+    transformer_config: object | None,
+    base_model_from: str = "SENTIMENT_BASE_MODEL",
 ) -> None:
     """Everything that can be checked before an MLflow run starts, so bad input leaves no
     FAILED run: at least two labels to learn, a dev set, and (transformer) a base model that
-    loads with the asked layers and pooling."""
+    loads with the asked layers and pooling. `base_model_from` is the option or setting
+    the base model came from, for its errors."""
     present = sorted(set(train.labels))
     if len(present) < 2:
         only = present[0] if present else "none"
@@ -126,7 +131,10 @@ def check_inputs(
         if not isinstance(transformer_config, TrainConfig):
             raise TypeError("a transformer run needs a TrainConfig")
         check_base(
-            transformer_config.base_model, transformer_config.pooling, transformer_config.layers
+            transformer_config.base_model,
+            transformer_config.pooling,
+            transformer_config.layers,
+            base_model_from,
         )
 
 

@@ -225,10 +225,16 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
-def _unloadable(base_model: str, exc: Exception) -> SentimentDataError:
+BASE_MODEL_SETTING = "SENTIMENT_BASE_MODEL"
+"""Where a base model named in an error came from when no option gave it."""
+
+
+def _unloadable(
+    base_model: str, exc: Exception, where: str = BASE_MODEL_SETTING
+) -> SentimentDataError:
     return SentimentDataError(
-        f"SENTIMENT_BASE_MODEL / --base-model: cannot load {base_model!r} from local files "
-        f"(downloads are off): {first_line(exc)}"
+        f"{where}: cannot load {base_model!r} from local files (downloads are off): "
+        f"{first_line(exc)}"
     )
 
 
@@ -240,63 +246,69 @@ def base_depth(base_model: str) -> int:
         raise _unloadable(base_model, exc) from None
 
 
-def _check_cached(base_model: str) -> None:
+def _check_cached(base_model: str, where: str) -> None:
     """A name that is no local path must be in the Hugging Face cache while downloads are
     off (HF_HUB_OFFLINE, the default): transformers would speak of failing to connect."""
     if base_model.startswith(("/", ".", "~")):
-        raise SentimentDataError(f"--base-model: directory not found: {base_model!r}")
+        raise SentimentDataError(f"{where}: directory not found: {base_model!r}")
     if os.environ.get("HF_HUB_OFFLINE", "").upper() not in {"1", "ON", "YES", "TRUE"}:
         return  # the user allowed downloads
     try:
         cached = try_to_load_from_cache(base_model, "config.json")
     except ValueError:  # HFValidationError: "a b", a URL, an over-long name
         raise SentimentDataError(
-            f"--base-model: {base_model!r} is neither a directory nor a Hugging Face model name"
+            f"{where}: {base_model!r} is neither a directory nor a Hugging Face model name"
         ) from None
     if not isinstance(cached, str):
         raise SentimentDataError(
-            f"--base-model: {base_model!r} is not a directory, nor in the Hugging Face cache "
+            f"{where}: {base_model!r} is not a directory, nor in the Hugging Face cache "
             f"({hf_constants.HF_HUB_CACHE}); nothing is downloaded, so give a model directory "
             "or a name cached earlier"
         )
 
 
-def _check_layout(base_model: str) -> None:
+def _check_layout(base_model: str, where: str) -> None:
     """A local path must be a Hugging Face model directory: config.json and weights."""
     path = Path(base_model).expanduser()
     if not path.exists():
-        _check_cached(base_model)
+        _check_cached(base_model, where)
         return
     if path.is_file():
         raise SentimentDataError(
-            f"--base-model: {base_model!r} is a file; give the model's directory (config.json, "
+            f"{where}: {base_model!r} is a file; give the model's directory (config.json, "
             "tokenizer and weights) or a cached Hugging Face name"
         )
     if not (path / "config.json").is_file():
         raise SentimentDataError(
-            f"--base-model: {base_model!r} is not a Hugging Face model directory (no config.json)"
+            f"{where}: {base_model!r} is not a Hugging Face model directory (no config.json)"
         )
     weights = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
     if not any(next(path.glob(pattern), None) for pattern in weights):
         raise SentimentDataError(
-            f"--base-model: {base_model!r} is not a Hugging Face model directory (no weights: "
+            f"{where}: {base_model!r} is not a Hugging Face model directory (no weights: "
             "model.safetensors or pytorch_model.bin)"
         )
 
 
 @functools.lru_cache(maxsize=16)  # the CLI and run_training both check; errors are not cached
-def check_base(base_model: str, pooling: Pooling = "mean", layers: int | None = None) -> int:
+def check_base(
+    base_model: str,
+    pooling: Pooling = "mean",
+    layers: int | None = None,
+    where: str = BASE_MODEL_SETTING,
+) -> int:
     """Check, before any MLflow run starts, that `base_model` loads (its tokenizer and config;
     no weights are read), that `layers` fits its depth and `pooling` its architecture.
     Returns its number of encoder layers. Every problem is a SentimentDataError naming the
-    option."""
-    _check_layout(base_model)
+    option or setting; `where` is the one the base model came from (`--base-model` when the
+    user gave it)."""
+    _check_layout(base_model, where)
     try:
         with _quiet_transformers():
             AutoTokenizer.from_pretrained(base_model)
             base_config = AutoConfig.from_pretrained(base_model)
     except (OSError, ValueError) as exc:
-        raise _unloadable(base_model, exc) from None
+        raise _unloadable(base_model, exc, where) from None
     depth = int(base_config.num_hidden_layers)
     _check_fit(base_model, base_config.model_type, depth, pooling, layers)
     return depth
@@ -321,7 +333,7 @@ def load_base(
 ) -> TransformerModel:
     """A fresh 3-class head on `base_model` (a local directory or a cached Hub name), on its
     lowest `layers` encoder layers (None: all of them)."""
-    _check_layout(base_model)
+    _check_layout(base_model, BASE_MODEL_SETTING)
     try:
         with _quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(base_model)

@@ -68,6 +68,25 @@ def test_bad_training_options_start_no_run(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_bad_base_model_names_where_it_came_from(
+    sentiment_env: Engine, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The same bad value is blamed on the setting when it came from there, and on the
+    option when the user typed it: the user looks where the message points."""
+    missing = str(tmp_path / "no-such-model")
+    monkeypatch.setenv("SENTIMENT_BASE_MODEL", missing)
+    from_setting = runner.invoke(app, ["sentiment", "train", "--max-train", "50"])
+    assert from_setting.exit_code == 1
+    assert f"SENTIMENT_BASE_MODEL: directory not found: {missing!r}" in _error_line(
+        from_setting.output
+    )
+    from_option = runner.invoke(app, ["sentiment", "train", "--base-model", missing,
+                                      "--max-train", "50"])
+    assert f"--base-model: directory not found: {missing!r}" in _error_line(from_option.output)
+    assert _runs(tmp_path) == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_default_draw_matches_seed_13_and_output_is_formatted(
     sentiment_env: Engine, runner: CliRunner, tmp_path: Path, small_dev: Path
 ):

@@ -118,7 +118,7 @@ def test_expected_time_shrinks_with_the_layers_kept(tiny_base_model: Path, tmp_p
         assert cut_seconds / full_seconds == pytest.approx(0.57)
     fast, slow = full.expected_seconds(47_557, depth)
     assert 18 * 60 < fast < slow < 50 * 60  # the full file: 19.7 and 47.5 min measured
-    with pytest.raises(SentimentDataError, match=r"--base-model"):
+    with pytest.raises(SentimentDataError, match=r"^SENTIMENT_BASE_MODEL: "):
         base_depth(str(tmp_path / "no-such-model"))
 
 
@@ -258,7 +258,7 @@ def test_predictions_do_not_depend_on_batch_order(tiny_base_model: Path):
 
 def test_unknown_base_model_is_a_clear_error(tmp_path: Path):
     config = TrainConfig(base_model=str(tmp_path / "nothing-here"))
-    with pytest.raises(SentimentDataError, match=r"--base-model"):
+    with pytest.raises(SentimentDataError, match=r"^SENTIMENT_BASE_MODEL: "):
         fine_tune(LabelledTexts(["a"], ["neutral"]), config)
 
 
@@ -286,13 +286,16 @@ def test_base_model_problems_are_found_without_loading_weights(
         ("not a name", r"^--base-model: 'not a name' is neither a directory nor a Hugging Face"),
     ):
         with pytest.raises(SentimentDataError, match=expected):
-            check_base(name)
+            check_base(name, where="--base-model")
+    # Without an option (the worker, or a CLI run that left it out) the setting is named.
+    with pytest.raises(SentimentDataError, match=r"^SENTIMENT_BASE_MODEL: directory not found"):
+        check_base("../no-such-dir")
     # A config transformers cannot read is a ValueError there: one clear error here.
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text("{}")
     (broken / "model.safetensors").write_bytes(b"")
-    unloadable = r"^SENTIMENT_BASE_MODEL / --base-model: cannot load"
+    unloadable = r"^SENTIMENT_BASE_MODEL: cannot load"
     with pytest.raises(SentimentDataError, match=unloadable):
         check_base(str(broken))
     with pytest.raises(SentimentDataError, match=unloadable):
