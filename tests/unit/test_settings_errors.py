@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from musktracker.config import SettingsError, load_settings
@@ -70,4 +72,19 @@ def test_a_weekday_that_is_not_monday_to_sunday_is_named(
         f"invalid configuration: WORKER_TRAINING_WEEKDAY={value!r}: {value!r} is not a day of "
         "the week: use a name (monday..sunday, mon..sun) or a number 0..6 with 0 = Monday and "
         "6 = Sunday (not cron's numbering, where 0 and 7 are Sunday)"
+    )
+
+
+def test_more_torch_threads_than_cores_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread count beyond the cores this process may use is named with the limit,
+    instead of starting that many threads that only wait for a core."""
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setenv("SENTIMENT_TORCH_THREADS", str(cores))
+    assert load_settings().sentiment_torch_threads == cores
+    monkeypatch.setenv("SENTIMENT_TORCH_THREADS", "64000")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value).startswith(
+        f"invalid configuration: SENTIMENT_TORCH_THREADS='64000': 64000 threads is more than "
+        f"the {cores} CPU "
     )
