@@ -1,15 +1,63 @@
-"""Where each account stands: posts, buckets, features and the last ingest."""
+"""Where everything stands: per account its posts, buckets, features, last ingest, last
+backtest, last forecast and regime shifts; then the sentiment model, labelled samples,
+retraining, signals and the alert outbox. One place to see whether each part is running."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from musktracker.accounts import list_accounts
-from musktracker.db.models import Feature, Granularity, IngestState, RawTweet, TimeBucket
+from musktracker.db.models import (
+    SENTIMENT_CHAMPION_STATUS,
+    BacktestResult,
+    Feature,
+    Forecast,
+    Granularity,
+    IngestState,
+    LabelledSample,
+    OutboxStatus,
+    PushOutbox,
+    RawTweet,
+    RegimeShift,
+    RetrainDecision,
+    SentimentModelVersion,
+    Signal,
+    TimeBucket,
+)
+
+
+@dataclass(frozen=True)
+class BacktestSummary:
+    """The newest backtest run: when it ran, the moment it replayed and its best model."""
+
+    ran_at: datetime
+    as_of: datetime
+    best_model: str
+    best_crps: float
+    models: int
+
+
+@dataclass(frozen=True)
+class ShiftSummary:
+    """The newest stored regime shift and how many are stored."""
+
+    stored: int
+    change_at: datetime
+    direction: str
+
+
+@dataclass(frozen=True)
+class AccountActivity:
+    """What the models did for an account."""
+
+    last_backtest: BacktestSummary | None
+    last_forecast: datetime | None
+    """When a forecast was last stored (`forecast`, the API or the worker)."""
+    regime_shifts: ShiftSummary | None
 
 
 @dataclass(frozen=True)
@@ -24,10 +72,13 @@ class AccountStatus:
     hourly_bucket_total: int
     features: int
     last_ingest: datetime | None
+    activity: AccountActivity | None = None
+    """None when the schema is behind: its tables may not exist yet."""
 
 
-def account_statuses(session: Session) -> list[AccountStatus]:
-    """One status per tracked account."""
+def account_statuses(session: Session, activity: bool = True) -> list[AccountStatus]:
+    """One status per tracked account; with `activity`, also its last backtest, forecast
+    and regime shifts (tables of later migrations: left out for a schema behind)."""
     out = []
     for account in list_accounts(session):
         live = (RawTweet.account_id == account.id) & RawTweet.is_deleted.is_(False)
@@ -86,6 +137,93 @@ def account_statuses(session: Session) -> list[AccountStatus]:
                 hourly_bucket_total=int(hourly_total or 0),
                 features=features or 0,
                 last_ingest=last_ingest,
+                activity=_activity(session, account.id) if activity else None,
             )
         )
     return out
+
+
+def _activity(session: Session, account_id: int) -> AccountActivity:
+    last_forecast = session.scalar(
+        select(func.max(Forecast.created_at)).where(Forecast.account_id == account_id)
+    )
+    return AccountActivity(
+        _last_backtest(session, account_id), last_forecast, _shifts(session, account_id)
+    )
+
+
+def _last_backtest(session: Session, account_id: int) -> BacktestSummary | None:
+    newest = session.execute(
+        select(BacktestResult.run_id, BacktestResult.created_at, BacktestResult.as_of)
+        .where(BacktestResult.account_id == account_id)
+        .order_by(BacktestResult.created_at.desc(), BacktestResult.id.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return None
+    by_model = session.execute(
+        select(BacktestResult.model_name, func.avg(BacktestResult.crps))
+        .where(BacktestResult.account_id == account_id, BacktestResult.run_id == newest.run_id)
+        .group_by(BacktestResult.model_name)
+    ).all()
+    best, crps = min(by_model, key=lambda row: (row[1], row[0]))
+    return BacktestSummary(newest.created_at, newest.as_of, best, float(crps), len(by_model))
+
+
+def _shifts(session: Session, account_id: int) -> ShiftSummary | None:
+    stored = session.scalar(
+        select(func.count()).where(RegimeShift.account_id == account_id)
+    )
+    newest = session.execute(
+        select(RegimeShift.change_at, RegimeShift.direction)
+        .where(RegimeShift.account_id == account_id)
+        .order_by(RegimeShift.change_at.desc(), RegimeShift.id.desc())
+        .limit(1)
+    ).first()
+    if not stored or newest is None:
+        return None
+    return ShiftSummary(int(stored), newest.change_at, newest.direction)
+
+
+@dataclass(frozen=True)
+class SystemStatus:
+    """The parts shared by all accounts."""
+
+    sentiment_champion: SentimentModelVersion | None
+    labelled_samples: int
+    samples_not_trained_on: int
+    last_retrain: RetrainDecision | None
+    signals: int
+    last_signal: datetime | None
+    outbox: dict[str, int] = field(default_factory=dict)
+    """Notifications by status (pending, sending, done, failed, dlq), zeros included."""
+
+
+def system_status(session: Session, sentiment_model_name: str) -> SystemStatus:
+    champion = session.scalars(
+        select(SentimentModelVersion)
+        .where(
+            SentimentModelVersion.model_name == sentiment_model_name,
+            SentimentModelVersion.status == SENTIMENT_CHAMPION_STATUS,
+        )
+        .order_by(SentimentModelVersion.version.desc())
+        .limit(1)
+    ).first()
+    samples, unused = session.execute(
+        select(
+            func.count(),
+            func.count().filter(LabelledSample.used_in_training.is_(False)),
+        ).select_from(LabelledSample)
+    ).one()
+    retrain = session.scalars(
+        select(RetrainDecision).order_by(RetrainDecision.id.desc()).limit(1)
+    ).first()
+    signals, last_signal = session.execute(select(func.count(), func.max(Signal.ts))).one()
+    outbox = dict.fromkeys((s.value for s in OutboxStatus), 0)
+    for status, count in session.execute(
+        select(PushOutbox.status, func.count()).group_by(PushOutbox.status)
+    ):
+        outbox[status] = count
+    return SystemStatus(
+        champion, int(samples), int(unused), retrain, int(signals), last_signal, outbox
+    )

@@ -1,60 +1,186 @@
-"""`musktracker status`: where each account stands."""
+"""`musktracker status`: where each account and each shared part stands."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, handle_errors, settings
+from musktracker.cli.runtime import console, database, handle_errors, print_wide, settings
 from musktracker.db import migrate as migrations
+from musktracker.db.models import OutboxStatus
 from musktracker.db.session import normalize_url, require_tables, session_scope
-from musktracker.status import AccountStatus, account_statuses
+from musktracker.status import AccountStatus, SystemStatus, account_statuses, system_status
+from musktracker.utc import ensure_utc
 
 
 def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else "-"
 
 
-@handle_errors
-def status() -> None:
-    """Per account: posts, first and last post, buckets, features and the last ingest,
-    after the database's schema revision.
+def _iso(value: Any) -> Any:
+    """JSON for a status value: times as ISO 8601 in UTC, nested records as objects."""
+    if isinstance(value, datetime):
+        return ensure_utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _iso(v) for k, v in value.items()}
+    return value
 
-    Example: musktracker status
+
+def _backtest(s: AccountStatus) -> str:
+    run = s.activity.last_backtest if s.activity else None
+    if run is None:
+        return "- (run `musktracker train`)"
+    return f"{_when(run.ran_at)}, as of {_when(run.as_of)}"
+
+
+def _best(s: AccountStatus) -> str:
+    run = s.activity.last_backtest if s.activity else None
+    return f"{run.best_model} (CRPS {run.best_crps:.3f})" if run else "-"
+
+
+def _shifts(s: AccountStatus) -> str:
+    shifts = s.activity.regime_shifts if s.activity else None
+    if shifts is None:
+        return "-"
+    return f"{shifts.stored:,}; newest {shifts.direction} from {_when(shifts.change_at)}"
+
+
+ACCOUNT_ROWS: dict[str, Callable[[AccountStatus], str]] = {
+    "posts": lambda s: f"{s.posts:,}",
+    "deleted (kept, not counted)": lambda s: f"{s.deleted_posts:,}",
+    "first post (UTC)": lambda s: _when(s.first_post),
+    "last post (UTC)": lambda s: _when(s.last_post),
+    "hourly buckets": lambda s: f"{s.hourly_buckets:,} (sum {s.hourly_bucket_total:,})",
+    "daily buckets": lambda s: f"{s.daily_buckets:,}",
+    "feature rows": lambda s: f"{s.features:,}",
+    "last ingest (UTC)": lambda s: _when(s.last_ingest),
+}
+ACTIVITY_ROWS: dict[str, Callable[[AccountStatus], str]] = {
+    "last backtest (UTC)": _backtest,
+    "best model in it": _best,
+    "last forecast stored (UTC)": lambda s: _when(s.activity.last_forecast if s.activity else None),
+    "regime shifts stored": _shifts,
+}
+OUTBOX_WORDS = {
+    OutboxStatus.PENDING.value: "waiting",
+    OutboxStatus.SENDING.value: "being sent",
+    OutboxStatus.FAILED.value: "to retry",
+    OutboxStatus.DLQ.value: "dead-lettered",
+    OutboxStatus.DONE.value: "delivered",
+}
+
+
+def _retrain(shared: SystemStatus) -> str:
+    decision = shared.last_retrain
+    if decision is None:
+        return "-"
+    outcome = (
+        f"promoted v{decision.challenger_version}" if decision.promoted else "kept the champion"
+    )
+    return f"{_when(decision.created_at)}: {outcome}"
+
+
+def _shared_rows(shared: SystemStatus) -> dict[str, str]:
+    champion = shared.sentiment_champion
+    recall = champion.dev_macro_recall if champion else None
+    return {
+        "sentiment champion": (
+            f"v{champion.version} {champion.kind}"
+            + (f", dev macro recall {recall:.3f}" if recall is not None else "")
+            if champion
+            else "none (run `musktracker sentiment train`)"
+        ),
+        "labelled samples": (
+            f"{shared.labelled_samples:,} ({shared.samples_not_trained_on:,} not trained on yet)"
+        ),
+        "last retraining decision (UTC)": _retrain(shared),
+        "signals": f"{shared.signals:,}, newest {_when(shared.last_signal)}",
+        "alert outbox": ", ".join(
+            f"{shared.outbox[status]:,} {word}" for status, word in OUTBOX_WORDS.items()
+        ),
+    }
+
+
+def _shared_json(shared: SystemStatus) -> dict[str, Any]:
+    champion, retrain = shared.sentiment_champion, shared.last_retrain
+    fields: dict[str, Any] = {
+        "sentiment_champion": {
+            "version": champion.version,
+            "kind": champion.kind,
+            "dev_macro_recall": champion.dev_macro_recall,
+        } if champion else None,
+        "labelled_samples": shared.labelled_samples,
+        "samples_not_trained_on": shared.samples_not_trained_on,
+        "last_retrain": {
+            "at": retrain.created_at,
+            "fired": retrain.fired,
+            "promoted": retrain.promoted,
+            "challenger_version": retrain.challenger_version,
+        } if retrain else None,
+        "signals": shared.signals,
+        "last_signal": shared.last_signal,
+        "outbox": shared.outbox,
+    }
+    return {key: _iso(value) for key, value in fields.items()}
+
+
+@handle_errors
+def status(
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON object: database, accounts and shared parts."
+    ),
+) -> None:
+    """Where everything stands, after the database's schema revision.
+
+    Per account: posts, first and last post, buckets, features, the last ingest, the last
+    backtest and its best model, the last stored forecast and the regime shifts. Then the
+    shared parts: the sentiment champion, labelled samples, the last retraining decision,
+    signals and the alert outbox (a dead-lettered alert needs `signals outbox retry`).
+
+    Example: musktracker status --json
     """
     url = settings().database_url
     engine = database(require=False)
     require_tables(engine)  # an older schema is reported below, not refused
-    with session_scope(engine) as session:
-        rows = account_statuses(session)
-    # An older schema works here but not for every command; a newer one was written by a
-    # newer MuskTracker. Both deserve a line before the numbers.
+    # An older schema works here but not for every command, and lacks later tables: only
+    # the first part is shown. A newer one was written by a newer MuskTracker.
     state = migrations.schema_state(url)
+    current = state.current == state.head
+    with session_scope(engine) as session:
+        rows = account_statuses(session, activity=current)
+        shared = system_status(session, settings().sentiment_model_name) if current else None
     shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
-    console.print(f"database {shown} at revision {state.current} ({state.advice})")
-    if not rows:
-        console.print("no accounts tracked yet; add one with `musktracker accounts add USERNAME`")
+    if as_json:
+        typer.echo(json.dumps({
+            "database": {"url": shown, "revision": state.current, "advice": state.advice},
+            "accounts": [_iso(asdict(row)) for row in rows],
+            "shared": _shared_json(shared) if shared else None,
+        }))
         return
-    # One column per account: reads well for any number of accounts in a narrow terminal.
-    table = Table("", *("@" + s.username for s in rows), title="MuskTracker status")
-    fields: dict[str, Callable[[AccountStatus], str]] = {
-        "posts": lambda s: f"{s.posts:,}",
-        "deleted (kept, not counted)": lambda s: f"{s.deleted_posts:,}",
-        "first post (UTC)": lambda s: _when(s.first_post),
-        "last post (UTC)": lambda s: _when(s.last_post),
-        "hourly buckets": lambda s: f"{s.hourly_buckets:,} (sum {s.hourly_bucket_total:,})",
-        "daily buckets": lambda s: f"{s.daily_buckets:,}",
-        "feature rows": lambda s: f"{s.features:,}",
-        "last ingest (UTC)": lambda s: _when(s.last_ingest),
-    }
-    for label, show in fields.items():
-        table.add_row(label, *(show(s) for s in rows))
-    console.print(table)
+    console.print(f"database {shown} at revision {state.current} ({state.advice})")
+    if not current:
+        console.print("backtests, forecasts, sentiment and signals show once it is up to date")
+    if rows:
+        # One column per account: reads well for any number of accounts in a narrow terminal.
+        table = Table("", *("@" + s.username for s in rows), title="MuskTracker status")
+        for label, show in {**ACCOUNT_ROWS, **(ACTIVITY_ROWS if current else {})}.items():
+            table.add_row(label, *(show(s) for s in rows))
+        console.print(table)
+    else:
+        console.print("no accounts tracked yet; add one with `musktracker accounts add USERNAME`")
+    if shared is not None:
+        table = Table("", "", title="shared by all accounts", show_header=False)
+        for label, value in _shared_rows(shared).items():
+            table.add_row(label, value)
+        print_wide(table)
 
 
 app = typer.Typer()

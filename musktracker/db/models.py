@@ -491,6 +491,11 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+SENTIMENT_CHAMPION_STATUS = "champion"
+"""`sentiment_models.status` of the version the champion alias points at (the others are
+'available'); here so that readers of the mirror need not import the sentiment stack."""
+
+
 class SentimentModelVersion(Base):
     """A mirror of one registered MLflow version of the sentiment model (MLflow is the
     source of truth; `musktracker sentiment models` refreshes this table from it)."""

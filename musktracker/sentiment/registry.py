@@ -14,13 +14,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from musktracker.db.dialect import upsert
-from musktracker.db.models import SentimentModelVersion
+from musktracker.db.models import SENTIMENT_CHAMPION_STATUS, SentimentModelVersion
 from musktracker.db.session import session_scope
 from musktracker.sentiment.artifact import load_version
 from musktracker.sentiment.data import SentimentDataError
 from musktracker.sentiment.tracking import Tracker
 
-CHAMPION_STATUS = "champion"
+CHAMPION_STATUS = SENTIMENT_CHAMPION_STATUS
 AVAILABLE_STATUS = "available"
 _MIRRORED = (
     "run_id",
