@@ -4,8 +4,9 @@ retraining, signals and the alert outbox. One place to see whether each part is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from musktracker.db.models import (
     Signal,
     TimeBucket,
 )
+from musktracker.utc import ensure_utc
 
 
 @dataclass(frozen=True)
@@ -227,3 +229,45 @@ def system_status(session: Session, sentiment_model_name: str) -> SystemStatus:
     return SystemStatus(
         champion, int(samples), int(unused), retrain, int(signals), last_signal, outbox
     )
+
+
+def status_document(
+    accounts: list[AccountStatus], shared: SystemStatus | None
+) -> dict[str, Any]:
+    """What `status --json` and `GET /v1/status` answer: times in ISO 8601 UTC ("Z")."""
+    return {
+        "accounts": [_iso(asdict(account)) for account in accounts],
+        "shared": _shared_json(shared) if shared else None,
+    }
+
+
+def _iso(value: Any) -> Any:
+    """JSON for a status value: times as ISO 8601 in UTC, nested records as objects."""
+    if isinstance(value, datetime):
+        return ensure_utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _iso(v) for k, v in value.items()}
+    return value
+
+
+def _shared_json(shared: SystemStatus) -> dict[str, Any]:
+    champion, retrain = shared.sentiment_champion, shared.last_retrain
+    fields: dict[str, Any] = {
+        "sentiment_champion": {
+            "version": champion.version,
+            "kind": champion.kind,
+            "dev_macro_recall": champion.dev_macro_recall,
+        } if champion else None,
+        "labelled_samples": shared.labelled_samples,
+        "samples_not_trained_on": shared.samples_not_trained_on,
+        "last_retrain": {
+            "at": retrain.created_at,
+            "fired": retrain.fired,
+            "promoted": retrain.promoted,
+            "challenger_version": retrain.challenger_version,
+        } if retrain else None,
+        "signals": shared.signals,
+        "last_signal": shared.last_signal,
+        "outbox": shared.outbox,
+    }
+    return {key: _iso(value) for key, value in fields.items()}

@@ -26,6 +26,7 @@ from musktracker.api.routers import (
     models,
     sentiment,
     signals,
+    status,
     volume,
 )
 from musktracker.api.schemas import ErrorBody
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     install_error_handlers(app)
-    for area in (health, accounts, volume, events, models, signals, sentiment):
+    for area in (health, accounts, volume, events, models, signals, sentiment, status):
         app.include_router(area.router)
     # Added innermost first: the body limit sits inside CORS, which sits inside the
     # request context (so every answer, even a 413 or a preflight, carries the request id).

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -17,21 +15,17 @@ from musktracker.cli.runtime import console, database, handle_errors, print_wide
 from musktracker.db import migrate as migrations
 from musktracker.db.models import OutboxStatus
 from musktracker.db.session import normalize_url, require_tables, session_scope
-from musktracker.status import AccountStatus, SystemStatus, account_statuses, system_status
-from musktracker.utc import ensure_utc
+from musktracker.status import (
+    AccountStatus,
+    SystemStatus,
+    account_statuses,
+    status_document,
+    system_status,
+)
 
 
 def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else "-"
-
-
-def _iso(value: Any) -> Any:
-    """JSON for a status value: times as ISO 8601 in UTC, nested records as objects."""
-    if isinstance(value, datetime):
-        return ensure_utc(value).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: _iso(v) for k, v in value.items()}
-    return value
 
 
 def _backtest(s: AccountStatus) -> str:
@@ -109,29 +103,6 @@ def _shared_rows(shared: SystemStatus) -> dict[str, str]:
     }
 
 
-def _shared_json(shared: SystemStatus) -> dict[str, Any]:
-    champion, retrain = shared.sentiment_champion, shared.last_retrain
-    fields: dict[str, Any] = {
-        "sentiment_champion": {
-            "version": champion.version,
-            "kind": champion.kind,
-            "dev_macro_recall": champion.dev_macro_recall,
-        } if champion else None,
-        "labelled_samples": shared.labelled_samples,
-        "samples_not_trained_on": shared.samples_not_trained_on,
-        "last_retrain": {
-            "at": retrain.created_at,
-            "fired": retrain.fired,
-            "promoted": retrain.promoted,
-            "challenger_version": retrain.challenger_version,
-        } if retrain else None,
-        "signals": shared.signals,
-        "last_signal": shared.last_signal,
-        "outbox": shared.outbox,
-    }
-    return {key: _iso(value) for key, value in fields.items()}
-
-
 @handle_errors
 def status(
     as_json: bool = typer.Option(
@@ -161,8 +132,7 @@ def status(
     if as_json:
         typer.echo(json.dumps({
             "database": {"url": shown, "revision": state.current, "advice": state.advice},
-            "accounts": [_iso(asdict(row)) for row in rows],
-            "shared": _shared_json(shared) if shared else None,
+            **status_document(rows, shared),
         }))
         return
     console.print(f"database {shown} at revision {state.current} ({state.advice})")

@@ -4,15 +4,21 @@ validation that names the field and leaves the database unchanged."""
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from musktracker.cli.main import app
+from musktracker.config import get_settings
 from musktracker.db.models import Account, ApiKey, ExogenousEvent, ModelMetadata
 from musktracker.db.session import session_scope
 from musktracker.security.apikeys import revoke_key
+from musktracker.signals.outbox import enqueue
 from tests.integration.api.conftest import Api
 
 OPEN_ROUTES = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc"}
@@ -278,3 +284,29 @@ def test_models_list_and_detail(api_with_posts: Api) -> None:
     malformed = api_with_posts.get("/v1/models?account=bad%20name")
     assert malformed.status_code == 422
     assert malformed.json()["error"]["details"][0]["field"] == "query.account"
+
+
+def test_status_answers_what_the_cli_prints(
+    api_with_posts: Api, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /v1/status is `musktracker status --json` without the database URL."""
+    with session_scope(api_with_posts.engine) as session:
+        enqueue(session, [("webhook", "e1", {"a": 1})])
+    answer = api_with_posts.get("/v1/status")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    account = body["accounts"][0]
+    assert (account["username"], account["posts"], account["hourly_bucket_total"]) == (
+        "elonmusk", 3000, 3000
+    )
+    assert body["shared"]["outbox"]["pending"] == 1
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        printed = CliRunner().invoke(app, ["status", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert printed.exit_code == 0, printed.output
+    cli = json.loads(printed.output)
+    assert "database" in cli and "database" not in body
+    assert {k: cli[k] for k in ("accounts", "shared")} == body
