@@ -109,9 +109,9 @@ def status(
         False, "--json", help="One JSON object: database, accounts and shared parts."
     ),
 ) -> None:
-    """Where everything stands, after the database's schema revision.
+    """Where each account and each shared part stands: data, models, sentiment, alerts.
 
-    Per account: posts, first and last post, buckets, features, the last ingest, the last
+    First the database's schema revision. Then per account: posts, first and last post, buckets, features, the last ingest, the last
     backtest and its best model, the last stored forecast and the regime shifts. Then the
     shared parts: the sentiment champion, labelled samples, the last retraining decision,
     signals and the alert outbox (a dead-lettered alert needs `signals outbox retry`).
