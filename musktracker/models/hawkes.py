@@ -36,6 +36,11 @@ from musktracker.models.level import level_factors, weekly_level_log_sd
 _SECONDS_PER_HOUR = 3600.0
 _ALPHA_BOUNDS = (1e-4, 0.98)
 _DECAY_BOUNDS = (0.05, 3600.0)
+MIN_HISTORY_HOURS = 168
+"""One whole week: the baseline has one coefficient per hour of day and per weekday, and on
+a shorter history some (hour, weekday) pairs of the next days were never seen. Their rate is
+then unconstrained: on 3 days of a quiet account the fit put 7 million posts in one hour of
+the next day, and simulating that exhausted the machine's memory."""
 
 
 def _design(
@@ -332,6 +337,10 @@ class HawkesModel(VolumeModel):
         fit_days = float(self.params["fit_days"])
         if fit_days > 0:
             history = history.last_days(fit_days)
+        if history.hours < MIN_HISTORY_HOURS:
+            raise ModelError(
+                f"hawkes needs at least {MIN_HISTORY_HOURS} hours of history, got {history.hours}"
+            )
         data = HawkesData.from_history(history, trend)
         fit = fit_hawkes(data, int(self.params["max_iterations"]))
         age = data.horizon - data.times

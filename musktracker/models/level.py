@@ -22,9 +22,11 @@ def weekly_level_log_sd(counts: pd.Series) -> float:
     complete-day origin in the history: how much the weekly level moves in a week."""
     daily = counts.groupby(pd.DatetimeIndex(counts.index).floor("D")).agg(["sum", "size"])
     totals = daily.loc[daily["size"] == 24, "sum"].astype("float64").to_numpy()
-    weekly = np.convolve(totals, np.ones(_TRAILING_DAYS), mode="valid")
-    if len(weekly) <= _TRAILING_DAYS + 2:
+    # Fewer than 3 week-on-week ratios say nothing about the spread (and no complete day at
+    # all, a new account's first hours, made np.convolve raise "a cannot be empty").
+    if len(totals) < 2 * _TRAILING_DAYS + 2:
         return 0.0
+    weekly = np.convolve(totals, np.ones(_TRAILING_DAYS), mode="valid")
     ratios = np.log((weekly[_TRAILING_DAYS:] + 1.0) / (weekly[:-_TRAILING_DAYS] + 1.0))
     return float(ratios.std(ddof=1))
 

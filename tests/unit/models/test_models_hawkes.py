@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musktracker.models.base import History
+from musktracker.models.base import History, ModelError
 from musktracker.models.hawkes import (
+    MIN_HISTORY_HOURS,
     HawkesData,
     HawkesModel,
     _design,
@@ -119,3 +120,21 @@ def test_a_burst_in_progress_raises_the_next_hours(history_30d: History) -> None
     hot = HawkesModel(level_uncertainty=False).fit(bursting)
     assert hot.state_.excitation_at_end > 10 * calm.state_.excitation_at_end
     assert hot.predict(2, seed=0).mean[0] > calm.predict(2, seed=0).mean[0] + 5
+
+
+def test_less_than_a_week_of_history_is_refused_not_fitted(post_times: pd.DatetimeIndex) -> None:
+    """Hours of day and weekdays have a coefficient each; before a whole week some
+    (hour, weekday) pairs of the next days were never seen and their rate was unconstrained:
+    on 4 days of a quiet account (every third post) the fit expected 1,162 posts in one hour
+    of the next day, where it never posted more than 5 (on 3 days of a similar account, 7
+    million, whose simulation took every byte of the machine's memory)."""
+    quiet = post_times[::3] - pd.Timedelta(hours=3)
+    as_of = datetime(2026, 2, 28, 21, tzinfo=UTC)
+    four_days = history_from_posts(quiet, as_of, 4)
+    with pytest.raises(ModelError, match="hawkes needs at least 168 hours of history, got 96"):
+        HawkesModel().fit(four_days)
+    with pytest.raises(ModelError, match="needs at least 168 hours"):  # fit_days cuts too
+        HawkesModel(fit_days=4.0).fit(history_from_posts(quiet, as_of, 30))
+    week = history_from_posts(quiet, as_of, MIN_HISTORY_HOURS / 24)
+    model = HawkesModel().fit(week)
+    assert model.baseline(7 * 24).max() <= 2 * week.counts.max()

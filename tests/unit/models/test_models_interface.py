@@ -57,6 +57,19 @@ def test_save_and_load_round_trip(name: str, history_30d: History, tmp_path: Pat
     assert np.array_equal(before, after)
 
 
+@pytest.mark.parametrize("name", model_names())
+def test_a_new_accounts_first_hours_are_refused_with_a_model_error(
+    name: str, post_times: pd.DatetimeIndex
+) -> None:
+    """An account tracked since this morning has no complete day yet: every model (and the
+    ensemble, which catches its members' ModelErrors) says how much history it needs. Hawkes
+    raised numpy's "ValueError: a cannot be empty" instead, a traceback in `forecast`."""
+    history = history_from_posts(post_times, datetime(2026, 2, 26, 21, tzinfo=UTC), 20 / 24)
+    assert history.hours == 20
+    with pytest.raises(ModelError, match=r"needs at least|no member could be fitted"):
+        create_model(name).fit(history)
+
+
 def test_load_refuses_another_models_artifact(history_30d: History, tmp_path: Path) -> None:
     path = tmp_path / "m.pkl"
     create_model("hour_of_day_mean").fit(history_30d).save(path)
