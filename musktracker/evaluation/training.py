@@ -3,6 +3,8 @@ the chosen models, mark windows after regime shifts, store everything, return th
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -129,7 +131,7 @@ class TrainingTarget:
     account: str
     shifts: list[RegimeShift]
     shifted_origins: set[datetime]
-    run_dir: Path  # where the final fits' artifacts go
+    run_dir: Path  # where the final fits' artifacts go: a new folder for every run
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,11 @@ def prepare_training(
         history = load_history(session, account_id, plan.as_of, span / timedelta(days=1), rule)
     posts = pd.DatetimeIndex(pd.to_datetime(history.post_times, unit="s", utc=True))
     shifts = cusum_shifts(history.counts)
-    run_dir = artifact_dir / str(account_id) / f"backtest-{model_version(plan.as_of)}"
+    # One folder per run: runs as of the same moment (another --train-days, other models)
+    # shared one, so a later run overwrote the fits an earlier run's rows name, and a model
+    # whose final fit failed was stored with the file an earlier run had left there.
+    run_dir = (artifact_dir / str(account_id)
+               / f"backtest-{model_version(plan.as_of)}-{uuid.uuid4().hex[:8]}")
     target = TrainingTarget(account_id, name, shifts, shifted_origins(plan, shifts), run_dir)
     return TrainingInput(target, posts, history.events)
 
@@ -165,8 +171,13 @@ def store_training(
     result: BacktestResult,
     final_seconds: dict[str, float],
 ) -> TrainReport:
-    """Store a finished backtest (nothing is written when no model could be backtested)."""
+    """Store a finished backtest (nothing is written when no model could be backtested).
+    Final fits no stored row names (a model that failed on every window, or a run that is
+    not stored) are deleted with the run's folder, so no artifact is left that nothing
+    refers to."""
+    run_dir = target.run_dir
     if not result.outcomes:
+        shutil.rmtree(run_dir, ignore_errors=True)
         by_message: dict[str, list[str]] = {}
         for (model, _), message in result.failures.items():
             names = by_message.setdefault(message, [])
@@ -179,16 +190,24 @@ def store_training(
             f"(--train-days {result.plan.train_days:g}, --backtest-windows "
             f"{result.plan.windows}): {problems}"
         )
-    run_dir = target.run_dir
+    scored = set(result.models())
     artifacts = {m: run_dir / f"{m}.pkl" for m in models if (run_dir / f"{m}.pkl").is_file()}
-    with session_scope(engine) as session:
-        params = {m: create_model(m).get_params() for m in models if m != ENSEMBLE}
-        if result.ensemble_weights:
-            weights = result.ensemble_weights
-            params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights,
-                                "sharpness": result.ensemble_sharpness}
-        ids = store_backtest(session, target.account_id, result, params, artifacts,
-                             final_seconds, target.shifted_origins)
+    for name, path in list(artifacts.items()):
+        if name not in scored:
+            path.unlink(missing_ok=True)
+            del artifacts[name]
+    try:
+        with session_scope(engine) as session:
+            params = {m: create_model(m).get_params() for m in models if m != ENSEMBLE}
+            if result.ensemble_weights:
+                weights = result.ensemble_weights
+                params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights,
+                                    "sharpness": result.ensemble_sharpness}
+            ids = store_backtest(session, target.account_id, result, params, artifacts,
+                                 final_seconds, target.shifted_origins)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # no row names them: nothing was stored
+        raise
     return TrainReport(target.account, result, target.shifts, target.shifted_origins, ids)
 
 

@@ -115,6 +115,35 @@ def test_train_backtests_stores_and_reports(
         assert used[-1]["members"] == ",".join(sorted(used[0]["weights"]))
 
 
+def test_backtests_as_of_one_moment_keep_their_own_fits(
+    imported: Engine, runner: CliRunner
+) -> None:
+    """Two runs as of the same moment with other --train-days: the runs shared one folder,
+    so the second overwrote the fits the first run's rows name (a forecast with the first
+    run's training span then loaded the second run's model), and a model that could not be
+    backtested in the second run left no trace but kept the first run's file."""
+    train = ("train", "--model", "hour_of_day_mean,seasonal_naive_weekly", "--backtest-windows",
+             "1", "--samples", "50", "--as-of", AS_OF, "--json")
+    _run(runner, *train, "--train-days", "30")
+    with session_scope(imported) as session:
+        first = {r.model_name: r for r in session.scalars(select(ModelMetadata))}
+    assert set(first) == {"hour_of_day_mean", "seasonal_naive_weekly"}
+    files = {name: Path(r.artifact_path or "") for name, r in first.items()}
+    content = {name: path.read_bytes() for name, path in files.items()}
+    second = _run(runner, *train, "--train-days", "10")  # weekly needs 14 days: fails
+    assert set(second["models"]) == {"hour_of_day_mean"}
+    with session_scope(imported) as session:
+        rows = session.scalars(
+            select(ModelMetadata).where(ModelMetadata.id.not_in([r.id for r in first.values()]))
+        ).all()
+    (newer,) = rows
+    assert newer.artifact_path is not None and Path(newer.artifact_path).is_file()
+    assert Path(newer.artifact_path).parent != files["hour_of_day_mean"].parent
+    assert {name: path.read_bytes() for name, path in files.items()} == content
+    # the second run's folder holds only the fit a stored row names
+    assert list(Path(newer.artifact_path).parent.iterdir()) == [Path(newer.artifact_path)]
+
+
 def test_forecast_json_shape_storage_and_accuracy(imported: Engine, runner: CliRunner) -> None:
     out = _run(
         runner, "forecast", "--model", "hour_of_day_mean", "--as-of", AS_OF, "--samples",
