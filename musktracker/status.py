@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from musktracker.accounts import list_accounts
 from musktracker.db.models import (
     SENTIMENT_CHAMPION_STATUS,
-    BacktestResult,
     Feature,
     Forecast,
     Granularity,
@@ -29,12 +28,14 @@ from musktracker.db.models import (
     Signal,
     TimeBucket,
 )
-from musktracker.utc import ensure_utc
+from musktracker.evaluation.results import latest_backtest
+from musktracker.utc import ensure_utc, utcnow
 
 
 @dataclass(frozen=True)
 class BacktestSummary:
-    """The newest backtest run: when it ran, the moment it replayed and its best model."""
+    """The backtest run that ranks the models for `forecast --model best` (the newest with
+    two models or more): when it ran, the moment it replayed and its best model by CRPS."""
 
     ran_at: datetime
     as_of: datetime
@@ -56,7 +57,7 @@ class ShiftSummary:
 class AccountActivity:
     """What the models did for an account."""
 
-    last_backtest: BacktestSummary | None
+    ranking: BacktestSummary | None
     last_forecast: datetime | None
     """When a forecast was last stored (`forecast`, the API or the worker)."""
     regime_shifts: ShiftSummary | None
@@ -150,26 +151,24 @@ def _activity(session: Session, account_id: int) -> AccountActivity:
         select(func.max(Forecast.created_at)).where(Forecast.account_id == account_id)
     )
     return AccountActivity(
-        _last_backtest(session, account_id), last_forecast, _shifts(session, account_id)
+        _ranking(session, account_id), last_forecast, _shifts(session, account_id)
     )
 
 
-def _last_backtest(session: Session, account_id: int) -> BacktestSummary | None:
-    newest = session.execute(
-        select(BacktestResult.run_id, BacktestResult.created_at, BacktestResult.as_of)
-        .where(BacktestResult.account_id == account_id)
-        .order_by(BacktestResult.created_at.desc(), BacktestResult.id.desc())
-        .limit(1)
-    ).first()
-    if newest is None:
+def _ranking(session: Session, account_id: int) -> BacktestSummary | None:
+    """The backtest run `forecast --model best` ranks the models by today, and its best."""
+    rows = latest_backtest(session, account_id, utcnow())
+    scored = [row for row in rows if row.crps is not None]
+    if not scored:
         return None
-    by_model = session.execute(
-        select(BacktestResult.model_name, func.avg(BacktestResult.crps))
-        .where(BacktestResult.account_id == account_id, BacktestResult.run_id == newest.run_id)
-        .group_by(BacktestResult.model_name)
-    ).all()
-    best, crps = min(by_model, key=lambda row: (row[1], row[0]))
-    return BacktestSummary(newest.created_at, newest.as_of, best, float(crps), len(by_model))
+    best = min(scored, key=lambda row: (row.crps, row.model_name))
+    return BacktestSummary(
+        ran_at=max(row.trained_at for row in rows),
+        as_of=max(row.training_end_date for row in rows),
+        best_model=best.model_name,
+        best_crps=float(best.crps or 0.0),
+        models=len(rows),
+    )
 
 
 def _shifts(session: Session, account_id: int) -> ShiftSummary | None:

@@ -29,14 +29,14 @@ def _when(value: datetime | None) -> str:
 
 
 def _backtest(s: AccountStatus) -> str:
-    run = s.activity.last_backtest if s.activity else None
+    run = s.activity.ranking if s.activity else None
     if run is None:
         return "- (run `musktracker train`)"
     return f"{_when(run.ran_at)}, as of {_when(run.as_of)}"
 
 
 def _best(s: AccountStatus) -> str:
-    run = s.activity.last_backtest if s.activity else None
+    run = s.activity.ranking if s.activity else None
     return f"{run.best_model} (CRPS {run.best_crps:.3f})" if run else "-"
 
 
@@ -58,8 +58,8 @@ ACCOUNT_ROWS: dict[str, Callable[[AccountStatus], str]] = {
     "last ingest (UTC)": lambda s: _when(s.last_ingest),
 }
 ACTIVITY_ROWS: dict[str, Callable[[AccountStatus], str]] = {
-    "last backtest (UTC)": _backtest,
-    "best model in it": _best,
+    "backtest ranking (UTC)": _backtest,
+    "best model (--model best)": _best,
     "last forecast stored (UTC)": lambda s: _when(s.activity.last_forecast if s.activity else None),
     "regime shifts stored": _shifts,
 }
@@ -111,10 +111,12 @@ def status(
 ) -> None:
     """Where each account and each shared part stands: data, models, sentiment, alerts.
 
-    First the database's schema revision. Then per account: posts, first and last post, buckets, features, the last ingest, the last
-    backtest and its best model, the last stored forecast and the regime shifts. Then the
-    shared parts: the sentiment champion, labelled samples, the last retraining decision,
-    signals and the alert outbox (a dead-lettered alert needs `signals outbox retry`).
+    First the database's schema revision. Then per account: posts, first and last post,
+    buckets, features, the last ingest, the backtest run that ranks the models for
+    `forecast --model best` and its best model, the last stored forecast and the regime
+    shifts. Then the shared parts: the sentiment champion, labelled samples, the last
+    retraining decision, signals and the alert outbox (a dead-lettered alert needs
+    `signals outbox retry`).
 
     Example: musktracker status --json
     """

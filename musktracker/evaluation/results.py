@@ -8,15 +8,17 @@ import json
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from musktracker.db.models import BacktestResult as BacktestRow
 from musktracker.db.models import ModelMetadata
-from musktracker.evaluation.backtest import BacktestResult
 from musktracker.utc import HOUR, utcnow
+
+if TYPE_CHECKING:  # the backtest machinery (models, statsmodels) takes seconds to import
+    from musktracker.evaluation.backtest import BacktestResult
 
 
 def model_version(as_of: datetime) -> str:

@@ -35,7 +35,7 @@ def test_status_reports_backtests_forecasts_samples_and_the_outbox(
     _ok(runner, "import", str(posts_sample), "-a", "elonmusk")
     before = json.loads(_ok(runner, "status", "--json"))
     assert before["accounts"][0]["activity"] == {
-        "last_backtest": None, "last_forecast": None, "regime_shifts": None
+        "ranking": None, "last_forecast": None, "regime_shifts": None
     }
     assert "run `musktracker train`" in _ok(runner, "status")
 
@@ -53,12 +53,12 @@ def test_status_reports_backtests_forecasts_samples_and_the_outbox(
 
     after = json.loads(_ok(runner, "status", "--json"))
     activity = after["accounts"][0]["activity"]
-    assert activity["last_backtest"]["best_model"] == best
-    assert activity["last_backtest"]["models"] == 2
-    assert activity["last_backtest"]["best_crps"] == pytest.approx(
+    assert activity["ranking"]["best_model"] == best
+    assert activity["ranking"]["models"] == 2
+    assert activity["ranking"]["best_crps"] == pytest.approx(
         trained["models"][best]["crps"]
     )
-    assert activity["last_backtest"]["as_of"].replace("Z", "+00:00") == trained["as_of"].replace(
+    assert activity["ranking"]["as_of"].replace("Z", "+00:00") == trained["as_of"].replace(
         "Z", "+00:00"
     )
     assert activity["last_forecast"] is not None
@@ -68,7 +68,7 @@ def test_status_reports_backtests_forecasts_samples_and_the_outbox(
     assert shared["outbox"] == {"pending": 2, "sending": 0, "done": 0, "failed": 0, "dlq": 0}
 
     table = " ".join(_ok(runner, "status").split())
-    assert f"best model in it │ {best} (CRPS" in table
+    assert f"best model (--model best) │ {best} (CRPS" in table
     assert "2 waiting, 0 being sent" in table
     assert "2 (2 not trained on yet)" in table
     assert "none (run `musktracker sentiment train`)" in table
