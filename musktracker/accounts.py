@@ -96,3 +96,34 @@ def set_user_id(session: Session, username: str, x_user_id: str | None) -> Accou
 def list_accounts(session: Session) -> list[Account]:
     """Every tracked account, by handle."""
     return list(session.scalars(select(Account).order_by(Account.username)))
+
+
+NAMES_SHOWN = 10
+"""How many handles an error listing the tracked accounts names before "and N more"."""
+
+
+def default_account(session: Session, option: str = "--account") -> Account:
+    """The account a one-account command works on when none is named: the only tracked one.
+    With several there is no right guess (an operator tracking @a and @b who forgot
+    `--account` got @elonmusk's numbers, or "add elonmusk" when it was not tracked), so the
+    error names them and the option."""
+    accounts = list_accounts(session)
+    if len(accounts) == 1:
+        return accounts[0]
+    if not accounts:
+        raise AccountError(
+            "no accounts tracked yet; add one with `musktracker accounts add USERNAME`"
+        )
+    names = ", ".join(f"@{a.username}" for a in accounts[:NAMES_SHOWN])
+    if len(accounts) > NAMES_SHOWN:
+        names += f" and {len(accounts) - NAMES_SHOWN} more"
+    raise AccountError(
+        f"{len(accounts)} accounts are tracked ({names}); name one with {option}"
+    )
+
+
+def resolve_account(session: Session, username: str | None, option: str = "--account") -> Account:
+    """The named account, or with None the default one (`default_account`)."""
+    return get_account(session, username) if username is not None else default_account(
+        session, option
+    )

@@ -8,16 +8,16 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
-from musktracker.accounts import get_account
+from musktracker.accounts import resolve_account
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, handle_errors, noun, print_wide
+from musktracker.cli.runtime import ONE_ACCOUNT, console, database, handle_errors, noun, print_wide
 from musktracker.db.session import session_scope
 from musktracker.forecasting.accuracy import accuracy_by_model, fill_actuals
 
 
 @handle_errors
 def evaluate_forecasts(
-    account: str = typer.Option("elonmusk", "--account", "-a", help="Tracked account."),
+    account: str | None = ONE_ACCOUNT,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Set forecasts.actual_count for every complete hour, then report per model the MAE,
@@ -26,7 +26,7 @@ def evaluate_forecasts(
     Example: musktracker evaluate-forecasts --account elonmusk
     """
     with session_scope(database()) as session:
-        account_row = get_account(session, account)
+        account_row = resolve_account(session, account)
         filled = fill_actuals(session, account_row.id)
         report = accuracy_by_model(session, account_row.id)
         name = account_row.username

@@ -13,9 +13,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from musktracker.accounts import get_account
+from musktracker.accounts import resolve_account
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, fail, handle_errors, settings
+from musktracker.cli.runtime import ONE_ACCOUNT, console, database, fail, handle_errors, settings
 from musktracker.db.session import session_scope
 from musktracker.forecasting.brackets import (
     PROBABILITY_DECIMALS,
@@ -35,7 +35,6 @@ from musktracker.forecasting.service import (
 from musktracker.models.base import PredictiveDistribution
 
 DEFAULT_HORIZON = "24h"
-DEFAULT_ACCOUNT = "elonmusk"
 HOURS_PRINTED = 48  # longer horizons are printed as daily totals
 DEFAULT_BRACKETS = BracketSpec(width=20)
 
@@ -87,7 +86,7 @@ def print_window(
 
 @handle_errors
 def forecast(
-    account: str = typer.Option(DEFAULT_ACCOUNT, "--account", "-a", help="Tracked account."),
+    account: str | None = ONE_ACCOUNT,
     model: str = typer.Option("best", "--model", "-m", help="Model name, `best` or `ensemble`."),
     horizon: str | None = typer.Option(
         None, "--horizon",
@@ -140,7 +139,7 @@ def forecast(
         check_png(plot, "--plot")
     options = ForecastOptions(model, moment, train_days, samples, seed)
     with session_scope(database()) as session:
-        account_row = get_account(session, account)
+        account_row = resolve_account(session, account)
         name = account_row.username
         if span is None and spec is None:
             run = hourly_forecast(session, account_row.id, hours, options, settings().artifact_dir)

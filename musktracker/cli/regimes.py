@@ -9,9 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from musktracker.accounts import get_account
+from musktracker.accounts import resolve_account
 from musktracker.cli.helptext import run_module
-from musktracker.cli.runtime import console, database, fail, handle_errors, noun
+from musktracker.cli.runtime import ONE_ACCOUNT, console, database, fail, handle_errors, noun
 from musktracker.db.session import session_scope
 from musktracker.evaluation.regime_store import detect_and_store, regime_title
 from musktracker.evaluation.regimes import RegimeShift
@@ -34,7 +34,7 @@ def _table(rule: str, shifts: list[RegimeShift]) -> Table:
 
 @handle_errors
 def regimes(
-    account: str = typer.Option("elonmusk", "--account", "-a", help="Tracked account."),
+    account: str | None = ONE_ACCOUNT,
     kinds: str = typer.Option("all", "--kinds", help="Counting rule: all or original,quote,..."),
     as_of: str | None = typer.Option(
         None, "--as-of",
@@ -63,11 +63,18 @@ def regimes(
     if plot is not None:
         check_png(plot, "--plot")
     with session_scope(database()) as session:
-        report = detect_and_store(session, get_account(session, account), rule, end)
+        report = detect_and_store(session, resolve_account(session, account), rule, end)
     if as_json:
         typer.echo(json.dumps(report.as_json()))
     else:
+        ends = f"{report.data_end:%Y-%m-%d %H:%M}Z" if report.data_end else "-"
+        console.print(f"@{report.account}: regime shifts in posts per day "
+                      f"({escape(report.count_rule)}), data up to {ends}")
         for r, shifts in report.rules.items():
+            if r in report.too_short and not shifts:
+                console.print(f"[yellow]{r}: no alert possible yet: it "
+                              f"{escape(report.too_short[r])}[/]")
+                continue
             console.print(_table(r, shifts))
     if plot is not None and report.daily is not None:
         from musktracker.forecasting.plots import regime_chart  # matplotlib: only when asked

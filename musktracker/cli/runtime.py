@@ -34,6 +34,12 @@ WIDE_TABLE_COLUMNS = 120
 
 EXIT_BAD_INPUT = 1
 
+ONE_ACCOUNT = typer.Option(
+    None, "--account", "-a",
+    help="Tracked account (default: the only one tracked; with several, name one).",
+)
+"""`--account` of the commands that work on one account (`accounts.resolve_account`)."""
+
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     AccountError,
     ArchiveError,

@@ -11,9 +11,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from musktracker.accounts import get_account
+from musktracker.accounts import resolve_account
 from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import (
+    ONE_ACCOUNT,
     console,
     database,
     fail,
@@ -34,8 +35,6 @@ from musktracker.forecasting.generate import (
 )
 from musktracker.forecasting.output import check_png, write_error
 from musktracker.utc import floor_hour
-
-DEFAULT_ACCOUNT = "elonmusk"
 
 
 def _print_table(report: TrainReport) -> None:
@@ -76,7 +75,7 @@ def _print_table(report: TrainReport) -> None:
 
 @handle_errors
 def train(
-    account: str = typer.Option(DEFAULT_ACCOUNT, "--account", "-a", help="Tracked account."),
+    account: str | None = ONE_ACCOUNT,
     model: str = typer.Option("all", "--model", "-m", help="`all` or a comma list of models."),
     backtest_windows: int = typer.Option(12, "--backtest-windows", min=1, max=500,
                                          help="Number of rolling windows."),
@@ -107,7 +106,8 @@ def train(
     asked = parse_as_of(as_of) if as_of is not None else None
     engine = database()
     with session_scope(engine) as session:
-        account_id = get_account(session, account).id
+        account_row = resolve_account(session, account)
+        account_id, username = account_row.id, account_row.username
         if asked is not None:
             check_as_of(session, account_id, asked)
         moment = floor_hour(asked) if asked is not None else default_as_of(session, account_id)
@@ -121,7 +121,7 @@ def train(
             f"backtesting {len(models)} {noun(len(models), 'model')}", total=None
         )
         result = train_account(
-            engine, account, plan, models, settings().artifact_dir, workers=workers,
+            engine, username, plan, models, settings().artifact_dir, workers=workers,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:

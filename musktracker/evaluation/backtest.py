@@ -236,6 +236,11 @@ def _ensemble_outcomes(result: BacktestResult, members: Sequence[str]) -> None:
     their samples, so the mixture's log score uses their sample-smoothed probabilities."""
     plan = result.plan
     by_model = {m: {o.origin: o for o in result.of(m)} for m in members}
+    # A member that failed on every window (too little history for it: a new account) is
+    # left out, as the fitted ensemble leaves it out; it used to leave the ensemble unscored.
+    members = [m for m in members if by_model[m]]
+    if not members:
+        return
     origins = [o for o in plan.origins() if all(o in by_model[m] for m in members)]
     # members that failed on a window leave the ensemble out of that window
     windows = [

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from musktracker.db.models import Account
 from musktracker.db.models import RegimeShift as RegimeShiftRow
-from musktracker.evaluation.regimes import RegimeShift, daily_counts, detect_shifts
+from musktracker.evaluation.regimes import RegimeShift, daily_counts, detect_shifts, too_short
 from musktracker.features.buckets import bucket_span, hourly_counts
 from musktracker.features.count_rule import CountRule
 from musktracker.forecasting.errors import ForecastError
@@ -34,6 +34,9 @@ class RegimeReport:
     daily: pd.Series | None = field(default=None, repr=False)
     """Posts per complete day the rules ran on (a detection run's; not in the JSON), for the
     regime chart."""
+    too_short: dict[str, str] = field(default_factory=dict)
+    """Rules the counts are too short for, with what they need (a detection run's; not in
+    the JSON)."""
 
     def as_json(self) -> dict[str, Any]:
         """The shape of `musktracker regimes --json` and `GET .../regimes`."""
@@ -115,7 +118,8 @@ def detect_and_store(
     if end is None:
         store_shifts(session, account.id, rule.name, found)
     return RegimeReport(
-        account.username, rule.name, counts.index[-1] + HOUR, found, daily_counts(counts)
+        account.username, rule.name, counts.index[-1] + HOUR, found, daily_counts(counts),
+        too_short(counts),
     )
 
 

@@ -31,6 +31,9 @@ from numpy.typing import NDArray
 from scipy import stats
 
 DAYS_PER_YEAR = 365
+CUSUM_REFERENCE_DAYS = 42
+VARIANCE_WINDOW_HOURS = 168
+VARIANCE_BASELINE_DAYS = 90
 OUTAGE_PROBABILITY = 1e-4
 WEEKDAY_SHRINKAGE = 4.0  # pseudo-days pulling each weekday factor towards 1
 
@@ -70,7 +73,10 @@ def _level_direction(before: float | None, after: float, variance_up: bool) -> s
 
 
 def rolling_variance_shifts(
-    hourly: pd.Series, window_hours: int = 168, baseline_days: int = 90, sigmas: float = 2.0
+    hourly: pd.Series,
+    window_hours: int = VARIANCE_WINDOW_HOURS,
+    baseline_days: int = VARIANCE_BASELINE_DAYS,
+    sigmas: float = 2.0,
 ) -> list[RegimeShift]:
     """The original rule; see the module docstring."""
     variance = hourly.astype("float64").rolling(window_hours, min_periods=window_hours).var()
@@ -156,7 +162,7 @@ def _weekday_factors(values: NDArray[np.float64], weekdays: NDArray[np.int64]) -
 
 def cusum_shifts(
     hourly: pd.Series,
-    reference_days: int = 42,
+    reference_days: int = CUSUM_REFERENCE_DAYS,
     ratio: float = 1.5,
     false_alarms_per_year: float = 1.0,
 ) -> list[RegimeShift]:
@@ -231,6 +237,29 @@ def _scan(
 
 
 RULES = ("cusum", "rolling_variance")
+
+
+def too_short(hourly: pd.Series) -> dict[str, str]:
+    """Per rule that cannot fire on this series at all yet, what it needs and what there
+    is: on a new account's few days both rules find nothing, and "0 alerts" read as "the
+    level is steady" when nothing had been checked."""
+    days = len(daily_counts(hourly))
+    found = {}
+    if days <= CUSUM_REFERENCE_DAYS:
+        found["cusum"] = (
+            f"needs more than {CUSUM_REFERENCE_DAYS} complete days of posts (its reference "
+            f"level, then the days checked against it), has {days}"
+        )
+    stamps = pd.DatetimeIndex(hourly.index)[VARIANCE_WINDOW_HOURS - 1 :]
+    day_ends = int(np.count_nonzero(stamps.hour == 23))
+    needed = VARIANCE_BASELINE_DAYS // 3 + 1
+    if day_ends < needed:
+        found["rolling_variance"] = (
+            f"needs {needed} days ending after a whole week of hourly counts (the baseline, "
+            f"then the day checked against it; {VARIANCE_WINDOW_HOURS // 24 - 1 + needed} "
+            f"days), has {day_ends}"
+        )
+    return found
 
 
 def detect_shifts(hourly: pd.Series) -> dict[str, list[RegimeShift]]:

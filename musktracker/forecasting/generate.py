@@ -12,7 +12,7 @@ import json
 import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from musktracker.evaluation.results import latest_backtest, model_version, past_
 from musktracker.features.buckets import bucket_span
 from musktracker.features.count_rule import ALL_KINDS, CountRule
 from musktracker.forecasting.brackets import WindowForecast, window_totals
-from musktracker.forecasting.errors import ForecastError
+from musktracker.forecasting.errors import ForecastError, UnfittableModelError
 from musktracker.models.base import History, ModelError, PredictiveDistribution, VolumeModel
 from musktracker.models.ensemble import DEFAULT_MEMBERS, weights_from_crps
 from musktracker.models.history import load_history
@@ -70,7 +70,10 @@ def default_as_of(session: Session, account_id: int) -> datetime:
     """End of the last hour that holds data (never later than the current hour's start)."""
     span = bucket_span(session, account_id)
     if span is None:
-        raise ForecastError("the account has no hourly buckets yet; import or ingest posts first")
+        raise ForecastError(
+            f"{account_handle(session, account_id)} has no hourly buckets yet; import or "
+            "ingest posts first"
+        )
     return min(floor_hour(utcnow()), span[1] + HOUR)
 
 
@@ -290,10 +293,19 @@ def prepare_model(
     try:
         model, row = _fitted(session, account_id, name, history, artifact_dir, params)
     except ModelError as exc:
-        hours = len(history.counts)
-        raise ForecastError(
-            f"--train-days {train_days:g}: {name} could not be fitted on the {hours} hours of "
-            f"{account_handle(session, account_id)}'s posts before {_stamp(history.end)}: {exc}"
+        hours, handle = len(history.counts), account_handle(session, account_id)
+        if history.start > floor_hour(history.end - timedelta(days=train_days)):
+            # the account's posts start later: more --train-days cannot help
+            raise UnfittableModelError(
+                f"--model {name}", name,
+                f"{name} could not be fitted on {handle}'s posts: they start in the hour "
+                f"from {_stamp(history.start)}, only {hours} hours before "
+                f"{_stamp(history.end)}: {exc}",
+            ) from None
+        raise UnfittableModelError(
+            f"--train-days {train_days:g}", name,
+            f"{name} could not be fitted on the {hours} hours of {handle}'s posts before "
+            f"{_stamp(history.end)}: {exc}",
         ) from None
     return PreparedModel(name, history, row, model, notes)
 

@@ -22,7 +22,7 @@ from musktracker.db.session import session_scope
 from musktracker.evaluation.regime_store import daily_posts, regime_title, stored_report
 from musktracker.features.count_rule import CountRule
 from musktracker.forecasting.brackets import BracketSpec
-from musktracker.forecasting.errors import ForecastError
+from musktracker.forecasting.errors import ForecastError, UnfittableModelError
 from musktracker.forecasting.generate import default_as_of, parse_horizon
 from musktracker.forecasting.service import (
     ForecastOptions,
@@ -46,8 +46,12 @@ KINDS = Query("all", max_length=200, description="Counting rule: all or a kind l
 
 
 def _forecast_error(exc: ForecastError, query: Mapping[str, Any]) -> ApiError:
-    """Option errors (`--model 'x' is not a model`) name the query field; anything else
-    (no posts yet) means there is nothing to forecast from."""
+    """Option errors (`--model 'x' is not a model`) name the query field; a model the
+    account's history is too short for names `query.model` (another model may fit; the CLI's
+    `--train-days` is no query field here); anything else (no posts yet) means there is
+    nothing to forecast from."""
+    if isinstance(exc, UnfittableModelError):
+        return field_error("query.model", exc.reason, query.get("model"))
     if "--" in str(exc):
         return from_domain_error(exc, "query", query)
     return ApiError(404, str(exc))

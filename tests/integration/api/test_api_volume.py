@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from musktracker.db.models import Forecast, RegimeShift
 from musktracker.db.session import session_scope
 from musktracker.ingest.importer import import_archive
 from tests.integration.api.conftest import Api, build_api
+from tests.shifted_posts import shifted_copy
 
 BASE = "/v1/accounts/elonmusk"
 CHEAP = "model=hour_of_day_mean"
@@ -205,3 +207,52 @@ def test_forecast_answers_are_cached(
             with session_scope(engine) as session:
                 assert session.scalar(select(func.count()).select_from(Forecast)) == 0
         assert CACHE.labels("hit")._value.get() == hits + 2
+
+
+def test_each_account_gets_its_own_answers_and_a_short_one_is_told_what_is_missing(
+    engine: Engine, db_url: str, posts_sample: Path, tmp_path: Path
+) -> None:
+    """Three accounts behind one cache: each path answers for its account whatever the
+    case of its handle; a model a 4-day account is too short for is a 422 naming
+    `query.model` (it named `query.train_days`, which the route does not have), and an
+    account without posts is a 404 naming it."""
+    short = shifted_copy(posts_sample, tmp_path / "short.csv", every=3,
+                         since=datetime(2023, 2, 15, 19, tzinfo=UTC))
+    with session_scope(engine) as session:
+        add_account(session, "elonmusk")
+        import_archive(session, "elonmusk", posts_sample)
+        add_account(session, "Shorty")
+        import_archive(session, "shorty", short)
+        add_account(session, "nothing_yet")
+    for api in build_api(engine, db_url, artifact_dir=tmp_path, api_cache_ttl_seconds=60):
+        counts = "counts?start=2023-02-15T00:00:00Z&end=2023-02-20T00:00:00Z&granularity=day"
+        totals = {}
+        for name in ("elonmusk", "ElonMusk", "shorty", "SHORTY", "@shorty"):
+            body = api.get(f"/v1/accounts/{name}/{counts}").json()
+            totals[name] = (body["account"], body["total"])
+        assert totals["elonmusk"] == totals["ElonMusk"] and totals["elonmusk"][0] == "elonmusk"
+        assert totals["shorty"] == totals["SHORTY"] == totals["@shorty"]
+        assert totals["shorty"][0] == "shorty" and 0 < totals["shorty"][1] < totals[
+            "elonmusk"][1] / 2
+        for name in ("elonmusk", "Shorty"):
+            answer = api.get(f"/v1/accounts/{name}/forecast?horizon=3h&{CHEAP}").json()
+            assert answer["account"] == name.lower()
+        response = api.get("/v1/accounts/Shorty/forecast?model=negative_binomial")
+        assert response.status_code == 422, response.text
+        (detail,) = response.json()["error"]["details"]
+        assert detail["field"] == "query.model" and detail["value"] == "negative_binomial"
+        assert detail["message"] == (
+            "negative_binomial could not be fitted on @shorty's posts: they start in the hour "
+            "from 2023-02-15T16:00Z, only 96 hours before 2023-02-19T16:00Z: negative_binomial "
+            "needs at least 192 hours of history, got 96"
+        )
+        window = "forecast/window?start=2023-02-19T00:00:00Z&end=2023-02-21T00:00:00Z"
+        response = api.get(f"/v1/accounts/shorty/{window}&model=hawkes")
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["field"] == "query.model"
+        for path in ("forecast", window):
+            response = api.get(f"/v1/accounts/nothing_yet/{path}")
+            assert response.status_code == 404, response.text
+            assert response.json()["error"]["message"] == (
+                "@nothing_yet has no hourly buckets yet; import or ingest posts first"
+            )

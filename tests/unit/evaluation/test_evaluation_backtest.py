@@ -56,6 +56,22 @@ def test_parse_models() -> None:
         parse_models("hawk")
 
 
+def test_the_ensemble_is_scored_without_members_too_short_for_every_window(posts_csv) -> None:
+    """Ten days of an account's posts: negative_binomial (8 days) and hawkes (a week) fail
+    on every 5-day window, hour_of_day_mean fits. The ensemble was scored on no window (and
+    missing from `train`'s ranking) though the fitted ensemble forecasts without them."""
+    frame = pd.read_csv(posts_csv, usecols=["created_at"])
+    posts = pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True))
+    posts = posts[posts >= pd.Timestamp(AS_OF - timedelta(days=10))]
+    plan = BacktestPlan(AS_OF, windows=2, train_days=5, horizon=24, n_samples=100)
+    models = ["negative_binomial", "hawkes", "hour_of_day_mean", "ensemble"]
+    result, _ = run_backtest(plan, posts, [], models, workers=1)
+    assert {m for m, _ in result.failures} == {"negative_binomial", "hawkes"}
+    assert set(result.summary()) == {"hour_of_day_mean", "ensemble"}
+    assert result.summary()["ensemble"]["windows"] == 2
+    assert result.ensemble_weights == {"hour_of_day_mean": pytest.approx(1.0)}
+
+
 def test_small_backtest_scores_every_model_and_the_ensemble(posts_csv) -> None:
     frame = pd.read_csv(posts_csv, usecols=["created_at"])
     posts = pd.DatetimeIndex(pd.to_datetime(frame["created_at"], utc=True))

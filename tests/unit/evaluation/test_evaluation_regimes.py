@@ -10,7 +10,9 @@ from musktracker.evaluation.regimes import (
     cusum_shifts,
     cusum_threshold,
     daily_counts,
+    detect_shifts,
     rolling_variance_shifts,
+    too_short,
 )
 
 
@@ -82,3 +84,27 @@ def test_rolling_variance_direction_is_the_level_direction() -> None:
     for a in alerts:
         assert a.level_before is not None
         assert a.direction == ("up" if a.level_after > a.level_before else "down")
+
+
+def test_too_short_names_exactly_the_rules_that_cannot_fire_yet() -> None:
+    """A 4-day account got "cusum: 0 alerts", as if its level had been checked and found
+    steady. `too_short` names a rule exactly while it cannot fire: one day more and a
+    jump to ten times the level is an alert."""
+    assert set(too_short(_hourly([(4, 40.0)]))) == {"cusum", "rolling_variance"}
+    assert "has 4" in too_short(_hourly([(4, 40.0)]))["cusum"]
+    assert too_short(_hourly([(60, 40.0)])) == {}
+    # cusum: 42 days are its reference; the 43rd is the first it checks
+    assert "cusum" in too_short(_hourly([(42, 40.0)]))
+    assert detect_shifts(_hourly([(42, 40.0)]))["cusum"] == []
+    jump = _hourly([(42, 40.0), (1, 400.0)])
+    assert "cusum" not in too_short(jump) and len(detect_shifts(jump)["cusum"]) == 1
+    # rolling variance: a week of hours before its first day end, then 30 day ends of
+    # baseline, then the day checked
+    calm, burst = _hourly([(36, 40.0)]), _hourly([(37, 40.0)], seed=1)
+    assert "rolling_variance" in too_short(calm)
+    assert detect_shifts(calm)["rolling_variance"] == []
+    values = burst.to_numpy().copy()
+    values[-12:] = [0, 90] * 6  # a wild last day
+    wild = pd.Series(values, index=burst.index)
+    assert "rolling_variance" not in too_short(wild)
+    assert len(detect_shifts(wild)["rolling_variance"]) == 1
