@@ -28,6 +28,7 @@ from musktracker.db.models import (
     Signal,
     TimeBucket,
 )
+from musktracker.evaluation.ranking import run_ranking
 from musktracker.evaluation.results import latest_backtest
 from musktracker.utc import ensure_utc, utcnow
 
@@ -158,10 +159,10 @@ def _activity(session: Session, account_id: int) -> AccountActivity:
 def _ranking(session: Session, account_id: int) -> BacktestSummary | None:
     """The backtest run `forecast --model best` ranks the models by today, and its best."""
     rows = latest_backtest(session, account_id, utcnow())
-    scored = [row for row in rows if row.crps is not None]
-    if not scored:
+    ranked = run_ranking(session, rows)  # as `best` ranks: on the windows all were scored on
+    if not ranked:
         return None
-    best = min(scored, key=lambda row: (row.crps, row.model_name))
+    best = next(row for row in rows if row.model_name == ranked[0][0])
     return BacktestSummary(
         ran_at=max(row.trained_at for row in rows),
         as_of=max(row.training_end_date for row in rows),

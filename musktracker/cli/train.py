@@ -45,21 +45,34 @@ def _print_table(report: TrainReport) -> None:
         f"as of {plan.as_of:%Y-%m-%d %H:%M}Z "
         "(sorted by CRPS; * = best baseline)"
     )
-    for column in ("model", "CRPS", "log score", "MAE", "RMSE", "MAPE %", "95% cover",
-                   "total MAE", "total CRPS", "fit s"):
+    # Models scored on different windows (some need more history than the early windows
+    # had) are ranked on the windows all were scored on: that CRPS and the counts are shown.
+    compared = report.compared_on()
+    extra = ("rank CRPS", "win") if compared else ()
+    for column in ("model", *extra, "CRPS", "log score", "MAE", "RMSE", "MAPE %",
+                   "95% cover", "total MAE", "total CRPS", "fit s"):
         if column == "model":
             table.add_column(column, no_wrap=True)
         else:
-            table.add_column(column, justify="right")
+            table.add_column(column, justify="right", no_wrap=column in extra)
     best_baseline = report.best_baseline()
+    ranked_by = report.ranking_crps()
     for name, row in report.ranking():
+        same = (f"{ranked_by[name]:.3f}", f"{row['windows']:.0f}") if compared else ()
         table.add_row(
-            f"{name}{' *' if name == best_baseline else ''}",
+            f"{name}{' *' if name == best_baseline else ''}", *same,
             f"{row['crps']:.3f}", f"{row['log_score']:.3f}", f"{row['mae']:.2f}",
             f"{row['rmse']:.2f}", f"{row['mape']:.1f}", f"{100 * row['coverage_95']:.0f}%",
             f"{row['total_mae']:.1f}", f"{row['total_crps']:.1f}", f"{row['fit_seconds']:.2f}",
         )
     print_wide(table)
+    if compared:
+        console.print(
+            f"sorted by rank CRPS: the CRPS on the {len(compared)} "
+            f"{noun(len(compared), 'window')} every model was scored on (from "
+            f"{compared[0]:%Y-%m-%d %H:%M}Z; some models need more history than the earlier "
+            "windows had); win: windows scored; the other columns pool each model's windows"
+        )
     if report.shifted_origins:
         marked = ", ".join(f"{o:%Y-%m-%d %H:%M}Z" for o in sorted(report.shifted_origins))
         console.print(f"windows after a detected regime shift: {marked}")

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from musktracker.accounts import get_account
 from musktracker.db.session import session_scope
 from musktracker.evaluation.backtest import ENSEMBLE, BacktestPlan, BacktestResult, run_backtest
+from musktracker.evaluation.ranking import common_windows, comparable_crps
 from musktracker.evaluation.regimes import RegimeShift, cusum_shifts
 from musktracker.evaluation.results import model_version, store_backtest
 from musktracker.features.build import EventWindow
@@ -39,8 +40,23 @@ class TrainReport:
     metadata_ids: dict[str, int]
 
     def ranking(self) -> list[tuple[str, dict[str, float]]]:
-        """Models by mean CRPS, best first."""
-        return sorted(self.result.summary().items(), key=lambda item: item[1]["crps"])
+        """Models by CRPS, best first: on the windows every model was scored on, when some
+        could only be fitted on the later ones (`evaluation.ranking`)."""
+        order = self.ranking_crps()
+        return sorted(self.result.summary().items(), key=lambda item: (order[item[0]], item[0]))
+
+    def ranking_crps(self) -> dict[str, float]:
+        """The CRPS each model is ranked by (its pooled CRPS when all share the windows)."""
+        summary = self.result.summary()
+        return comparable_crps(self._per_window(), {m: r["crps"] for m, r in summary.items()})
+
+    def compared_on(self) -> list[datetime]:
+        """The windows the ranking compares on when the models' windows differ (else [])."""
+        return common_windows(self._per_window())
+
+    def _per_window(self) -> dict[str, dict[datetime, float]]:
+        return {m: {o.origin: o.score.crps for o in self.result.of(m)}
+                for m in self.result.models()}
 
     def best_baseline(self) -> str | None:
         ranked = [name for name, _ in self.ranking() if name in BASELINES]

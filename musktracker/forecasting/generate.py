@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from musktracker.db.dialect import insert_ignoring_conflicts, upsert
 from musktracker.db.models import Account, Forecast, ModelMetadata, RawTweet
 from musktracker.evaluation.backtest import ENSEMBLE
+from musktracker.evaluation.ranking import run_ranking
 from musktracker.evaluation.results import latest_backtest, model_version, past_window_crps
 from musktracker.features.buckets import bucket_span
 from musktracker.features.count_rule import ALL_KINDS, CountRule
@@ -144,14 +145,13 @@ def resolve_model(
             valid = ", ".join([*model_names(), "best"])
             raise ForecastError(f"--model {requested!r} is not a model (valid: {valid})")
         return requested, None
-    rows = latest_backtest(session, account_id, as_of)
-    if not rows:
+    ranked = run_ranking(session, latest_backtest(session, account_id, as_of))
+    if not ranked:
         return DEFAULT_MODEL, (
             f"no backtest before {as_of.isoformat()}; using {DEFAULT_MODEL} "
             "(run `musktracker train` to rank models)"
         )
-    best = min(rows, key=lambda r: r.crps if r.crps is not None else np.inf)
-    return best.model_name, None
+    return ranked[0][0], None
 
 
 def fit_key(account_id: int, name: str, history: History, params: dict[str, Any]) -> str:

@@ -110,3 +110,33 @@ def test_a_short_history_account_is_told_what_is_missing(
                  ("forecast", "--window", "2023-02-01T00:00Z/2023-02-02T00:00Z")):
         line = _error(runner, *args, "--account", "nothing_yet")
         assert "@nothing_yet has no hourly buckets yet; import or ingest posts first" in line
+
+
+def test_models_scored_on_different_windows_are_ranked_on_the_same_ones(
+    imported: Engine, runner: CliRunner, posts_sample: Path, tmp_path: Path
+) -> None:
+    """An account with 10 days of posts: the baselines are scored on 7 windows, the models
+    that need a week or more on the last ones only. Pooled CRPS over different windows made
+    negative_binomial `best` on one window where the baselines did better."""
+    archive = shifted_copy(posts_sample, tmp_path / "tenday.csv", every=2,
+                           since=datetime(2023, 2, 9, 19, tzinfo=UTC))
+    assert runner.invoke(app, ["accounts", "add", "tenday"]).exit_code == 0
+    assert runner.invoke(app, ["import", str(archive), "-a", "tenday"]).exit_code == 0
+    report = _run(runner, "train", "-a", "tenday", "--model", "all", "--backtest-windows",
+                  "8", "--samples", "200", "--json")
+    scored = {m: {w["start"]: w["models"][m]["crps"] for w in report["windows"]
+                  if m in w["models"]} for m in report["models"]}
+    assert len({len(windows) for windows in scored.values()}) > 1  # the windows differ
+    common = set.intersection(*(set(windows) for windows in scored.values()))
+    assert common
+    on_common = {m: sum(w[s] for s in common) / len(common) for m, w in scored.items()}
+    ranked = list(report["models"])
+    assert ranked == sorted(ranked, key=lambda m: (on_common[m], m))
+    pooled_best = min(report["models"], key=lambda m: report["models"][m]["crps"])
+    assert ranked[0] != pooled_best  # what `best` was
+    out = _run(runner, "forecast", "-a", "tenday", "--samples", "50", "--json")
+    assert out["model"] == ranked[0]
+    table = runner.invoke(app, ["train", "-a", "tenday", "--model", "all",
+                                "--backtest-windows", "8", "--samples", "200"])
+    assert table.exit_code == 0, table.output
+    assert f"sorted by rank CRPS: the CRPS on the {len(common)} " in table.output

@@ -17,6 +17,7 @@ from musktracker.evaluation.backtest import (
     run_backtest,
 )
 from musktracker.evaluation.metrics import score_forecast
+from musktracker.evaluation.ranking import common_windows, comparable_crps
 from musktracker.evaluation.regimes import RegimeShift
 from musktracker.evaluation.training import parse_models, shifted_origins
 from musktracker.forecasting.errors import ForecastError
@@ -116,3 +117,17 @@ def test_backtest_ensemble_is_sharpened_once_past_windows_say_so() -> None:
               for o in result.of("ensemble")]
     # the first five windows have too few past windows and stay the plain pool
     assert max(widths[5:]) < 0.85 * min(widths[:5])
+
+
+def test_models_are_ranked_on_the_windows_all_were_scored_on() -> None:
+    days = [AS_OF + timedelta(days=k) for k in range(3)]
+    same = {"a": {d: 1.0 for d in days}, "b": {d: 2.0 for d in days}}
+    pooled = {"a": 0.99, "b": 2.01}  # the stored pooled values are kept as they are
+    assert comparable_crps(same, pooled) == pooled and common_windows(same) == []
+    nested = {"a": {d: 1.0 for d in days}, "b": {days[2]: 0.5}}
+    assert comparable_crps(nested, {"a": 1.0, "b": 0.5}) == {"a": 1.0, "b": 0.5}
+    nested["a"][days[2]] = 0.4
+    assert comparable_crps(nested, {"a": 0.8, "b": 0.5}) == {"a": 0.4, "b": 0.5}
+    assert common_windows(nested) == [days[2]]
+    apart = {"a": {days[0]: 1.0}, "b": {days[1]: 2.0}}  # nothing in common: pooled
+    assert comparable_crps(apart, {"a": 1.0, "b": 2.0}) == {"a": 1.0, "b": 2.0}
