@@ -83,12 +83,15 @@ class BackfillProgress:
 
 
 def _usernames(account: str | None, all_accounts: bool) -> list[str]:
+    if account is not None and all_accounts:  # --all won silently, ingesting every account
+        raise fail(f"--account {account} and --all: give one (--all is the default without "
+                   "--account)")
     with session_scope(database()) as session:
-        if account is not None and not all_accounts:
+        if account is not None:
             return [get_account(session, account).username]
         names = [a.username for a in list_accounts(session)]
     if not names:
-        raise fail("no tracked accounts; add one with `musktracker accounts add elonmusk`")
+        raise fail("no tracked accounts; add one with `musktracker accounts add USERNAME`")
     return names
 
 

@@ -36,6 +36,23 @@ def test_one_failing_account_does_not_stop_the_others(
     assert stored_posts(engine, "spacex") == spacex.window(emulator.now)
 
 
+def test_account_and_all_together_are_refused_before_any_call(
+    runner: CliRunner,
+    engine: Engine,
+    split_weeks: tuple[Weeks, Weeks],
+    serve_cli: Callable[..., XEmulator],
+) -> None:
+    """`--account spacex --all` ingested every account, the --account silently dropped."""
+    elon, spacex = split_weeks
+    serve_cli(elon.path, spacex.path)
+    track(engine, "elonmusk", "spacex")
+    for extra in ([], ["--verify-deletions"], ["--check-counts"], ["--stream"]):
+        result = runner.invoke(app, ["ingest", "--account", "SpaceX", "--all", *extra])
+        assert result.exit_code == 1, result.output
+        assert "--account SpaceX and --all: give one" in flat(result.output)
+    assert stored_posts(engine, "elonmusk") == stored_posts(engine, "spacex") == {}
+
+
 def test_verify_deletions_soft_deletes_what_x_no_longer_returns(
     runner: CliRunner,
     engine: Engine,
