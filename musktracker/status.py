@@ -162,12 +162,12 @@ def _ranking(session: Session, account_id: int) -> BacktestSummary | None:
     ranked = run_ranking(session, rows)  # as `best` ranks: on the windows all were scored on
     if not ranked:
         return None
-    best = next(row for row in rows if row.model_name == ranked[0][0])
+    best_model, best_crps = ranked[0]
     return BacktestSummary(
         ran_at=max(row.trained_at for row in rows),
         as_of=max(row.training_end_date for row in rows),
-        best_model=best.model_name,
-        best_crps=float(best.crps or 0.0),
+        best_model=best_model,
+        best_crps=float(best_crps),  # the CRPS it was ranked by
         models=len(rows),
     )
 
