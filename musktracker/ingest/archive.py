@@ -98,6 +98,16 @@ class ParsedArchive:
             )
         self.duplicates += 1
 
+    def line_of(self, tweet_id: str) -> int:
+        """The line (or entry) where `tweet_id` first appears."""
+        return self._first_seen[tweet_id][0]
+
+    def drop(self, bad: dict[str, str]) -> None:
+        """Turn the records of these ids into bad lines (`bad`: id -> reason)."""
+        self.records = [r for r in self.records if r.tweet_id not in bad]
+        self.errors.extend(LineError(self.line_of(i), reason) for i, reason in bad.items())
+        self.errors.sort(key=lambda e: e.line)
+
     def describe_errors(self, limit: int = 5) -> str:
         shown = "; ".join(f"line {e.line}: {e.reason}" for e in self.errors[:limit])
         more = f" (and {len(self.errors) - limit} more)" if len(self.errors) > limit else ""

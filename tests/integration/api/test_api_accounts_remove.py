@@ -24,6 +24,7 @@ from tests.integration.foundation.test_accounts_remove import (
     snapshot,
     without,
 )
+from tests.shifted_posts import shifted_copy
 
 WINDOW = "start=2022-11-01T00:00:00Z&end=2022-11-08T00:00:00Z&granularity=day"
 FORECAST = "forecast?horizon=24h&model=hour_of_day_mean"
@@ -38,11 +39,14 @@ def data(engine: Engine) -> dict[str, object]:
 def two_accounts_api(
     engine: Engine, db_url: str, posts_sample: Path, tmp_path: Path
 ) -> Iterator[Api]:
-    """The app over @elonmusk and @spacex, each with the 3,000 real posts and a forecast."""
+    """The app over @elonmusk and @spacex, each with 3,000 real posts (@spacex's 3 h earlier,
+    with the ids those times give: a post has one author) and a forecast."""
+    archives = {"elonmusk": posts_sample,
+                "spacex": shifted_copy(posts_sample, tmp_path / "spacex.csv")}
     with session_scope(engine) as session:
         for name in ("elonmusk", "spacex"):
             add_account(session, name)
-            import_archive(session, name, posts_sample)
+            import_archive(session, name, archives[name])
     for api in build_api(engine, db_url, artifact_dir=tmp_path / "artifacts"):
         for name in ("elonmusk", "spacex"):
             assert api.get(f"/v1/accounts/{name}/{FORECAST}").status_code == 200

@@ -31,6 +31,7 @@ from musktracker.db.models import Account, IngestState, RawTweet, SentimentPredi
 from musktracker.db.session import get_engine, session_scope
 from musktracker.signals.sources.base import write_checkpoint
 from tests.conftest import REPO
+from tests.shifted_posts import shifted_copy
 
 AS_OF = "2023-02-01T00:00:00+00:00"
 VICTIM, OTHER = "spacex", "elonmusk"
@@ -106,9 +107,12 @@ def two_accounts(
     global exogenous event and the signals post checkpoint at the newest post."""
     monkeypatch.setenv("ARTIFACT_DIR", str(tmp_path / "artifacts"))
     _run(runner, "migrate", "up")
+    # a post has one author: the second account's posts are the same real posts 3 h earlier,
+    # with the ids those times give (`import` refuses another account's posts)
+    archives = {OTHER: posts_sample, VICTIM: shifted_copy(posts_sample, tmp_path / "spacex.csv")}
     for name in (OTHER, VICTIM):
         _run(runner, "accounts", "add", name)
-        _run(runner, "import", str(posts_sample), "--account", name)
+        _run(runner, "import", str(archives[name]), "--account", name)
         _run(runner, "buckets", "rebuild", "--account", name)
         _run(runner, "train", "--account", name, "--model", "hour_of_day_mean",
              "--backtest-windows", "2", "--train-days", "14", "--samples", "50",

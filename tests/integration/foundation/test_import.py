@@ -27,6 +27,7 @@ from musktracker.ingest.archive import ArchiveError
 from musktracker.ingest.importer import import_archive
 from musktracker.ingest.snowflake import snowflake_floor
 from musktracker.utc import HOUR, floor_day, floor_hour, parse_utc
+from tests.shifted_posts import shifted_copy
 
 
 def sid(stamp: str) -> str:
@@ -113,6 +114,43 @@ def test_corrupt_file_changes_nothing_unless_skip_bad(
     assert len(ids) == 2998 and not ids & bad_ids
 
 
+def test_posts_stored_for_another_account_are_refused_naming_it(
+    engine: Engine, posts_sample: Path, tmp_path: Path
+) -> None:
+    """A post has one author. @elonmusk's file imported with `--account teslanews` stored
+    all 3,000 posts a second time, under @teslanews, whose counts and forecasts took them
+    in; now each such line is bad, naming the account that has it."""
+    _account(engine, "elonmusk")
+    teslanews = _account(engine, "TeslaNews")
+    with session_scope(engine) as s:
+        import_archive(s, "elonmusk", posts_sample)
+    before = _table_counts(engine)
+    with pytest.raises(ArchiveError, match=r"line 2: tweet_id \d+ is already stored for "
+                       r"@elonmusk; a post has one author \(is this @elonmusk's file, or is "
+                       r"--account teslanews wrong\?\).*\(and 2995 more\); nothing was "
+                       "imported"), session_scope(engine) as s:
+        import_archive(s, "TESLANEWS", posts_sample)
+    assert _table_counts(engine) == before
+    # a file of its own posts with three of @elonmusk's in it: with --skip-bad, only its own
+    lines = posts_sample.read_text().splitlines()
+    own = tmp_path / "own.csv"
+    own.write_text("\n".join([lines[0], *(f"{int(i) + 1}{t[t.index(','):]}" for i, t in (
+        (line.split(",")[0], line) for line in lines[1:11]))]) + "\n")
+    # (ids one higher: another post of the same millisecond, as far as the id-time check goes)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("\n".join([*own.read_text().splitlines(), *lines[20:23]]) + "\n")
+    with pytest.raises(ArchiveError, match=r"line 12: .*line 13: .*line 14: .*@elonmusk"), \
+            session_scope(engine) as s:
+        import_archive(s, "teslanews", mixed)
+    with session_scope(engine) as s:
+        report = import_archive(s, "teslanews", mixed, skip_bad=True)
+    assert report.inserted == 10 and [e.line for e in report.skipped] == [12, 13, 14]
+    with session_scope(engine) as s:
+        mine = s.scalar(select(func.count()).where(RawTweet.account_id == teslanews))
+        again = import_archive(s, "elonmusk", posts_sample)  # its own file: already stored
+    assert mine == 10 and again.inserted == 0 and not again.skipped
+
+
 def test_unknown_account_is_refused(engine: Engine, posts_sample: Path) -> None:
     with pytest.raises(AccountError, match="'nobody' is not tracked"), session_scope(engine) as s:
         import_archive(s, "nobody", posts_sample)
@@ -128,17 +166,23 @@ def test_incremental_import_equals_full_import(
     early.write_text("\n".join([header, *rows[:1000]]) + "\n")
     a = _account(engine, "incremental")
     b = _account(engine, "full")
+    # A post has one author, so the other account gets the same posts a week earlier (ids
+    # to match): the same hours of the same weekdays, compared a week apart.
+    week = timedelta(days=7)
+    earlier = shifted_copy(posts_sample, tmp_path / "full.csv", shift=week)
     with session_scope(engine) as s:
         import_archive(s, "incremental", late)
         import_archive(s, "incremental", early)  # leaves a gap that must be zero-filled ...
         middle = tmp_path / "middle.csv"
         middle.write_text("\n".join([header, *rows[1000:2000]]) + "\n")
         import_archive(s, "incremental", middle)  # ... and then filled
-        import_archive(s, "full", posts_sample)
+        import_archive(s, "full", earlier)
     with session_scope(engine) as s:
         ha, hb = hourly_counts(s, a), hourly_counts(s, b)
+        hb.index = hb.index + week
         assert ha.equals(hb) and int(ha.sum()) == 3000
         fa, fb = (_features(s, acct) for acct in (a, b))
+    fb["reference_time"] = fb["reference_time"] + week
     # Rolling sums start at different offsets, so floats may differ in the last bits.
     pd.testing.assert_frame_equal(fa, fb, check_exact=False, rtol=1e-9)
     assert len(fa) == len(ha) + 1
