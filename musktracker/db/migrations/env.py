@@ -32,6 +32,16 @@ def _check_sqlite_foreign_keys(connection: Connection) -> None:
         raise RuntimeError(f"migration left broken foreign keys in {', '.join(tables)}")
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Open a real SQLite transaction around every migration step. Python's sqlite3 driver
+    only opens one before INSERT/UPDATE/DELETE, so each CREATE, DROP and batch table copy
+    committed on its own: a `migrate up` or `down` killed half-way left tables without the
+    revision that made them, and every rerun failed ("table accounts already exists",
+    "table _alembic_tmp_accounts already exists"). With BEGIN the schema changes and the
+    revision commit together or not at all (SQLite's DDL is transactional)."""
+    connection.exec_driver_sql("BEGIN")
+
+
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url must be set by musktracker.db.migrate"
@@ -40,6 +50,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         if sqlite:
             _sqlite_foreign_keys(connection, on=False)
+            _sqlite_begin(connection)
         try:
             context.configure(
                 connection=connection,
