@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from musktracker.accounts import get_account, list_accounts
+from musktracker.cli import interrupts
 from musktracker.cli.helptext import run_module
 from musktracker.cli.runtime import (
     console,
@@ -108,7 +109,6 @@ def _print_reports(reports: list[AccountReport]) -> None:
     console.print(table)
 
 
-EXIT_INTERRUPTED = 130
 INTERRUPTED = (
     "interrupted: every page fetched so far is saved; run the same command again to resume "
     "where it stopped (buckets and features are refreshed when the run finishes)"
@@ -118,9 +118,9 @@ INTERRUPTED = (
 def _backfill(current: Settings, names: list[str], backfill_days: int | None) -> None:
     try:
         reports = _run_backfill(current, names, backfill_days)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (exit 143 then)
         err_console.print(INTERRUPTED, highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(interrupts.exit_code(exc)) from None
     _print_reports(reports)
     failed = [r for r in reports if r.error]
     if failed:

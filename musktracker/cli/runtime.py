@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from musktracker.accounts import AccountError
+from musktracker.cli import interrupts
 from musktracker.config import Settings, SettingsError, get_settings
 from musktracker.db.session import DatabaseNotReadyError, get_engine, require_schema
 from musktracker.enrich.events import EventError
@@ -92,15 +93,21 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Report expected errors as one clear line and exit 1; nothing was written."""
+    """Report expected errors as one clear line and exit 1; nothing was written. Ctrl-C
+    and SIGTERM stop the command with one line and exit 130 or 143 (cli/interrupts.py)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return func(*args, **kwargs)
+            with interrupts.sigterm_interrupts():
+                return func(*args, **kwargs)
         except EXPECTED_ERRORS as exc:
             raise fail(str(exc)) from None
         except OperationalError as exc:
             raise fail(f"database error: {exc.orig}") from None
+        except KeyboardInterrupt as exc:
+            err_console.print(interrupts.INTERRUPTED.format(how=interrupts.describe(exc)),
+                              highlight=False)
+            raise typer.Exit(interrupts.exit_code(exc)) from None
 
     return wrapper

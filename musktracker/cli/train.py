@@ -141,6 +141,9 @@ def train(
         typer.echo(json.dumps(result.as_json()))
     else:
         _print_table(result)
+        if result.already_stored:
+            console.print("this run was stored before (same windows, models, posts and "
+                          "scores): nothing was added")
     if report is not None:
         from musktracker.forecasting.plots import backtest_report
 

@@ -11,6 +11,8 @@ its members are the ensemble's default members among the models run (all of them
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -200,10 +202,45 @@ def run_window(
 _POSTS: pd.DatetimeIndex | None = None
 _EVENTS: list[EventWindow] = []
 
+PARENT_CHECK_SECONDS = 0.5
+"""How often a pool worker checks that the process that started it is still there."""
+
 
 def _init_worker(posts: pd.DatetimeIndex, events: list[EventWindow]) -> None:
+    """Runs first in every pool worker. Interrupts are the parent's business: Ctrl-C (sent
+    to the whole foreground process group) is ignored here, so a worker waiting for work
+    prints no KeyboardInterrupt traceback, and SIGTERM has its default effect (the parent's
+    handler, inherited through fork, would raise in the worker instead of ending it). A
+    watchdog ends the worker when its parent is gone: a parent killed with SIGKILL left its
+    workers fitting the remaining windows, then blocked forever on the dead parent's pipe,
+    holding the database file and the terminal's output open."""
     global _POSTS, _EVENTS
     _POSTS, _EVENTS = posts, events
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+    threading.Thread(
+        target=_exit_with_parent, args=(parent,), name="parent-watchdog", daemon=True
+    ).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker as soon as its parent has died (it is then re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the windows not started and end the workers now. Leaving the `with` block on
+    an exception (Ctrl-C, SIGTERM) used to wait for every queued window to be fitted (tens
+    of seconds, minutes with hundreds of windows) before the command could stop."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for worker in workers:  # a worker writes nothing that a kill could leave half-done
+        worker.kill()
+    # The pool sees its workers gone, fails what was queued and stops its thread; waiting
+    # for that thread avoids a race in Python 3.11's exit handler (EBADF "Exception ignored").
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_in_pool(task: WindowTask) -> WindowRun:
@@ -306,12 +343,17 @@ def run_backtest(
     tasks = window_tasks(plan, posts, models, hyperparameters, artifact_dir)
     runs: list[tuple[WindowTask, WindowRun]] = []
     workers = workers or min(len(tasks), os.cpu_count() or 1)
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(posts, events)) as pool:
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(posts, events))
+    try:
         futures = {pool.submit(_run_in_pool, task): task for task in tasks}
         for done, future in enumerate(as_completed(futures), start=1):
             runs.append((futures[future], future.result()))
             if on_progress is not None:
                 on_progress(done, len(tasks))
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown()
     return collect(plan, models, runs)
 
 

@@ -4,6 +4,7 @@ and the queries that read them back (best model, ensemble weights)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -26,6 +27,46 @@ def model_version(as_of: datetime) -> str:
     return as_of.strftime("%Y%m%dT%H%MZ")
 
 
+def backtest_key(
+    account_id: int,
+    result: BacktestResult,
+    hyperparameters: dict[str, dict[str, Any]],
+    artifacts: dict[str, Path],
+    shifted_origins: set[datetime],
+) -> str:
+    """The run id of a backtest: a hash of everything its rows record but the clock (when
+    it was trained, how long fits took, where the artifacts lie). Running the same `train`
+    again on the same posts gives the same key, so a rerun after a kill that came after the
+    commit (while drawing --report, say) is recognised instead of storing every window a
+    second time; other windows, models, data or code that scores differently give a new
+    key."""
+    plan = result.plan
+    content = {
+        "account": account_id,
+        "plan": [plan.as_of.isoformat(), plan.windows, plan.train_days, plan.horizon,
+                 plan.step / HOUR, plan.n_samples, plan.seed],
+        "params": hyperparameters,
+        "final_fits": sorted(artifacts),
+        "shifted": sorted(o.isoformat() for o in shifted_origins),
+        "outcomes": sorted(
+            (o.model, o.origin.isoformat(), o.score.as_dict()) for o in result.outcomes
+        ),
+        "failures": sorted((m, o.isoformat(), msg) for (m, o), msg in result.failures.items()),
+    }
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def stored_run(session: Session, account_id: int, run_id: str) -> dict[str, int]:
+    """The model_metadata id of every model of a stored run (empty when it is not stored)."""
+    rows = session.execute(
+        select(BacktestRow.model_name, BacktestRow.model_metadata_id)
+        .where(BacktestRow.account_id == account_id, BacktestRow.run_id == run_id)
+        .distinct()
+    ).all()
+    return {name: meta_id for name, meta_id in rows if meta_id is not None}
+
+
 def store_backtest(
     session: Session,
     account_id: int,
@@ -34,10 +75,12 @@ def store_backtest(
     artifacts: dict[str, Path],
     final_seconds: dict[str, float],
     shifted_origins: set[datetime],
+    run_id: str | None = None,
 ) -> dict[str, int]:
-    """Write the run; returns the model_metadata id of every model."""
+    """Write the run (as `run_id`, a new id when None); returns the model_metadata id of
+    every model."""
     plan = result.plan
-    run_id = uuid.uuid4().hex
+    run_id = run_id or uuid.uuid4().hex
     summary = result.summary()
     ids: dict[str, int] = {}
     for name, row in summary.items():

@@ -19,7 +19,12 @@ from musktracker.db.session import session_scope
 from musktracker.evaluation.backtest import ENSEMBLE, BacktestPlan, BacktestResult, run_backtest
 from musktracker.evaluation.ranking import common_windows, comparable_crps
 from musktracker.evaluation.regimes import RegimeShift, cusum_shifts
-from musktracker.evaluation.results import model_version, store_backtest
+from musktracker.evaluation.results import (
+    backtest_key,
+    model_version,
+    store_backtest,
+    stored_run,
+)
 from musktracker.features.build import EventWindow
 from musktracker.features.count_rule import ALL_KINDS, CountRule
 from musktracker.forecasting.errors import ForecastError
@@ -38,6 +43,9 @@ class TrainReport:
     shifts: list[RegimeShift]
     shifted_origins: set[datetime]
     metadata_ids: dict[str, int]
+    already_stored: bool = False
+    """The same run (same windows, models, data and scores) was stored before: a rerun of a
+    `train` stopped after its commit adds nothing."""
 
     def ranking(self) -> list[tuple[str, dict[str, float]]]:
         """Models by CRPS, best first: on the windows every model was scored on, when some
@@ -219,12 +227,20 @@ def store_training(
                 weights = result.ensemble_weights
                 params[ENSEMBLE] = {"members": ",".join(sorted(weights)), "weights": weights,
                                     "sharpness": result.ensemble_sharpness}
-            ids = store_backtest(session, target.account_id, result, params, artifacts,
-                                 final_seconds, target.shifted_origins)
+            key = backtest_key(target.account_id, result, params, artifacts,
+                               target.shifted_origins)
+            ids = stored_run(session, target.account_id, key)
+            already_stored = bool(ids)
+            if not already_stored:
+                ids = store_backtest(session, target.account_id, result, params, artifacts,
+                                     final_seconds, target.shifted_origins, run_id=key)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)  # no row names them: nothing was stored
         raise
-    return TrainReport(target.account, result, target.shifts, target.shifted_origins, ids)
+    if already_stored:  # the stored run's rows name its own copies of these fits
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return TrainReport(target.account, result, target.shifts, target.shifted_origins, ids,
+                       already_stored)
 
 
 def train_account(
@@ -240,8 +256,12 @@ def train_account(
     """Backtest in a local process pool and store; reading and writing happen in separate
     short transactions, and nothing is written unless every step before storing succeeded."""
     prepared = prepare_training(engine, username, plan, artifact_dir, rule)
-    result, final_seconds = run_backtest(
-        plan, prepared.posts, prepared.events, models, workers=workers,
-        artifact_dir=prepared.target.run_dir, on_progress=on_progress,
-    )
+    try:
+        result, final_seconds = run_backtest(
+            plan, prepared.posts, prepared.events, models, workers=workers,
+            artifact_dir=prepared.target.run_dir, on_progress=on_progress,
+        )
+    except BaseException:  # Ctrl-C, SIGTERM or a failure: the final fits no row will name
+        shutil.rmtree(prepared.target.run_dir, ignore_errors=True)
+        raise
     return store_training(engine, prepared.target, models, result, final_seconds)

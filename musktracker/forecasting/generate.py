@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -220,6 +219,21 @@ def _stored_artifact(
     return None
 
 
+def _left_by_an_earlier_run(
+    name: str, path: Path, params: dict[str, Any]
+) -> VolumeModel | None:
+    """The fit saved at `path` by a run that stopped before storing its row, if it is a
+    readable `name` model with these hyperparameters (anything else is fitted again)."""
+    if not path.is_file():
+        return None
+    try:
+        model = load_model(name, path)
+    except Exception:  # an unreadable leftover is simply fitted again
+        return None
+    expected = create_model(name, **params).get_params()
+    return model if model.get_params() == expected and model.state_ is not None else None
+
+
 def _fitted(
     session: Session,
     account_id: int,
@@ -239,10 +253,15 @@ def _fitted(
         stored = _stored_artifact(session, account_id, name, history)
     if stored is not None and stored.artifact_path and Path(stored.artifact_path).is_file():
         return load_model(name, Path(stored.artifact_path)), stored
-    model = create_model(name, **params).fit(history)
-    folder = artifact_dir / str(account_id)
-    path = folder / f"{name}-{model_version(history.end)}-{key[:12]}-{uuid.uuid4().hex[:8]}.pkl"
-    model.save(path)
+    # The file is named by the fit alone: a forecast stopped between saving it and its
+    # commit (killed, or failing after the fit) left a file no row names, and with a random
+    # part in the name every rerun left another. Now the rerun finds it and uses the fit
+    # (its write was atomic, so it is whole) instead of fitting again.
+    path = artifact_dir / str(account_id) / f"{name}-{model_version(history.end)}-{key[:16]}.pkl"
+    model = _left_by_an_earlier_run(name, path, params)
+    if model is None:
+        model = create_model(name, **params).fit(history)
+        model.save(path)
     row = _insert_or_get(session, account_id, name, history, model, key, path)
     if row.artifact_path != str(path):
         if row.artifact_path and Path(row.artifact_path).is_file():

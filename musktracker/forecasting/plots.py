@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
+from musktracker.atomicfile import atomic_writer
 from musktracker.evaluation.backtest import BacktestResult
 from musktracker.evaluation.regimes import RegimeShift
 from musktracker.forecasting.brackets import Bracket
@@ -30,9 +31,13 @@ FAN_LEVELS = (0.5, 0.8, 0.95)
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    """Write the figure whole or not at all: a command killed while drawing left a
+    truncated PNG (the database work before it was already committed)."""
+    try:
+        with atomic_writer(path) as fh:
+            fig.savefig(fh, dpi=110, format=path.suffix.lstrip(".").lower() or "png")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from musktracker.atomicfile import atomic_writer
 from musktracker.features.build import EventWindow
 from musktracker.models.distributions import smoothed_sample_log_pmf
 from musktracker.utc import HOUR, ensure_utc
@@ -236,12 +237,13 @@ class VolumeModel(ABC):
         """Forecast from `self.state_`."""
 
     def save(self, path: Path) -> None:
-        """Write hyperparameters and fitted state to `path` (a trusted local artifact)."""
+        """Write hyperparameters and fitted state to `path` (a trusted local artifact), whole
+        or not at all: a process killed while writing left a truncated file that the
+        model_metadata rows naming it pointed at, and a forecast loading it failed."""
         if self.state_ is None:
             raise NotFittedError(f"{self.name}: call fit() before save()")
         artifact = _Artifact(ARTIFACT_FORMAT, self.name, self.get_params(), self.state_)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
+        with atomic_writer(path) as fh:
             pickle.dump(artifact, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod

@@ -227,16 +227,20 @@ def test_accounts_set_id_cli(cli_env: str, engine: Engine, runner: CliRunner) ->
         assert conn.execute(text("SELECT x_user_id FROM accounts")).scalar() == "44196397"
 
 
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_says_progress_is_saved_and_exits_130(
-    cli_env: str, engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator]
+    cli_env: str, engine: Engine, weeks: Weeks, serve: Callable[..., XEmulator],
+    sig: signal.Signals, code: int,
 ) -> None:
+    """Ctrl-C exits 130; SIGTERM (`kill`, `docker stop`) ended the process on the spot with
+    no word and exit -15: now it says the same and exits 143 (128 + 15)."""
     emulator = serve(weeks.path)
     track(engine, "elonmusk")
     process: subprocess.Popen[bytes] | None = None
 
     def interrupt(n: int) -> None:
         if n == 4 and process is not None:  # the user lookup, then pages
-            os.kill(process.pid, signal.SIGINT)
+            os.kill(process.pid, sig)
 
     emulator.on_request = interrupt
     process = subprocess.Popen(
@@ -247,7 +251,7 @@ def test_ctrl_c_says_progress_is_saved_and_exits_130(
         stderr=subprocess.PIPE,
     )
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, (out + err).decode()
+    assert process.returncode == code, (out + err).decode()
     said = flat(err.decode())
     assert "interrupted: every page fetched so far is saved" in said
     assert "run the same command again to resume" in said and "Traceback" not in said
